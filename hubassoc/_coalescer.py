@@ -1,0 +1,270 @@
+"""Coalescing single awaited associations into ``batch/associate/default`` calls.
+
+Each :meth:`Coalescer.submit` adds one pair to the open batch of its
+``(from_type, to_type)`` and awaits a future of its own. A batch becomes due
+when it holds ``max_batch_size`` distinct pairs or when its oldest pair has
+waited ``linger`` seconds; due batches leave in order as soon as one of the
+``max_concurrency`` request slots is free, and a due batch keeps filling
+while it waits for a slot. Identical pairs waiting together are sent once and
+answer every caller.
+
+* Flow control: at most ``max_pending`` callers are admitted at once; later
+  ones wait, in order, for room.
+* Cancellation: a caller that is cancelled loses only its own wait; its pair
+  still goes out with the batch, and resolving a batch skips futures that are
+  already done, so no neighbour is disturbed and no "exception was never
+  retrieved" warning can appear.
+* A DAILY 429 fails every waiting pair at once, and every later submit.
+* :meth:`Coalescer.aclose` stops intake, sends everything pending regardless
+  of linger, and waits until every caller has its answer.
+
+Timers come from the running loop, so tests drive it on a virtual clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from hubassoc._default_batches import DefaultBatchSender, Pair
+from hubassoc._errors import ClientClosedError, DailyLimitError
+from hubassoc._models import AssociationSpec
+
+__all__ = ["Coalescer"]
+
+_Waiters = asyncio.Future[AssociationSpec] | list[asyncio.Future[AssociationSpec]]
+
+
+class _Batch:
+    """An open or due batch of one ``(from_type, to_type)``."""
+
+    __slots__ = ("callers", "from_type", "queued", "timer", "to_type", "waiters")
+
+    def __init__(self, from_type: str, to_type: str) -> None:
+        self.from_type = from_type
+        self.to_type = to_type
+        # pair -> its caller's future, or the list of futures of identical pairs
+        self.waiters: dict[Pair, _Waiters] = {}
+        self.callers = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.queued = False
+
+
+class Coalescer:
+    """Turns single awaits into batches; see the module docstring."""
+
+    __slots__ = (
+        "_admitted",
+        "_closing",
+        "_in_flight",
+        "_loop",
+        "_open",
+        "_ready",
+        "_room_waiters",
+        "_sender",
+        "_tasks",
+        "linger",
+        "max_concurrency",
+        "max_pending",
+    )
+
+    def __init__(
+        self,
+        sender: DefaultBatchSender,
+        *,
+        linger: float,
+        max_pending: int,
+        max_concurrency: int,
+    ) -> None:
+        self._sender = sender
+        self.linger = linger
+        self.max_pending = max_pending
+        self.max_concurrency = max_concurrency
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._open: dict[tuple[str, str], _Batch] = {}
+        self._ready: deque[_Batch] = deque()
+        self._in_flight = 0
+        self._admitted = 0
+        self._room_waiters: deque[asyncio.Future[None]] = deque()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    def __repr__(self) -> str:
+        open_pairs = sum(len(b.waiters) for b in self._open.values())
+        return (
+            f"<Coalescer open_batches={len(self._open)} open_pairs={open_pairs} "
+            f"ready={len(self._ready)} in_flight={self._in_flight}/{self.max_concurrency} "
+            f"admitted={self._admitted}/{self.max_pending} "
+            f"waiting_for_room={len(self._room_waiters)}{' closing' if self._closing else ''}>"
+        )
+
+    @property
+    def pending(self) -> int:
+        """Callers admitted and not yet answered."""
+        return self._admitted
+
+    async def submit(self, from_type: str, to_type: str, pair: Pair) -> AssociationSpec:
+        """Associate ``pair`` (validated) in a batch and return its result.
+
+        Raises:
+            ClientClosedError: the client is closing or closed.
+            BatchItemError: HubSpot failed this pair.
+            HubSpotError: the request that carried it failed whole.
+        """
+        if self._closing:
+            raise ClientClosedError("the client is closed; create a new AssociationsClient")
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        daily = self._sender.daily_error
+        if daily is not None:
+            raise daily
+        if self._admitted >= self.max_pending or self._room_waiters:
+            await self._wait_for_room(loop)
+        else:
+            self._admitted += 1
+
+        future: asyncio.Future[AssociationSpec] = loop.create_future()
+        key = (from_type, to_type)
+        batch = self._open.get(key)
+        if batch is None:
+            batch = self._open[key] = _Batch(from_type, to_type)
+            batch.timer = loop.call_at(loop.time() + self.linger, self._make_due, batch)
+        waiters = batch.waiters
+        existing = waiters.get(pair)
+        if existing is None:
+            waiters[pair] = future
+            if len(waiters) >= self._sender.max_batch_size:
+                self._make_due(batch, full=True)
+        elif isinstance(existing, list):
+            existing.append(future)
+        else:
+            waiters[pair] = [existing, future]
+        batch.callers += 1
+        return await future
+
+    async def _wait_for_room(self, loop: asyncio.AbstractEventLoop) -> None:
+        room: asyncio.Future[None] = loop.create_future()
+        self._room_waiters.append(room)
+        try:
+            await room
+        except asyncio.CancelledError:
+            if room.done() and not room.cancelled():
+                # Room was granted as we were cancelled: hand it on.
+                self._admitted -= 1
+                self._grant_room()
+            raise
+
+    def _grant_room(self) -> None:
+        waiters = self._room_waiters
+        while waiters and self._admitted < self.max_pending:
+            room = waiters.popleft()
+            if not room.done():
+                self._admitted += 1
+                room.set_result(None)
+
+    def _make_due(self, batch: _Batch, full: bool = False) -> None:
+        """Let ``batch`` leave at the next free slot (it keeps filling until then)."""
+        if full:
+            self._detach(batch)
+        if not batch.queued:
+            batch.queued = True
+            self._ready.append(batch)
+            self._dispatch()
+
+    def _detach(self, batch: _Batch) -> None:
+        """Close ``batch`` to new pairs."""
+        key = (batch.from_type, batch.to_type)
+        if self._open.get(key) is batch:
+            del self._open[key]
+        if batch.timer is not None:
+            batch.timer.cancel()
+            batch.timer = None
+
+    def _dispatch(self) -> None:
+        ready = self._ready
+        loop = self._loop
+        assert loop is not None
+        while ready and self._in_flight < self.max_concurrency:
+            batch = ready.popleft()
+            self._detach(batch)
+            self._in_flight += 1
+            task = loop.create_task(self._run(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: _Batch) -> None:
+        try:
+            pairs = list(batch.waiters)
+            try:
+                results, errors = await self._sender.send(batch.from_type, batch.to_type, pairs)
+            except BaseException as exc:
+                _fail(batch, exc)
+                if isinstance(exc, DailyLimitError):
+                    self._fail_everything(exc)
+                if not isinstance(exc, Exception):
+                    raise  # cancellation or interpreter exit: let it through
+                return
+            for pair, waiting in batch.waiters.items():
+                result = results.get(pair)
+                if result is not None:
+                    _resolve(waiting, result, None)
+                else:
+                    error = errors[pair]
+                    _resolve(waiting, None, error)
+                    if isinstance(error, DailyLimitError):
+                        self._fail_everything(error)
+        finally:
+            self._in_flight -= 1
+            self._admitted -= batch.callers
+            self._grant_room()
+            self._dispatch()
+
+    def _fail_everything(self, error: DailyLimitError) -> None:
+        """After a DAILY 429: answer every waiting pair now, without further requests."""
+        # A due batch may also still be open: take each batch once.
+        batches = {id(b): b for b in (*self._ready, *self._open.values())}
+        self._ready.clear()
+        for batch in batches.values():
+            self._detach(batch)
+            _fail(batch, error)
+            self._admitted -= batch.callers
+        self._grant_room()
+
+    async def aclose(self) -> None:
+        """Stop intake, send everything pending now, and wait for every answer."""
+        self._closing = True
+        loop = self._loop
+        if loop is None:
+            return
+        for batch in list(self._open.values()):
+            self._make_due(batch, full=True)
+        while self._admitted or self._room_waiters or self._tasks:
+            # Callers still waiting for room get it as batches finish; new
+            # batches they open are flushed on the next pass.
+            for batch in list(self._open.values()):
+                self._make_due(batch, full=True)
+            if self._tasks:
+                await asyncio.wait(set(self._tasks))
+            else:
+                await asyncio.sleep(0)
+
+
+def _resolve(
+    waiting: _Waiters, result: AssociationSpec | None, error: BaseException | None
+) -> None:
+    futures = waiting if isinstance(waiting, list) else (waiting,)
+    for future in futures:
+        if future.done():  # its caller was cancelled
+            continue
+        if error is None:
+            future.set_result(result)  # type: ignore[arg-type]
+        else:
+            future.set_exception(error)
+
+
+def _fail(batch: _Batch, error: BaseException) -> None:
+    if isinstance(error, asyncio.CancelledError):
+        error = ClientClosedError("the client was closed before this association was sent")
+    for waiting in batch.waiters.values():
+        _resolve(waiting, None, error)

@@ -1,0 +1,188 @@
+"""The errors hubassoc raises.
+
+Every failure that comes from HubSpot, from the network or from a response
+that cannot be read is an instance of :class:`HubSpotError`::
+
+    HubSpotError
+    ├── AuthenticationError    401 / 403: the token is missing, wrong or lacks a scope
+    ├── InvalidRequestError    any other 4xx: the request itself is wrong
+    ├── RateLimitError         429 once the retry budget is spent
+    │   └── DailyLimitError    429 with policyName DAILY: never retried
+    ├── ServerError            5xx once the retry budget is spent
+    ├── TransportError         connection failure or timeout once retries are spent
+    ├── DecodingError          a response that does not match the wire model
+    └── BatchItemError         one input failed inside an otherwise answered batch
+
+Misuse of the library (bad arguments, calling a closed client) raises the
+standard ``ValueError``/``TypeError`` or :class:`ClientClosedError` (a
+``RuntimeError``), never a :class:`HubSpotError`.
+
+Errors carry their evidence (HTTP status, HubSpot's correlation id, category,
+context) as attributes, and ``str()`` puts the correlation id first so that a
+log line can be handed to HubSpot support as it is. No error ever holds the
+access token: texts that come from the server pass through the transport's
+redaction before they reach an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "BatchItemError",
+    "ClientClosedError",
+    "DailyLimitError",
+    "DecodingError",
+    "HubSpotError",
+    "InvalidRequestError",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
+]
+
+_EMPTY_CONTEXT: Mapping[str, Sequence[str]] = {}
+
+
+class HubSpotError(Exception):
+    """Base of every error that comes from HubSpot, the network or a response.
+
+    Attributes:
+        message: the human-readable explanation (HubSpot's own where it sent one).
+        status: the HTTP status, or ``None`` where no response arrived.
+        correlation_id: HubSpot's correlation id, to quote to HubSpot support.
+        category: HubSpot's error category (``VALIDATION_ERROR``, ...), if any.
+        sub_category: HubSpot's sub-category: a string, or an object where the
+            server sent one.
+        context: HubSpot's context lists (``{"ids": ["1"]}``), possibly empty.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        correlation_id: str | None = None,
+        category: str | None = None,
+        sub_category: str | Mapping[str, Any] | None = None,
+        context: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.correlation_id = correlation_id
+        self.category = category
+        self.sub_category = sub_category
+        self.context: Mapping[str, Sequence[str]] = (
+            context if context is not None else _EMPTY_CONTEXT
+        )
+
+    def __str__(self) -> str:
+        parts = []
+        if self.correlation_id:
+            parts.append(f"[{self.correlation_id}]")
+        parts.append(self.message)
+        detail = ", ".join(
+            item
+            for item in (
+                f"HTTP {self.status}" if self.status is not None else "",
+                self.category or "",
+            )
+            if item
+        )
+        if detail:
+            parts.append(f"({detail})")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, status={self.status!r}, "
+            f"correlation_id={self.correlation_id!r}, category={self.category!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors do not survive the default pickling of
+        # exceptions; keep errors picklable for multiprocessing users.
+        return (_rebuild_error, (type(self), self.message, self.__dict__))
+
+
+def _rebuild_error(cls: type[HubSpotError], message: str, state: dict[str, Any]) -> HubSpotError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class AuthenticationError(HubSpotError):
+    """HubSpot refused the credentials (401) or the token lacks a scope (403)."""
+
+
+class InvalidRequestError(HubSpotError):
+    """HubSpot rejected the request as wrong (a 4xx other than 401, 403 and 429)."""
+
+
+class RateLimitError(HubSpotError):
+    """HubSpot answered 429 and the retry budget is spent.
+
+    Attributes:
+        policy_name: HubSpot's ``policyName`` (``TEN_SECONDLY_ROLLING``, ``DAILY``).
+        retry_after: seconds HubSpot asked to wait, where it said.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        policy_name: str | None = None,
+        retry_after: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.policy_name = policy_name
+        self.retry_after = retry_after
+
+
+class DailyLimitError(RateLimitError):
+    """The account's daily request limit is spent (429, ``policyName: DAILY``).
+
+    It resets at midnight in the HubSpot account's time zone; retrying before
+    then only burns requests, so hubassoc never retries it.
+    """
+
+
+class ServerError(HubSpotError):
+    """HubSpot answered 5xx and the retry budget is spent."""
+
+
+class TransportError(HubSpotError):
+    """No answer arrived (connection refused or reset, timeout) and retries are spent."""
+
+
+class DecodingError(HubSpotError):
+    """A response did not match the wire model: wrong type, missing field, not JSON.
+
+    Attributes:
+        path: the JSON path of the offending value (``$.results[3].to.id``), where known.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.path = path
+
+
+class BatchItemError(HubSpotError):
+    """One input of a batch failed while the batch itself was answered.
+
+    Attributes:
+        input: the input this error belongs to (for default associations, the
+            ``(from_id, to_id)`` pair as strings).
+    """
+
+    def __init__(self, message: str, *, input: object = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.input = input
+
+
+class ClientClosedError(RuntimeError):
+    """The client was used after :meth:`AssociationsClient.aclose`."""

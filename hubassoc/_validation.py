@@ -1,0 +1,110 @@
+"""Checks on everything a caller hands us, before any byte goes on the wire.
+
+Object types and record ids end up in URL paths; nothing reaches a path
+unchecked, and path segments are percent-encoded all the same. Every check
+raises ``ValueError`` (or ``TypeError`` for a value of the wrong kind) with a
+message that names the argument and repeats the offending value.
+
+The checks sit on the hot path of :meth:`AssociationsClient.associate_default`,
+so the common case (a plain digit string) is a couple of string methods.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+from urllib.parse import quote
+
+__all__ = [
+    "INT64_MAX",
+    "check_api_version",
+    "check_object_type",
+    "check_record_id",
+    "path_segment",
+]
+
+INT64_MAX: Final = 2**63 - 1
+_INT64_MAX_TEXT: Final = str(INT64_MAX)
+
+# Names (``contacts``, ``line_items``), objectTypeIds (``0-1``, ``2-1234567``)
+# and fully qualified custom object names (``p7878787_my_object``).
+_OBJECT_TYPE = re.compile(r"(?:[A-Za-z][A-Za-z0-9_]{0,99}|[0-9]{1,10}-[0-9]{1,19})\Z")
+_API_VERSION = re.compile(r"(?:v4|(20[0-9]{2})-(0[1-9]|1[0-2]))\Z")
+
+
+# Object types already accepted: a service uses a handful, so checking them
+# once each keeps the per-call cost of ``associate_default`` to a dict lookup.
+_ACCEPTED_TYPES: set[str] = set()
+_ACCEPTED_TYPES_MAX = 4096
+
+
+def check_object_type(value: object, argument: str = "object type") -> str:
+    """Return ``value`` if it is a valid object type.
+
+    Raises:
+        TypeError: ``value`` is not a string.
+        ValueError: it is empty, or not a name, an objectTypeId or a custom object name.
+    """
+    if type(value) is str and value in _ACCEPTED_TYPES:
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{argument} must be a str, not {type(value).__name__}: {value!r}")
+    if not _OBJECT_TYPE.match(value):
+        raise ValueError(
+            f"{argument} {value!r} is not an object type: expected a name such as "
+            "'contacts', an objectTypeId such as '0-1' or '2-1234567', or a custom "
+            "object name such as 'p123_widget'"
+        )
+    value = str(value)  # a str subclass becomes its plain text
+    if len(_ACCEPTED_TYPES) < _ACCEPTED_TYPES_MAX:
+        _ACCEPTED_TYPES.add(value)
+    return value
+
+
+def check_record_id(value: object, argument: str = "record id") -> str:
+    """Return the canonical decimal string of a record id.
+
+    A record id is a non-negative int64, given as an ``int`` or a string of
+    ASCII digits; leading zeros are dropped (``"007"`` is record ``"7"``),
+    so that ids match HubSpot's answers.
+
+    Raises:
+        TypeError: ``value`` is neither ``str`` nor ``int`` (``bool`` and ``None`` included).
+        ValueError: it is empty, negative, not all digits or larger than int64.
+    """
+    if type(value) is str:
+        # Fast path: a plain digit string of at most 18 digits is always in range.
+        if value.isascii() and value.isdigit():
+            if len(value) < 19 and (value[0] != "0" or len(value) == 1):
+                return value
+            canonical = value.lstrip("0") or "0"
+            if len(canonical) < 19 or (len(canonical) == 19 and canonical <= _INT64_MAX_TEXT):
+                return canonical
+            raise ValueError(f"{argument} {value!r} is larger than the int64 range")
+        raise ValueError(f"{argument} {value!r} is not a record id: expected decimal digits only")
+    if type(value) is int:
+        if 0 <= value <= INT64_MAX:
+            return str(value)
+        raise ValueError(f"{argument} {value!r} is out of range: expected 0 to {INT64_MAX}")
+    if isinstance(value, str):  # a str subclass: check its plain text
+        return check_record_id(str(value), argument)
+    raise TypeError(f"{argument} must be a str or int, not {type(value).__name__}: {value!r}")
+
+
+def check_api_version(value: object) -> str:
+    """Return ``value`` if it names an API version: ``"v4"`` or a date ``"YYYY-MM"``.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if not isinstance(value, str) or not _API_VERSION.match(value):
+        raise ValueError(
+            f"api_version {value!r} is not an API version: expected 'v4' or a date "
+            "version such as '2026-03'"
+        )
+    return value
+
+
+def path_segment(value: str) -> str:
+    """Percent-encode one path segment (every reserved character, ``/`` included)."""
+    return quote(value, safe="")
