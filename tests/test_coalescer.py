@@ -224,14 +224,13 @@ def test_concurrency_is_bounded_and_due_batches_keep_filling() -> None:
         coalescer = make(sender, max_concurrency=2, linger=0.001)
         loop = asyncio.get_running_loop()
 
-        async def trickle() -> None:
-            for i in range(1000):
-                asyncio.ensure_future(coalescer.submit("contacts", "companies", pair(i)))
-                await asyncio.sleep(0.01)
-
+        tasks = []
         start = loop.time()
-        await trickle()
+        for i in range(1000):
+            tasks.append(asyncio.ensure_future(coalescer.submit("contacts", "companies", pair(i))))
+            await asyncio.sleep(0.01)
         await coalescer.aclose()
+        assert [t.result() for t in tasks] == [SPEC] * 1000
         assert loop.time() - start >= 10
 
     run_virtual(main)
