@@ -7,7 +7,9 @@ import pytest
 from hubassoc._routes import Routes
 from hubassoc._validation import check_api_version, check_object_type, check_record_id
 
-BAD_IDS = ["", "..", "/", "%2F", "1/2", " 1", "1 ", "\t", "12abc", "-1", "+1", "1.0", "\uff11\uff12", "\u00b2"]  # full-width and superscript digits
+# ... including full-width and superscript digits, which str.isdigit() accepts.
+BAD_IDS = ["", "..", "/", "%2F", "1/2", " 1", "1 ", "\t", "12abc", "-1", "+1", "1.0"]
+BAD_IDS += ["\uff11\uff12", "\u00b2"]
 
 
 @pytest.mark.parametrize(
