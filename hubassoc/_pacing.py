@@ -183,7 +183,12 @@ class Pacer:
         if self._daily_error is not None:
             raise self._daily_error
         if self._limit is None:
-            return loop.time()
+            # Not pacing, but a 429 still holds everybody for its pause.
+            now = loop.time()
+            while self._paused_until > now:
+                await asyncio.sleep(self._paused_until - now)
+                now = loop.time()
+            return now
         async with self._fifo:
             smoothed_under: RateLimit | None = None
             while True:

@@ -208,3 +208,13 @@ def test_rate_limit_validation_and_parsing() -> None:
     assert RateLimit(100, 10.0).jitter_margin == 0.25
     assert RateLimit(20, 1.0).jitter_margin == pytest.approx(0.025)
     assert RateLimit(20, 1.0, margin=0.0).jitter_margin == 0.0
+
+
+def test_an_unlimited_pacer_still_honours_a_pause() -> None:
+    async def main() -> float:
+        pacer = Pacer(None)
+        start = await pacer.acquire()
+        pacer.pause(3.0)
+        return await pacer.acquire() - start
+
+    assert run_virtual(main) == pytest.approx(3.0)
