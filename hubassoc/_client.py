@@ -259,13 +259,13 @@ class AssociationsClient:
             BatchItemError: HubSpot failed this pair (a record not found, say).
             HubSpotError: the request that carried it failed whole.
         """
-        if self._closed:
-            raise ClientClosedError("the client is closed; create a new AssociationsClient")
-        return await self._coalescer.submit(
-            check_object_type(from_type, "from_type"),
-            check_object_type(to_type, "to_type"),
-            (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id")),
-        )
+        coalescer = self._coalescer
+        key = (check_object_type(from_type, "from_type"), check_object_type(to_type, "to_type"))
+        pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
+        future = coalescer.try_enqueue(key, pair)
+        if future is None:  # more than max_pending are waiting: wait for room
+            future = await coalescer.enqueue_when_room(key, pair)
+        return await future
 
     async def put_default(
         self, from_type: str, from_id: str | int, to_type: str, to_id: str | int
@@ -316,18 +316,24 @@ class AssociationsClient:
 
 
 def _check_pairs(pairs: Iterable[tuple[str | int, str | int]]) -> list[Pair]:
+    """Validate and normalise every pair; an error names the offending index."""
     if isinstance(pairs, str | bytes) or not isinstance(pairs, Iterable):
         raise TypeError(
             f"pairs must be an iterable of (from_id, to_id), not {type(pairs).__name__}"
         )
     checked: list[Pair] = []
-    for index, pair in enumerate(pairs):
-        if isinstance(pair, str | bytes) or not isinstance(pair, tuple | list) or len(pair) != 2:
-            raise ValueError(f"pairs[{index}] must be a (from_id, to_id) pair, not {pair!r}")
-        checked.append(
-            (
-                check_record_id(pair[0], f"pairs[{index}] from_id"),
-                check_record_id(pair[1], f"pairs[{index}] to_id"),
-            )
-        )
+    append = checked.append
+    index = 0
+    try:
+        for index, pair in enumerate(pairs):  # noqa: B007 - index is reported on error
+            if type(pair) is not tuple or len(pair) != 2:
+                if isinstance(pair, str | bytes) or not isinstance(pair, tuple | list):
+                    raise ValueError(f"expected a (from_id, to_id) pair, not {pair!r}")
+                if len(pair) != 2:
+                    raise ValueError(f"expected a (from_id, to_id) pair, not {pair!r}")
+            append((check_record_id(pair[0], "from_id"), check_record_id(pair[1], "to_id")))
+    except (TypeError, ValueError) as exc:
+        # The per-pair checks name no index (formatting one per pair would
+        # cost more than the check); say which pair it was here.
+        raise type(exc)(f"pairs[{index}]: {exc}") from None
     return checked

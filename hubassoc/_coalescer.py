@@ -108,27 +108,63 @@ class Coalescer:
 
         Raises:
             ClientClosedError: the client is closing or closed.
+            DailyLimitError: the daily limit was reached earlier.
             BatchItemError: HubSpot failed this pair.
             HubSpotError: the request that carried it failed whole.
         """
+        key = (from_type, to_type)
+        future = self.try_enqueue(key, pair)
+        if future is None:
+            future = await self.enqueue_when_room(key, pair)
+        return await future
+
+    def try_enqueue(
+        self, key: tuple[str, str], pair: Pair
+    ) -> asyncio.Future[AssociationSpec] | None:
+        """Add ``pair`` to its batch now and return its future, or ``None`` if there is no room.
+
+        The hot path of :meth:`AssociationsClient.associate_default`: no
+        coroutine of its own, so a caller pays for one await, not two.
+
+        Raises:
+            ClientClosedError: the client is closing or closed.
+            DailyLimitError: the daily limit was reached earlier.
+        """
         if self._closing:
             raise ClientClosedError("the client is closed; create a new AssociationsClient")
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
         daily = self._sender.daily_error
         if daily is not None:
             raise daily
         if self._admitted >= self.max_pending or self._room_waiters:
-            await self._wait_for_room(loop)
-        else:
-            self._admitted += 1
+            return None
+        self._admitted += 1
+        return self._enqueue(key, pair)
 
+    async def enqueue_when_room(
+        self, key: tuple[str, str], pair: Pair
+    ) -> asyncio.Future[AssociationSpec]:
+        """Wait, in order, for room among the ``max_pending``; then add ``pair``."""
+        loop = self._loop or asyncio.get_running_loop()
+        room: asyncio.Future[None] = loop.create_future()
+        self._room_waiters.append(room)
+        try:
+            await room
+        except asyncio.CancelledError:
+            if room.done() and not room.cancelled():
+                # Room was granted as we were cancelled: hand it on.
+                self._admitted -= 1
+                self._grant_room()
+            raise
+        return self._enqueue(key, pair)
+
+    def _enqueue(self, key: tuple[str, str], pair: Pair) -> asyncio.Future[AssociationSpec]:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[AssociationSpec] = loop.create_future()
-        key = (from_type, to_type)
         batch = self._open.get(key)
         if batch is None:
-            batch = self._open[key] = _Batch(from_type, to_type)
+            batch = self._open[key] = _Batch(key[0], key[1])
             batch.timer = loop.call_at(loop.time() + self.linger, self._make_due, batch)
         waiters = batch.waiters
         existing = waiters.get(pair)
@@ -141,19 +177,7 @@ class Coalescer:
         else:
             waiters[pair] = [existing, future]
         batch.callers += 1
-        return await future
-
-    async def _wait_for_room(self, loop: asyncio.AbstractEventLoop) -> None:
-        room: asyncio.Future[None] = loop.create_future()
-        self._room_waiters.append(room)
-        try:
-            await room
-        except asyncio.CancelledError:
-            if room.done() and not room.cancelled():
-                # Room was granted as we were cancelled: hand it on.
-                self._admitted -= 1
-                self._grant_room()
-            raise
+        return future
 
     def _grant_room(self) -> None:
         waiters = self._room_waiters

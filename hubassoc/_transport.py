@@ -108,6 +108,7 @@ class Transport:
         "_session",
         "_timeout",
         "_token",
+        "_urls",
         "connection_limit",
         "pacer",
         "retry",
@@ -138,6 +139,7 @@ class Transport:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._closed = False
         self._rand = rand
+        self._urls: dict[str, URL] = {}
         self.connection_limit = connection_limit
         self.retry = retry
         self.pacer = pacer
@@ -184,7 +186,13 @@ class Transport:
             DailyLimitError, ServerError, TransportError: see :mod:`hubassoc._errors`.
         """
         session = self._get_session()
-        url = URL(self._base + path, encoded=True)
+        url = self._urls.get(path)
+        if url is None:
+            # Parsing a URL costs more than the rest of a request's bookkeeping;
+            # batch paths (POST) repeat, so keep those; single PUT paths don't.
+            url = URL(self._base + path, encoded=True)
+            if method == "POST" and len(self._urls) < 1024:
+                self._urls[path] = url
         pacer, policy, stats = self.pacer, self.retry, self.stats
         attempt = 0
         while True:
