@@ -1,0 +1,40 @@
+"""A HubSpot-compatible CRM Associations server on a local port, for tests and benchmarks.
+
+It serves the batch and single default-associate calls and the association
+limit configurations, for the legacy ``v4`` paths and the date-versioned ones
+(``2026-03``, ``2026-09``, ...), with each version's status codes. It checks
+the bearer token, enforces a rolling-window and a daily rate limit, injects
+latency and faults (at random rates or as an exact script), and can play the
+awkward parts of HubSpot on purpose: per-input "not found" errors in several
+shapes, batches that fail whole, results out of order, unknown fields.
+
+It shares no code with the client, so it tests the client against an
+independent reading of the specs. Introspection, without a token:
+``GET /_sandbox/stats``, ``GET /_sandbox/store?from=..&to=..``,
+``POST /_sandbox/reset``, ``GET|POST /_sandbox/config``,
+``GET|POST|DELETE /_sandbox/script``, ``GET /_sandbox/arrivals``.
+
+Example::
+
+    async with Sandbox(rate_limit=(100, 10.0)) as sandbox:
+        ...  # point a client at sandbox.url with sandbox.token
+        assert sandbox.stats().peak_window <= 100
+"""
+
+from ._app import SandboxApp, SandboxStats
+from ._config import ErrorStyle, FaultKind, SandboxConfig, SandboxOptions
+from ._faults import PASS, Fault, ScriptEntry
+from ._sandbox import Sandbox
+
+__all__ = [
+    "PASS",
+    "ErrorStyle",
+    "Fault",
+    "FaultKind",
+    "Sandbox",
+    "SandboxApp",
+    "SandboxConfig",
+    "SandboxOptions",
+    "SandboxStats",
+    "ScriptEntry",
+]

@@ -1,0 +1,183 @@
+"""``hubassoc sandbox``: run the sandbox as a standalone server.
+
+On start it prints exactly one line to stdout and flushes it::
+
+    hubassoc sandbox listening on http://127.0.0.1:PORT token=TOKEN
+
+(other processes parse it to find the URL), then serves until SIGINT or
+SIGTERM and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from typing import Any
+
+from ._config import SandboxConfig, parse_fault_rates, parse_rate_limit
+from ._sandbox import Sandbox
+
+__all__ = ["add_parser", "build_config", "run"]
+
+_RANDOM_KINDS = ("502", "503", "504", "reset")
+
+
+def _ids(text: str) -> frozenset[str]:
+    return frozenset(filter(None, (part.strip() for part in text.split(","))))
+
+
+def _rate(text: str) -> tuple[int, float] | None:
+    try:
+        return parse_rate_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _faults(text: str) -> dict[str, float]:
+    try:
+        return parse_fault_rates(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``sandbox`` sub-command on an argparse sub-parsers object."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "sandbox",
+        help="run a local HubSpot-compatible associations server",
+        description=(
+            "Serve HubSpot's association endpoints from memory on a local port. Prints "
+            "'hubassoc sandbox listening on URL token=TOKEN' once ready; stops on SIGINT/SIGTERM."
+        ),
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    add("--port", type=int, default=8080, help="port to bind; 0 picks a free one (default: 8080)")
+    add("--token", default="sandbox-token", help="bearer token to require (default: %(default)s)")
+    add("--no-auth", action="store_true", help="accept calls without a token")
+    add(
+        "--rate-limit",
+        type=_rate,
+        default=None,
+        metavar="N/SECONDS",
+        help="rolling-window limit, e.g. 100/10 (default: none)",
+    )
+    add("--daily-limit", type=int, default=None, metavar="N", help="daily request allowance")
+    add("--latency", type=float, default=0.0, metavar="SECONDS", help="delay of every answer")
+    add("--jitter", type=float, default=0.0, metavar="SECONDS", help="extra random delay, 0..J")
+    add(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability of a random fault, split evenly over 502 (HTML), 503, 504, reset",
+    )
+    add(
+        "--faults",
+        type=_faults,
+        default={},
+        metavar="KIND=P,...",
+        help="per-kind fault rates, e.g. 503=0.01,reset=0.005 (kinds: 502 503 504 423 429 477 "
+        "reset); overrides --fault-rate for the kinds named",
+    )
+    add("--seed", type=int, default=0, help="random seed for faults, jitter, shuffling")
+    add(
+        "--max-batch-size",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="largest batch accepted; 0 for no limit (default: %(default)s)",
+    )
+    add(
+        "--not-found-ids",
+        type=_ids,
+        default=frozenset(),
+        metavar="ID,...",
+        help="records that do not exist (ID or TYPE:ID): per-input errors in a batch, 404 for PUT",
+    )
+    add(
+        "--poison-ids",
+        type=_ids,
+        default=frozenset(),
+        metavar="ID,...",
+        help="ids that make a whole batch fail with a 400 naming no input",
+    )
+    add(
+        "--error-style",
+        choices=("per_side", "ids", "none"),
+        default="per_side",
+        help="how per-input not-found errors name inputs (default: %(default)s)",
+    )
+    add("--shuffle-results", action="store_true", help="answer results in random order")
+    add("--extra-fields", action="store_true", help="add unknown fields to every answer")
+    add("--subcategory-object", action="store_true", help="send subCategory as an object")
+    add(
+        "--peak-window",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="window of the peak_window statistic without --rate-limit (default: 10)",
+    )
+    add("--access-log", action="store_true", help="log every request to stderr")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def build_config(args: argparse.Namespace) -> SandboxConfig:
+    """The `SandboxConfig` the parsed command line asks for. Raises `ValueError`."""
+    faults: dict[str, float] = {}
+    if args.fault_rate:
+        faults = {kind: args.fault_rate / len(_RANDOM_KINDS) for kind in _RANDOM_KINDS}
+    faults.update(args.faults)
+    return SandboxConfig(
+        token=None if args.no_auth else args.token,
+        rate_limit=args.rate_limit,
+        daily_limit=args.daily_limit,
+        latency=args.latency,
+        jitter=args.jitter,
+        faults=faults,
+        seed=args.seed,
+        max_batch_size=args.max_batch_size or None,
+        not_found_ids=args.not_found_ids,
+        poison_ids=args.poison_ids,
+        error_style=args.error_style,
+        shuffle_results=args.shuffle_results,
+        extra_fields=args.extra_fields,
+        subcategory_object=args.subcategory_object,
+        peak_window_seconds=args.peak_window,
+    )
+
+
+async def _serve(sandbox: Sandbox) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(signum, stop.set)
+    async with sandbox:
+        print(f"hubassoc sandbox listening on {sandbox.url} token={sandbox.token}", flush=True)
+        await stop.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; returns the exit status (2 for bad options)."""
+    try:
+        config = build_config(args)
+        sandbox = Sandbox(config, host=args.host, port=args.port, access_log=args.access_log)
+    except ValueError as exc:
+        print(f"hubassoc sandbox: {exc}", file=sys.stderr)
+        return 2
+    if args.access_log:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    try:
+        asyncio.run(_serve(sandbox))
+    except KeyboardInterrupt:  # signal handlers unavailable (Windows)
+        pass
+    except OSError as exc:
+        print(f"hubassoc sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0

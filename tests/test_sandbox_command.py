@@ -1,0 +1,165 @@
+"""``hubassoc sandbox``: the standalone server, started as a real subprocess."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from hubassoc.sandbox import SandboxConfig
+from hubassoc.sandbox._command import add_parser, build_config
+
+REPO = Path(__file__).resolve().parents[1]
+LISTENING = re.compile(r"hubassoc sandbox listening on (http://\S+) token=(\S+)\n")
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["sandbox", *argv])
+
+
+def test_command_line_options_build_the_config() -> None:
+    args = parse(
+        "--rate-limit",
+        "100/10",
+        "--daily-limit",
+        "5",
+        "--latency",
+        "0.05",
+        "--jitter",
+        "0.01",
+        "--fault-rate",
+        "0.04",
+        "--faults",
+        "423=0.02",
+        "--max-batch-size",
+        "0",
+        "--token",
+        "abc",
+        "--not-found-ids",
+        "13, 14",
+        "--poison-ids",
+        "contacts:9",
+        "--error-style",
+        "ids",
+        "--shuffle-results",
+    )
+    config = build_config(args)
+    assert config == SandboxConfig(
+        token="abc",
+        rate_limit=(100, 10.0),
+        daily_limit=5,
+        latency=0.05,
+        jitter=0.01,
+        faults={"502": 0.01, "503": 0.01, "504": 0.01, "reset": 0.01, "423": 0.02},
+        max_batch_size=None,
+        not_found_ids={"13", "14"},
+        poison_ids={"contacts:9"},
+        error_style="ids",
+        shuffle_results=True,
+    )
+    assert args.port == 8080 and args.host == "127.0.0.1"
+    assert build_config(parse()) == SandboxConfig()
+    assert build_config(parse("--no-auth")).token is None
+    with pytest.raises(SystemExit):
+        parse("--rate-limit", "fast")
+
+
+def test_bad_options_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse("--latency", "-1")
+    assert args.func(args) == 2
+    assert "latency" in capsys.readouterr().err
+
+
+async def start(*argv: str) -> tuple[asyncio.subprocess.Process, str, str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=20)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    match = LISTENING.fullmatch(line.decode())
+    if match is None:
+        process.kill()
+        _, err = await process.communicate()
+        raise AssertionError(f"unexpected first line {line!r}; stderr: {err.decode()[-2000:]}")
+    return process, match.group(1), match.group(2)
+
+
+async def stop(process: asyncio.subprocess.Process, signum: int) -> tuple[int, bytes, bytes]:
+    process.send_signal(signum)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=20)
+    assert process.returncode is not None
+    return process.returncode, out, err
+
+
+@pytest.mark.slow
+async def test_standalone_server_serves_until_sigint() -> None:
+    process, url, token = await start("-m", "hubassoc", "sandbox", "--port", "0")
+    try:
+        assert token == "sandbox-token"
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url) and not url.endswith(":0")
+        body = {"inputs": [{"from": {"id": "1"}, "to": {"id": "2"}}]}
+        headers = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession(url, headers=headers) as session:
+            async with session.post(
+                "/crm/v4/associations/contacts/companies/batch/associate/default", json=body
+            ) as response:
+                assert response.status == 200
+                assert (await response.json())["results"][0]["to"] == {"id": "2"}
+            async with session.get("/_sandbox/stats") as response:
+                assert (await response.json())["associations"] == 1
+    finally:
+        status, out, err = await stop(process, signal.SIGINT)
+    assert status == 0, err.decode()
+    assert out == b""  # nothing after the one line
+    assert b"Traceback" not in err
+
+
+@pytest.mark.slow
+async def test_standalone_options_and_sigterm() -> None:
+    process, url, token = await start(
+        "-m",
+        "hubassoc.sandbox",
+        "--port",
+        "0",
+        "--token",
+        "tok",
+        "--rate-limit",
+        "1/10",
+        "--not-found-ids",
+        "13",
+    )
+    try:
+        assert token == "tok"
+        headers = {"Authorization": "Bearer tok"}
+        async with aiohttp.ClientSession(url, headers=headers) as session:
+            path = "/crm/objects/2026-09/contacts/13/associations/default/deals/2"
+            async with session.put(path) as response:
+                assert response.status == 404
+                assert response.headers["X-HubSpot-RateLimit-Max"] == "1"
+            async with session.put(path) as response:
+                assert response.status == 429
+    finally:
+        status, _, err = await stop(process, signal.SIGTERM)
+    assert status == 0, err.decode()
