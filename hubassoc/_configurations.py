@@ -8,7 +8,7 @@ Reached as ``client.configurations``. Batch calls answer with a
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import msgspec
@@ -135,15 +135,9 @@ class Configurations:
             ValueError, TypeError: an input or object type is invalid (nothing is sent).
             HubSpotError: the whole call failed.
         """
-        checked = _check_limit_inputs(inputs)
-        return await self._batch(
-            from_type,
-            to_type,
-            "create",
-            checked,
-            [(i.category, i.type_id) for i in checked],
-            CONFIGURATION_BATCH_DECODER,
-            idempotent=False,  # a create sent twice conflicts with itself
+        # Not idempotent: a create sent twice conflicts with itself.
+        return await self._limits_batch(
+            from_type, to_type, "create", inputs, CONFIGURATION_BATCH_DECODER, idempotent=False
         )
 
     async def batch_update(
@@ -155,14 +149,8 @@ class Configurations:
             ValueError, TypeError: an input or object type is invalid (nothing is sent).
             HubSpotError: the whole call failed.
         """
-        checked = _check_limit_inputs(inputs)
-        return await self._batch(
-            from_type,
-            to_type,
-            "update",
-            checked,
-            [(i.category, i.type_id) for i in checked],
-            CONFIGURATION_UPDATE_BATCH_DECODER,
+        return await self._limits_batch(
+            from_type, to_type, "update", inputs, CONFIGURATION_UPDATE_BATCH_DECODER
         )
 
     async def batch_purge(
@@ -225,17 +213,19 @@ class Configurations:
         results = {key: None for key in keys if key not in errors}
         return BatchOutcome(keys, results, errors)
 
-    async def _batch(
+    async def _limits_batch(
         self,
         from_type: str,
         to_type: str,
         action: Literal["create", "update"],
-        inputs: Sequence[msgspec.Struct],
-        keys: builtins.list[ConfigurationKey],
+        inputs: Iterable[ConfigurationInput],
         decoder: msgspec.json.Decoder[BatchResponse[R]],
         *,
         idempotent: bool = True,
     ) -> BatchOutcome[ConfigurationKey, R]:
+        """Send a create or update of limits and give each input its result or error."""
+        checked = _check_limit_inputs(inputs)
+        keys = [(i.category, i.type_id) for i in checked]
         client = self._client
         path = client._routes.configurations_batch(
             check_object_type(from_type, "from_type"), check_object_type(to_type, "to_type"), action
@@ -243,7 +233,7 @@ class Configurations:
         response = await client._request(
             "POST",
             path,
-            body=ENCODER.encode(BatchRequest(inputs=list(inputs))),
+            body=ENCODER.encode(BatchRequest(inputs=checked)),
             idempotent=idempotent,
         )
         answer = decode(decoder, response.body, status=response.status)
