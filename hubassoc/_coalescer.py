@@ -232,7 +232,10 @@ class Coalescer:
             for pair, waiting in batch.waiters.items():
                 result = results.get(pair)
                 if result is not None:
-                    _resolve(waiting, result, None)
+                    if isinstance(waiting, list):
+                        _resolve(waiting, result, None)
+                    elif not waiting.done():  # (done: its caller was cancelled)
+                        waiting.set_result(result)
                 else:
                     error = errors[pair]
                     _resolve(waiting, None, error)
