@@ -17,7 +17,7 @@ __all__ = ["main"]
 
 # Sub-command modules, in the order ``--help`` lists them.
 _COMMAND_MODULES = (
-    "hubassoc._backfill_command",
+    "hubassoc.backfill._command",
     "hubassoc.sandbox._command",
 )
 

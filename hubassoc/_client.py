@@ -11,6 +11,7 @@ reopened.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 from collections.abc import Iterable
@@ -167,6 +168,9 @@ class AssociationsClient:
             max_concurrency=max_concurrency,
         )
         self._closed = False
+        # Direct calls (not coalesced) under way, so that aclose() can wait for them.
+        self._direct_calls = 0
+        self._direct_calls_idle: asyncio.Event | None = None
         self.configurations = Configurations(self)
 
     def __repr__(self) -> str:
@@ -195,6 +199,10 @@ class AssociationsClient:
         self._closed = True
         try:
             await self._coalescer.aclose()
+            # Direct calls already under way finish before the session goes.
+            if self._direct_calls:
+                self._direct_calls_idle = asyncio.Event()
+                await self._direct_calls_idle.wait()
         finally:
             await self._transport.aclose()
 
@@ -202,6 +210,11 @@ class AssociationsClient:
     def closed(self) -> bool:
         """Whether :meth:`aclose` was called."""
         return self._closed
+
+    def _direct_call_done(self) -> None:
+        self._direct_calls -= 1
+        if not self._direct_calls and self._direct_calls_idle is not None:
+            self._direct_calls_idle.set()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -238,7 +251,11 @@ class AssociationsClient:
         self, method: str, path: str, *, body: bytes | None = None, idempotent: bool = True
     ) -> Response:
         self._check_open()
-        return await self._transport.request(method, path, body=body, idempotent=idempotent)
+        self._direct_calls += 1
+        try:
+            return await self._transport.request(method, path, body=body, idempotent=idempotent)
+        finally:
+            self._direct_call_done()
 
     # --- default associations -----------------------------------------------------------
 
@@ -311,7 +328,11 @@ class AssociationsClient:
         unique = list(dict.fromkeys(_check_pairs(pairs)))
         if not unique:
             return BatchOutcome([], {}, {})
-        results, errors = await self._sender.send(from_type, to_type, unique)
+        self._direct_calls += 1
+        try:
+            results, errors = await self._sender.send(from_type, to_type, unique)
+        finally:
+            self._direct_call_done()
         return BatchOutcome(unique, results, errors)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -502,3 +503,20 @@ def test_the_public_surface() -> None:
         "RetryPolicy",
     ):
         assert name in hubassoc.__all__
+
+
+async def test_close_waits_for_direct_calls_under_way(
+    sandbox_factory: SandboxFactory, make_client: ClientFactory
+) -> None:
+    sandbox = await sandbox_factory(latency=0.05)
+    client = make_client(sandbox)
+    call = asyncio.ensure_future(
+        client.batch_associate_default("contacts", "companies", [(1, 2), (3, 4)])
+    )
+    single = asyncio.ensure_future(client.put_default("contacts", 5, "companies", 6))
+    await asyncio.sleep(0.01)
+    await client.aclose()
+    assert call.done() and call.result().ok
+    assert single.done() and single.result().results
+    with pytest.raises(ClientClosedError):
+        await client.batch_associate_default("contacts", "companies", [(1, 2)])
