@@ -1,0 +1,404 @@
+"""Reading the input: pairs of record ids from CSV or JSON Lines, one physical line at a time.
+
+The file is streamed, never loaded: :meth:`InputReader.rows` yields a
+:class:`Row` (valid, ids canonical) or a :class:`BadRow` (with a category and a
+reason) per non-blank line, numbered as a text editor numbers them (the CSV
+header is line 1). Line numbers are what the journal and the dead-letter file
+record, so a resumed run can skip done lines before even parsing them.
+
+Rules, the same for both formats:
+
+* ids are checked with the client's own :func:`~hubassoc._validation.check_record_id`
+  (decimal int64, leading zeros dropped); whitespace around an id is ignored;
+* blank lines are not rows: they are skipped (and counted);
+* every other problem is a bad row, never an exception: a missing column, an
+  empty or invalid id, broken CSV quoting, text that is not UTF-8, a JSON
+  line that does not parse or is not an object.
+
+CSV: comma-separated, ``"`` quoting, a header row. One physical line is one
+row: a quoted field may not span lines (ids never contain newlines, and
+allowing it would let one stray quote swallow the rest of the file). Columns
+are found by name: ``--from-column`` / ``--to-column``, by default ``from_id``
+and ``to_id``; when the header has neither default name (and no option was
+given) the first two columns are used, in that order (the dead-letter file's
+own columns excepted, so that a dead-letter file reads back the same way).
+
+JSON Lines: one object per line; ids are strings or integers under the keys
+``from_id`` / ``to_id`` (or the ones given). Other keys are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO, Final, Literal, NamedTuple
+
+import msgspec
+
+from hubassoc._validation import check_record_id
+
+__all__ = [
+    "BROKEN_CSV_QUOTING",
+    "DEAD_LETTER_COLUMNS",
+    "DEFAULT_FROM_COLUMN",
+    "DEFAULT_TO_COLUMN",
+    "EMPTY_ID",
+    "FORMATS",
+    "INVALID_ID",
+    "INVALID_JSON",
+    "INVALID_UTF8",
+    "MISSING_COLUMN",
+    "NOT_A_JSON_OBJECT",
+    "BadRow",
+    "Format",
+    "InputError",
+    "InputReader",
+    "Row",
+    "count_lines",
+    "guess_format",
+    "split_csv_line",
+]
+
+Format = Literal["csv", "jsonl"]
+FORMATS: Final[tuple[Format, ...]] = ("csv", "jsonl")
+
+DEFAULT_FROM_COLUMN: Final = "from_id"
+DEFAULT_TO_COLUMN: Final = "to_id"
+#: The columns (CSV) or keys (JSON Lines) the dead-letter file adds to a row.
+DEAD_LETTER_COLUMNS: Final = ("_category", "_error", "_raw", "_line")
+
+# Categories of bad rows, as the dead-letter file and the summary name them.
+MISSING_COLUMN: Final = "MISSING_COLUMN"
+EMPTY_ID: Final = "EMPTY_ID"
+INVALID_ID: Final = "INVALID_ID"
+BROKEN_CSV_QUOTING: Final = "BROKEN_CSV_QUOTING"
+INVALID_JSON: Final = "INVALID_JSON"
+NOT_A_JSON_OBJECT: Final = "NOT_A_JSON_OBJECT"
+INVALID_UTF8: Final = "INVALID_UTF8"
+
+_EXTENSIONS: Final[dict[str, Format]] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_BOM: Final = b"\xef\xbb\xbf"
+_READ_BUFFER: Final = 1 << 20
+_json_decode = msgspec.json.Decoder().decode
+
+
+class InputError(ValueError):
+    """The input cannot be read as asked: no header, an unknown column, an unknown format.
+
+    A usage error (the command exits 2); a bad *row* is never an exception.
+    """
+
+
+class Row(NamedTuple):
+    """A valid input row: its line number, canonical ids, and the line as given."""
+
+    line: int
+    from_id: str
+    to_id: str
+    raw: bytes
+
+
+class BadRow(NamedTuple):
+    """A row that cannot be sent: its line number, why (category, message), the line as given."""
+
+    line: int
+    category: str
+    message: str
+    raw: bytes
+
+
+def guess_format(path: str | os.PathLike[str]) -> Format:
+    """The format an input's extension names (``.csv``; ``.jsonl`` or ``.ndjson``).
+
+    Raises:
+        InputError: the extension is none of those.
+    """
+    suffix = Path(path).suffix.lower()
+    try:
+        return _EXTENSIONS[suffix]
+    except KeyError:
+        raise InputError(
+            f"cannot tell the format of {os.fspath(path)!r} from its extension; "
+            "pass --format csv or --format jsonl"
+        ) from None
+
+
+def count_lines(path: str | os.PathLike[str]) -> int:
+    """Physical lines in a file (a last line without a newline counts), by a byte scan.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    lines = 0
+    last = b"\n"
+    with open(path, "rb", buffering=0) as f:
+        while block := f.read(_READ_BUFFER):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")
+
+
+def split_csv_line(text: str) -> list[str] | None:
+    """The fields of one CSV line (no line break in it), or ``None`` if its quoting is broken."""
+    if '"' not in text:
+        return text.split(",")
+    try:
+        records = list(csv.reader([text], strict=True))
+    except csv.Error:
+        return None
+    if len(records) != 1:
+        return None
+    return records[0]
+
+
+def _describe_json(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, float):
+        return "a number with a fraction"
+    return f"a {type(value).__name__}"
+
+
+class InputReader:
+    """One input file, opened for streaming: the header (CSV), the columns, the rows.
+
+    Args:
+        path: the input file.
+        format: ``"csv"`` or ``"jsonl"``; by default guessed from the extension.
+        from_column, to_column: the columns (CSV) or keys (JSONL) holding the
+            ids; by default ``from_id`` / ``to_id`` (see the module docstring
+            for the CSV fallback to the first two columns).
+
+    Raises:
+        OSError: the file cannot be opened or read.
+        InputError: unknown format, no usable header, a column not in the header.
+    """
+
+    __slots__ = (
+        "_file",
+        "_from_index",
+        "_to_index",
+        "blank_lines",
+        "columns_guessed",
+        "first_line",
+        "format",
+        "from_column",
+        "header",
+        "path",
+        "to_column",
+    )
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        format: Format | None = None,
+        *,
+        from_column: str | None = None,
+        to_column: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.format: Format = format if format is not None else guess_format(path)
+        if self.format not in FORMATS:
+            raise InputError(f"unknown format {self.format!r}; expected csv or jsonl")
+        #: Blank lines met so far by :meth:`rows` (not rows: neither sent nor dead-lettered).
+        self.blank_lines = 0
+        #: Whether the CSV columns were taken by position (no ``from_id``/``to_id`` in the header).
+        self.columns_guessed = False
+        self.header: list[str] | None = None
+        self._from_index = self._to_index = -1
+        self._file: BinaryIO = open(self.path, "rb", buffering=_READ_BUFFER)  # noqa: SIM115
+        try:
+            if self.format == "csv":
+                self.header = self._read_header()
+                self.from_column, self.to_column = self._csv_columns(from_column, to_column)
+                self.first_line = 2
+            else:
+                self.from_column = from_column or DEFAULT_FROM_COLUMN
+                self.to_column = to_column or DEFAULT_TO_COLUMN
+                if self.from_column == self.to_column:
+                    raise InputError(f"the from and to keys are both {self.from_column!r}")
+                self.first_line = 1
+        except BaseException:
+            self._file.close()
+            raise
+
+    def __repr__(self) -> str:
+        return (
+            f"<InputReader {self.format} {os.fspath(self.path)!r} "
+            f"from={self.from_column!r} to={self.to_column!r}>"
+        )
+
+    def __enter__(self) -> InputReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    # --- header and columns -------------------------------------------------------------
+
+    def _read_header(self) -> list[str]:
+        raw = self._file.readline()
+        if not raw.strip():
+            raise InputError(f"{os.fspath(self.path)!r} has no CSV header row on line 1")
+        try:
+            text = raw.removeprefix(_BOM).decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise InputError(f"the header of {os.fspath(self.path)!r} is not UTF-8 text") from None
+        fields = split_csv_line(text)
+        if fields is None:
+            raise InputError(f"the header of {os.fspath(self.path)!r} has broken CSV quoting")
+        return [name.strip() for name in fields]
+
+    def _csv_columns(self, from_column: str | None, to_column: str | None) -> tuple[str, str]:
+        header = self.header
+        assert header is not None
+        if from_column is None and to_column is None:
+            has_from = DEFAULT_FROM_COLUMN in header
+            has_to = DEFAULT_TO_COLUMN in header
+            if not has_from and not has_to:
+                names = [name for name in header if name not in DEAD_LETTER_COLUMNS]
+                if len(names) < 2:
+                    raise InputError(
+                        f"the header of {os.fspath(self.path)!r} has fewer than two columns "
+                        f"({', '.join(map(repr, header))}); expected {DEFAULT_FROM_COLUMN!r} "
+                        f"and {DEFAULT_TO_COLUMN!r}"
+                    )
+                self.columns_guessed = True
+                from_column, to_column = names[0], names[1]
+        from_column = from_column or DEFAULT_FROM_COLUMN
+        to_column = to_column or DEFAULT_TO_COLUMN
+        if from_column == to_column:
+            raise InputError(f"the from and to columns are both {from_column!r}")
+        for option, name in (("--from-column", from_column), ("--to-column", to_column)):
+            if name not in header:
+                raise InputError(
+                    f"column {name!r} is not in the header of {os.fspath(self.path)!r} "
+                    f"(columns: {', '.join(map(repr, header))}); pass {option}"
+                )
+        self._from_index = header.index(from_column)
+        self._to_index = header.index(to_column)
+        return from_column, to_column
+
+    # --- rows ---------------------------------------------------------------------------
+
+    def rows(self, done: bytearray | None = None) -> Iterator[Row | BadRow]:
+        """Yield each non-blank line from here on as a :class:`Row` or a :class:`BadRow`.
+
+        ``done``, if given, is a bitmap indexed by line number: lines whose
+        byte is non-zero are skipped without being parsed (a resumed run).
+        Reads as it goes; call it once per reader.
+
+        Raises:
+            OSError: the file cannot be read.
+        """
+        parse = self._parse_csv if self.format == "csv" else self._parse_json
+        line = self.first_line - 1
+        limit = len(done) if done is not None else 0
+        for raw in self._file:
+            line += 1
+            if line < limit and done is not None and done[line]:
+                continue
+            row = parse(line, raw)
+            if row is None:
+                self.blank_lines += 1
+            else:
+                yield row
+
+    def _parse_csv(self, line: int, raw: bytes) -> Row | BadRow | None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return BadRow(
+                line,
+                INVALID_UTF8,
+                f"the line is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                raw,
+            )
+        text = text.rstrip("\r\n")
+        if not text or text.isspace():
+            return None
+        fields = split_csv_line(text)
+        if fields is None:
+            return BadRow(
+                line,
+                BROKEN_CSV_QUOTING,
+                "broken CSV quoting (an unclosed quote, or text after a closing quote)",
+                raw,
+            )
+        from_index, to_index = self._from_index, self._to_index
+        if len(fields) <= max(from_index, to_index):
+            if len(fields) <= from_index:
+                missing, index = self.from_column, from_index
+            else:
+                missing, index = self.to_column, to_index
+            return BadRow(
+                line,
+                MISSING_COLUMN,
+                f"the row has {len(fields)} field(s); column {missing!r} is field {index + 1}",
+                raw,
+            )
+        return self._row(line, fields[from_index], fields[to_index], raw)
+
+    def _parse_json(self, line: int, raw: bytes) -> Row | BadRow | None:
+        raw_json = raw.removeprefix(_BOM) if line == 1 else raw
+        if not raw_json.strip():
+            return None
+        try:
+            value = _json_decode(raw_json)
+        except msgspec.DecodeError as exc:
+            return BadRow(line, INVALID_JSON, f"invalid JSON: {exc}", raw)
+        if type(value) is not dict:
+            return BadRow(
+                line,
+                NOT_A_JSON_OBJECT,
+                f"expected a JSON object, got {_describe_json(value)}",
+                raw,
+            )
+        from_key, to_key = self.from_column, self.to_column
+        if from_key not in value or to_key not in value:
+            missing = from_key if from_key not in value else to_key
+            return BadRow(line, MISSING_COLUMN, f"the object has no key {missing!r}", raw)
+        from_value, to_value = value[from_key], value[to_key]
+        for key, item in ((from_key, from_value), (to_key, to_value)):
+            if item is None:
+                return BadRow(line, EMPTY_ID, f"{key} is null", raw)
+            if not isinstance(item, str) and (type(item) is not int):
+                return BadRow(
+                    line,
+                    INVALID_ID,
+                    f"{key} must be a string or an integer record id, not {_describe_json(item)}",
+                    raw,
+                )
+        return self._row(line, from_value, to_value, raw)
+
+    def _row(
+        self, line: int, from_value: str | int, to_value: str | int, raw: bytes
+    ) -> Row | BadRow:
+        """Check both ids with the client's rules; the first problem makes a bad row."""
+        ids: list[str] = []
+        for name, value in ((self.from_column, from_value), (self.to_column, to_value)):
+            if type(value) is str:
+                value = value.strip()
+                if not value:
+                    return BadRow(line, EMPTY_ID, f"{name} is empty", raw)
+            try:
+                ids.append(check_record_id(value, name))
+            except (TypeError, ValueError) as exc:
+                return BadRow(line, INVALID_ID, str(exc), raw)
+        return Row(line, ids[0], ids[1], raw)
