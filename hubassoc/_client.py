@@ -314,13 +314,16 @@ class AssociationsClient:
         the outcome is keyed by ``(from_id, to_id)`` strings.
 
         Returns:
-            Per distinct pair, its association or its error (a
-            :class:`BatchItemError`, or the whole-call error of the request
-            that carried it when others succeeded).
+            Per distinct pair, its association or its error: a
+            :class:`BatchItemError` where HubSpot failed that pair, or the
+            whole-call error (``ServerError``, ``DailyLimitError``, ...) of the
+            request that carried it when other requests of the call succeeded.
+            So nothing that succeeded is lost to an exception.
 
         Raises:
             ValueError, TypeError: an object type or a pair is invalid (nothing is sent).
-            HubSpotError: every request failed whole (the first such error).
+            HubSpotError: every request failed whole (the first such error),
+                e.g. ``AuthenticationError`` for a refused token.
         """
         self._check_open()
         from_type = check_object_type(from_type, "from_type")

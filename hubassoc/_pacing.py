@@ -29,6 +29,7 @@ clock.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections import deque
 from collections.abc import Mapping
@@ -39,6 +40,8 @@ from aiolimiter import AsyncLimiter
 from hubassoc._errors import DailyLimitError
 
 __all__ = ["FREE_TIER", "Pacer", "RateLimit"]
+
+logger = logging.getLogger("hubassoc")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,7 @@ class Pacer:
         "_adaptive",
         "_daily_error",
         "_fifo",
+        "_heard_headers",
         "_limit",
         "_paused_until",
         "_sent",
@@ -125,6 +129,7 @@ class Pacer:
 
     def __init__(self, limit: RateLimit | None, *, adaptive: bool = False) -> None:
         self._adaptive = adaptive
+        self._heard_headers = False
         self._limit: RateLimit | None = None
         self._smoother: AsyncLimiter | None = None
         self._sent: deque[float] = deque()
@@ -237,7 +242,17 @@ class Pacer:
             return
         max_text = headers.get("X-HubSpot-RateLimit-Max")
         if max_text is None:
+            if not self._heard_headers and self._limit is not None:
+                self._heard_headers = True  # say it once
+                logger.info(
+                    "the server sends no X-HubSpot-RateLimit-* headers: pacing stays at "
+                    "%d requests per %gs; pass rate_limit=RateLimit(...) to set it, or "
+                    "rate_limit=False for a server without limits",
+                    self._limit.requests,
+                    self._limit.per,
+                )
             return
+        self._heard_headers = True
         try:
             requests = int(max_text)
             interval_text = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")

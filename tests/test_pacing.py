@@ -218,3 +218,21 @@ def test_an_unlimited_pacer_still_honours_a_pause() -> None:
         return await pacer.acquire() - start
 
     assert run_virtual(main) == pytest.approx(3.0)
+
+
+def test_adaptive_says_once_when_the_server_sends_no_headers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        pacer = Pacer(None, adaptive=True)
+        for _ in range(3):
+            pacer.observe(await pacer.acquire(), {})
+        assert pacer.limit == FREE_TIER
+
+    with caplog.at_level("INFO", logger="hubassoc"):
+        run_virtual(main)
+    assert [r.getMessage() for r in caplog.records].count(
+        "the server sends no X-HubSpot-RateLimit-* headers: pacing stays at 100 requests "
+        "per 10s; pass rate_limit=RateLimit(...) to set it, or rate_limit=False for a "
+        "server without limits"
+    ) == 1
