@@ -279,10 +279,7 @@ class AssociationsClient:
         coalescer = self._coalescer
         key = (check_object_type(from_type, "from_type"), check_object_type(to_type, "to_type"))
         pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
-        future = coalescer.try_enqueue(key, pair)
-        if future is None:  # more than max_pending are waiting: wait for room
-            future = await coalescer.enqueue_when_room(key, pair)
-        return await future
+        return await coalescer.enqueue(key, pair)
 
     async def put_default(
         self, from_type: str, from_id: str | int, to_type: str, to_id: str | int

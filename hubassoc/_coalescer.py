@@ -8,8 +8,9 @@ waited ``linger`` seconds; due batches leave in order as soon as one of the
 while it waits for a slot. Identical pairs waiting together are sent once and
 answer every caller.
 
-* Flow control: at most ``max_pending`` callers are admitted at once; later
-  ones wait, in order, for room.
+* Flow control: at most ``max_pending`` callers are admitted into batches at
+  once; later ones wait, in order, in an overflow queue (holding nothing but
+  their pair and their future) and are admitted as answers free room.
 * Cancellation: a caller that is cancelled loses only its own wait; its pair
   still goes out with the batch, and resolving a batch skips futures that are
   already done, so no neighbour is disturbed and no "exception was never
@@ -59,8 +60,8 @@ class Coalescer:
         "_in_flight",
         "_loop",
         "_open",
+        "_overflow",
         "_ready",
-        "_room_waiters",
         "_sender",
         "_tasks",
         "linger",
@@ -85,7 +86,10 @@ class Coalescer:
         self._ready: deque[_Batch] = deque()
         self._in_flight = 0
         self._admitted = 0
-        self._room_waiters: deque[asyncio.Future[None]] = deque()
+        # Callers beyond max_pending, in arrival order: (key, pair, their future).
+        self._overflow: deque[tuple[tuple[str, str], Pair, asyncio.Future[AssociationSpec]]] = (
+            deque()
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
 
@@ -95,7 +99,7 @@ class Coalescer:
             f"<Coalescer open_batches={len(self._open)} open_pairs={open_pairs} "
             f"ready={len(self._ready)} in_flight={self._in_flight}/{self.max_concurrency} "
             f"admitted={self._admitted}/{self.max_pending} "
-            f"waiting_for_room={len(self._room_waiters)}{' closing' if self._closing else ''}>"
+            f"waiting_for_room={len(self._overflow)}{' closing' if self._closing else ''}>"
         )
 
     @property
@@ -112,19 +116,15 @@ class Coalescer:
             BatchItemError: HubSpot failed this pair.
             HubSpotError: the request that carried it failed whole.
         """
-        key = (from_type, to_type)
-        future = self.try_enqueue(key, pair)
-        if future is None:
-            future = await self.enqueue_when_room(key, pair)
-        return await future
+        return await self.enqueue((from_type, to_type), pair)
 
-    def try_enqueue(
-        self, key: tuple[str, str], pair: Pair
-    ) -> asyncio.Future[AssociationSpec] | None:
-        """Add ``pair`` to its batch now and return its future, or ``None`` if there is no room.
+    def enqueue(self, key: tuple[str, str], pair: Pair) -> asyncio.Future[AssociationSpec]:
+        """Add ``pair`` to its batch, or to the overflow queue; return its caller's future.
 
         The hot path of :meth:`AssociationsClient.associate_default`: no
-        coroutine of its own, so a caller pays for one await, not two.
+        coroutine of its own, so a caller pays for one await, not two. A
+        caller beyond ``max_pending`` waits on the same future: room is
+        granted to it, in order, without waking it.
 
         Raises:
             ClientClosedError: the client is closing or closed.
@@ -135,33 +135,23 @@ class Coalescer:
         daily = self._sender.daily_error
         if daily is not None:
             raise daily
-        if self._admitted >= self.max_pending or self._room_waiters:
-            return None
-        self._admitted += 1
-        return self._enqueue(key, pair)
-
-    async def enqueue_when_room(
-        self, key: tuple[str, str], pair: Pair
-    ) -> asyncio.Future[AssociationSpec]:
-        """Wait, in order, for room among the ``max_pending``; then add ``pair``."""
-        loop = self._loop or asyncio.get_running_loop()
-        room: asyncio.Future[None] = loop.create_future()
-        self._room_waiters.append(room)
-        try:
-            await room
-        except asyncio.CancelledError:
-            if room.done() and not room.cancelled():
-                # Room was granted as we were cancelled: hand it on.
-                self._admitted -= 1
-                self._grant_room()
-            raise
-        return self._enqueue(key, pair)
-
-    def _enqueue(self, key: tuple[str, str], pair: Pair) -> asyncio.Future[AssociationSpec]:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[AssociationSpec] = loop.create_future()
+        if self._admitted >= self.max_pending or self._overflow:
+            self._overflow.append((key, pair, future))
+        else:
+            self._admitted += 1
+            self._add(key, pair, future)
+        return future
+
+    def _add(
+        self, key: tuple[str, str], pair: Pair, future: asyncio.Future[AssociationSpec]
+    ) -> None:
+        """Put an admitted caller's pair into the open batch of its type pair."""
+        loop = self._loop
+        assert loop is not None
         batch = self._open.get(key)
         if batch is None:
             batch = self._open[key] = _Batch(key[0], key[1])
@@ -177,15 +167,15 @@ class Coalescer:
         else:
             waiters[pair] = [existing, future]
         batch.callers += 1
-        return future
 
     def _grant_room(self) -> None:
-        waiters = self._room_waiters
-        while waiters and self._admitted < self.max_pending:
-            room = waiters.popleft()
-            if not room.done():
+        """Admit callers from the overflow queue while there is room."""
+        overflow = self._overflow
+        while overflow and self._admitted < self.max_pending:
+            key, pair, future = overflow.popleft()
+            if not future.done():  # (done: cancelled while it waited)
                 self._admitted += 1
-                room.set_result(None)
+                self._add(key, pair, future)
 
     def _make_due(self, batch: _Batch, full: bool = False) -> None:
         """Let ``batch`` leave at the next free slot (it keeps filling until then)."""
@@ -256,7 +246,10 @@ class Coalescer:
             self._detach(batch)
             _fail(batch, error)
             self._admitted -= batch.callers
-        self._grant_room()
+        while self._overflow:
+            future = self._overflow.popleft()[2]
+            if not future.done():
+                future.set_exception(error)
 
     async def aclose(self) -> None:
         """Stop intake, send everything pending now, and wait for every answer."""
@@ -266,9 +259,10 @@ class Coalescer:
             return
         for batch in list(self._open.values()):
             self._make_due(batch, full=True)
-        while self._admitted or self._room_waiters or self._tasks:
+        while self._admitted or self._overflow or self._tasks:
             # Callers still waiting for room get it as batches finish; new
             # batches they open are flushed on the next pass.
+            self._grant_room()
             for batch in list(self._open.values()):
                 self._make_due(batch, full=True)
             if self._tasks:

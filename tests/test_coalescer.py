@@ -280,3 +280,40 @@ def test_daily_limit_fails_everything_pending_and_after() -> None:
     run_virtual(main)
     # One request drew the 429; nothing else was sent.
     assert len(sender.batches) == 1
+
+
+def test_callers_cancelled_while_waiting_for_room_are_never_sent() -> None:
+    sender = ScriptedSender(latency=0.1, max_batch_size=5)
+
+    async def main() -> None:
+        coalescer = make(sender, max_pending=5, max_concurrency=1)
+        tasks = [
+            asyncio.ensure_future(coalescer.submit("contacts", "companies", pair(i)))
+            for i in range(20)
+        ]
+        await asyncio.sleep(0.01)
+        assert coalescer.pending == 5
+        for task in tasks[5:15]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert [t.result() for t in (*tasks[:5], *tasks[15:])] == [SPEC] * 10
+        await coalescer.aclose()
+
+    run_virtual(main)
+    sent = [p for _, pairs in sender.batches for p in pairs]
+    assert sent == [pair(i) for i in (*range(5), *range(15, 20))]
+
+
+def test_close_with_only_cancelled_callers_waiting_for_room_returns() -> None:
+    sender = ScriptedSender(latency=0.1, max_batch_size=5)
+
+    async def main() -> None:
+        coalescer = make(sender, max_pending=1, max_concurrency=1)
+        first = asyncio.ensure_future(coalescer.submit("contacts", "companies", pair(0)))
+        waiting = asyncio.ensure_future(coalescer.submit("contacts", "companies", pair(1)))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        await asyncio.wait_for(coalescer.aclose(), timeout=5)
+        assert first.result() == SPEC
+
+    run_virtual(main)
