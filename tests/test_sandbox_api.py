@@ -142,6 +142,72 @@ async def test_invalid_object_type_is_a_400(
         assert_error_shape(await response.json(), category)
 
 
+@pytest.mark.parametrize(
+    ("object_type", "type_id"),
+    [
+        ("contact", "0-1"),
+        ("CONTACTS", "0-1"),
+        ("deal", "0-3"),
+        ("tickets", "0-5"),
+        ("notes", "0-46"),
+        ("meeting", "0-47"),
+        ("calls", "0-48"),
+        ("emails", "0-49"),
+        ("tasks", "0-27"),
+        ("products", "0-7"),
+        ("line_item", "0-8"),
+        ("line_items", "0-8"),
+        ("quotes", "0-14"),
+        ("leads", "0-136"),
+        ("communications", "0-18"),
+        ("postal_mail", "0-116"),
+        ("invoices", "0-53"),
+        ("0-116", "0-116"),
+        ("2-1234567", "2-1234567"),
+        ("p123_widget", "p123_widget"),
+        ("P7878787_My_Object", "p7878787_my_object"),
+    ],
+)
+async def test_object_types_hubspot_accepts(
+    object_type: str, type_id: str, sandbox: Sandbox, sandbox_session: aiohttp.ClientSession
+) -> None:
+    status, _, _ = await post(
+        sandbox_session, batch_path("2026-09", object_type, "companies"), inputs(("1", "2"))
+    )
+    assert status == 200
+    # Every spelling of a standard object shares its objectTypeId's store.
+    assert sandbox.store_pairs(type_id, "0-2") == [("1", "2")]
+
+
+@pytest.mark.parametrize(
+    "object_type", ["companys", "contactz", "widgets", "custom_object", "p123", "p_widget"]
+)
+async def test_object_types_hubspot_refuses_are_a_400_everywhere(
+    object_type: str, sandbox: Sandbox, sandbox_session: aiohttp.ClientSession
+) -> None:
+    # A typo in a type must fail as it does against HubSpot, not quietly work.
+    pair = inputs(("1", "2"))
+    calls = [
+        ("POST", batch_path("v4", object_type, "contacts"), pair),
+        ("POST", batch_path("2026-03", "contacts", object_type), pair),
+        ("PUT", single_path("2026-09", "contacts", "1", object_type, "2"), None),
+        ("GET", config_path("v4", f"{object_type}/contacts"), None),
+    ]
+    for method, path, payload in calls:
+        async with sandbox_session.request(method, path, json=payload) as response:
+            assert response.status == 400
+            body = await response.json()
+        assert_error_shape(body, "VALIDATION_ERROR")
+        assert body["message"] == f"Unable to infer object type from: {object_type}"
+        assert body["correlationId"] == response.headers["X-HubSpot-Correlation-Id"]
+    stats = sandbox.stats()
+    assert (stats.pairs_received, stats.associations, stats.by_status) == (0, 0, {"400": 4})
+    with pytest.raises(ValueError, match=f"not an object type: '{object_type}'"):
+        sandbox.store_pairs(object_type, "contacts")
+    with pytest.raises(ValueError, match="is not an object type"):
+        sandbox.configure(not_found_ids={f"{object_type}:1"})
+
+
 async def test_associating_twice_is_idempotent_and_counted(
     sandbox: Sandbox, sandbox_session: aiohttp.ClientSession
 ) -> None:

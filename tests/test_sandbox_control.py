@@ -252,3 +252,47 @@ async def test_http_introspection(sandbox: Sandbox) -> None:
         async with admin.get("/_sandbox/stats") as r:
             stats = await r.json()
         assert (stats["requests"], stats["associations"]) == (0, 0)
+
+
+async def test_http_send_counts(sandbox: Sandbox) -> None:
+    sends = "/_sandbox/sends"
+    async with (
+        aiohttp.ClientSession(sandbox.url) as admin,
+        aiohttp.ClientSession(sandbox.url, headers=sandbox.auth_headers) as api,
+    ):
+        async with admin.get(sends, params={"from": "contacts", "to": "companies"}) as r:
+            assert r.status == 409
+            assert "track_sends" in (await r.json())["message"]
+
+        async with admin.post("/_sandbox/config", json={"track_sends": True}) as r:
+            assert r.status == 200
+        body = pairs_body(("10", "2"), ("9", "2"), ("10", "2"))
+        for _ in range(2):
+            async with api.post(BATCH, json=body) as response:
+                assert response.status == 200
+        async with admin.get(sends, params={"from": "contact", "to": "0-2"}) as r:
+            assert r.status == 200
+            answer = await r.json()
+        assert answer == {
+            "fromObjectType": "0-1",
+            "toObjectType": "0-2",
+            "count": 2,
+            "total": 6,
+            "sends": [["9", "2", 2], ["10", "2", 4]],  # ordered by id, as numbers
+        }
+        mirrored = {(f, t): n for f, t, n in answer["sends"]}
+        assert mirrored == sandbox.send_counts("contacts", "companies")
+
+        async with admin.get(sends, params={"from": "companies", "to": "contacts"}) as r:
+            assert (await r.json())["sends"] == []
+        for params in ({"from": "contacts"}, {"from": "companys", "to": "contacts"}):
+            async with admin.get(sends, params=params) as r:
+                assert r.status == 400
+                assert "message" in await r.json()
+        async with admin.post(sends) as r:
+            assert r.status == 404
+
+        async with admin.post("/_sandbox/reset") as r:
+            assert r.status == 200
+        async with admin.get(sends, params={"from": "contacts", "to": "companies"}) as r:
+            assert (await r.json())["count"] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -161,6 +162,93 @@ async def test_latency_and_jitter(sandbox_factory: SandboxFactory) -> None:
             started = loop.time()
             assert (await call(session)).status == 200
             assert 0.05 <= loop.time() - started < 0.5
+
+
+# -- requests in flight: hang-ups and resets -----------------------------------------
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+async def test_a_client_that_hangs_up_cancels_its_held_request(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    # Held far longer than the test runs: only cancellation can end it early.
+    sandbox = await sandbox_factory(latency=30.0)
+    body = json.dumps(one_pair()).encode()
+    head = (
+        f"POST {BATCH} HTTP/1.1\r\nHost: sandbox\r\n"
+        f"Authorization: Bearer {sandbox.token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    _, writer = await asyncio.open_connection(sandbox.host, sandbox.port)
+    writer.write(head.encode() + body)
+    await writer.drain()
+    await eventually(lambda: sandbox.stats().requests == 1)
+    writer.close()
+    await writer.wait_closed()
+    await eventually(lambda: sandbox.stats().by_status == {"cancelled": 1})
+    stats = sandbox.stats()
+    assert (stats.pairs_received, stats.associations) == (0, 0)
+
+
+async def test_a_client_timeout_cancels_the_request_it_gave_up_on(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    sandbox = await sandbox_factory(latency=30.0)
+    timeout = aiohttp.ClientTimeout(total=0.05)
+    async with aiohttp.ClientSession(
+        sandbox.url, headers=sandbox.auth_headers, timeout=timeout
+    ) as session:
+        with pytest.raises(asyncio.TimeoutError):
+            await call(session)
+        await eventually(lambda: sandbox.stats().by_status == {"cancelled": 1})
+    assert sandbox.stats().associations == 0
+
+
+async def test_a_reset_is_final_for_requests_in_flight(sandbox_factory: SandboxFactory) -> None:
+    # The clients stay connected, so nothing is cancelled: the requests finish
+    # after the reset, and must not store or count into the state it left.
+    sandbox = await sandbox_factory(latency=0.2, track_sends=True)
+    config_create = "/crm/associations/v4/definitions/configurations/contacts/companies"
+    spec = {"category": "USER_DEFINED", "typeId": 1, "maxToObjectIds": 5}
+
+    async with (
+        aiohttp.ClientSession(sandbox.url, headers=sandbox.auth_headers) as api,
+        aiohttp.ClientSession(sandbox.url) as admin,
+    ):
+
+        async def status_of(method: str, path: str, body: Any = None) -> int:
+            async with api.request(method, path, json=body) as response:
+                await response.read()
+                return response.status
+
+        held = asyncio.gather(
+            status_of("POST", BATCH, one_pair("1", "2")),
+            status_of("PUT", "/crm/v4/objects/contacts/3/associations/default/companies/4"),
+            status_of("POST", f"{config_create}/batch/create", {"inputs": [spec]}),
+        )
+        await eventually(lambda: sandbox.stats().requests == 3)
+        async with admin.post("/_sandbox/reset") as response:
+            assert response.status == 200
+        # Answered as if served just before the reset...
+        assert await held == [200, 200, 201]
+        # ... and forgotten by it.
+        stats = sandbox.stats()
+        assert stats.requests == 0 and stats.by_status == {}
+        assert (stats.pairs_received, stats.associations, stats.configurations) == (0, 0, 0)
+        assert sandbox.send_counts("contacts", "companies") == {}
+
+        sandbox.configure(latency=0.0)
+        assert await status_of("POST", BATCH, one_pair("5", "6")) == 200
+    assert sandbox.store_pairs("contacts", "companies") == [("5", "6")]
+    assert sandbox.stats().by_status == {"200": 1}
+    assert sandbox.send_counts("contacts", "companies") == {("5", "6"): 1}
 
 
 # -- scripted faults --------------------------------------------------------------------

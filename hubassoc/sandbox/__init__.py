@@ -8,11 +8,28 @@ latency and faults (at random rates or as an exact script), and can play the
 awkward parts of HubSpot on purpose: per-input "not found" errors in several
 shapes, batches that fail whole, results out of order, unknown fields.
 
+Object types are checked as HubSpot checks them: standard object names
+(``contacts``/``contact``, ``companies``, ``line_items``, ``postal_mail``, ...),
+objectTypeIds (``0-1``, ``2-1234567``) and custom object names
+(``p1234_widget``) are accepted; anything else (``companys``) gets a 400
+"Unable to infer object type from: companys" in HubSpot's ``Error`` shape.
+
+A client that disconnects cancels its request wherever it is (latency
+included), and a reset is final: a request that arrived before it stores and
+counts nothing that the reset left behind.
+
 It shares no code with the client, so it tests the client against an
 independent reading of the specs. Introspection, without a token:
-``GET /_sandbox/stats``, ``GET /_sandbox/store?from=..&to=..``,
-``POST /_sandbox/reset``, ``GET|POST /_sandbox/config``,
-``GET|POST|DELETE /_sandbox/script``, ``GET /_sandbox/arrivals``.
+
+- ``GET /_sandbox/stats``: the counters (`SandboxStats`);
+- ``GET /_sandbox/store?from=..&to=..``: stored pairs, ``{"fromObjectType",
+  "toObjectType", "count", "pairs": [[fromId, toId], ...]}``;
+- ``GET /_sandbox/sends?from=..&to=..``: how often each pair was sent (as
+  `Sandbox.send_counts`), ``{"fromObjectType", "toObjectType", "count"``
+  (distinct pairs), ``"total"`` (sends), ``"sends": [[fromId, toId, times], ...]}``;
+  needs the ``track_sends`` option, else 409;
+- ``POST /_sandbox/reset``; ``GET|POST /_sandbox/config``;
+  ``GET|POST|DELETE /_sandbox/script``; ``GET /_sandbox/arrivals``.
 
 Example::
 
@@ -21,10 +38,11 @@ Example::
         assert sandbox.stats().peak_window <= 100
 """
 
-from ._app import SandboxApp, SandboxStats
+from ._app import SandboxApp
 from ._config import ErrorStyle, FaultKind, SandboxConfig, SandboxOptions
 from ._faults import PASS, Fault, ScriptEntry
 from ._sandbox import Sandbox
+from ._stats import SandboxStats
 
 __all__ = [
     "PASS",

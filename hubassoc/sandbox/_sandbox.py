@@ -2,7 +2,8 @@
 
 A `Sandbox` is unopened until `start` (or ``async with``), then serves on
 ``host:port`` until `close`; a closed sandbox cannot be started again. Every
-inspection and configuration method works in any state.
+inspection and configuration method works in any state. A request whose client
+disconnects is cancelled where it is (aiohttp's ``handler_cancellation``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any, Literal, Unpack
 from aiohttp import web
 from aiohttp.log import access_logger
 
-from ._app import SandboxApp, SandboxStats
+from ._app import SandboxApp
 from ._config import SandboxConfig, SandboxOptions
 from ._faults import ScriptEntry
+from ._stats import SandboxStats
 
 __all__ = ["Sandbox"]
 
@@ -78,6 +80,9 @@ class Sandbox:
             access_log=access_logger if self._access_log else None,
             handle_signals=False,
             shutdown_timeout=self._shutdown_timeout,
+            # A client that hangs up cancels its request (held by latency, say)
+            # instead of letting it finish and store behind the client's back.
+            handler_cancellation=True,
         )
         try:
             await runner.setup()
@@ -180,7 +185,11 @@ class Sandbox:
         self._app.clear_script()
 
     def reset(self) -> None:
-        """Forget associations, configurations, counters, arrivals, limits and the script."""
+        """Forget associations, configurations, counters, arrivals, limits and the script.
+
+        Requests in flight at the time (held by latency, say) still get their
+        answer, but nothing they store or count afterwards is kept.
+        """
         self._app.reset()
 
     # -- inspection ----------------------------------------------------------------
@@ -198,7 +207,10 @@ class Sandbox:
         return self._app.has_association(from_type, to_type, from_id, to_id)
 
     def send_counts(self, from_type: str, to_type: str) -> dict[tuple[str, str], int]:
-        """How often each pair was sent; needs ``track_sends=True`` (else `RuntimeError`)."""
+        """How often each pair was sent; needs ``track_sends=True`` (else `RuntimeError`).
+
+        Over HTTP: ``GET /_sandbox/sends?from=..&to=..`` (409 without tracking).
+        """
         return self._app.send_counts(from_type, to_type)
 
     def configurations(self, from_type: str, to_type: str) -> list[dict[str, Any]]:

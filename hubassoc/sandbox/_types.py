@@ -1,9 +1,20 @@
 """CRM object types and record ids as the sandbox understands them.
 
-HubSpot accepts an object type in a path as a name (``contacts``, ``contact``),
-an objectTypeId (``0-1``), a custom objectTypeId (``2-1234567``) or a fully
-qualified custom name (``p7878787_widget``). The sandbox maps the standard
-names onto their objectTypeIds so ``contacts`` and ``0-1`` share one store.
+HubSpot takes an object type in a path as a standard object's name
+(``contacts`` or ``contact``), an objectTypeId (``0-1``, or ``2-1234567`` for a
+custom object) or a fully qualified custom object name (``p7878787_widget``),
+and refuses anything else with a 400 "Unable to infer object type from:
+companys". The sandbox does the same (ignoring letter case), so a typo in a
+type fails here as it would against HubSpot. It maps standard names onto their
+objectTypeIds so ``contacts`` and ``0-1`` share one store.
+
+Standard objects known by name, each also in the singular (`STANDARD_OBJECTS`,
+after HubSpot's table of object type ids): contacts, companies, deals,
+tickets, products, line_items, quotes, communications, feedback_submissions,
+tasks, notes, meetings, calls, emails, invoices, marketing_events,
+subscriptions, goal_targets (goals), discounts, fees, taxes, commerce_payments
+(payments), users, postal_mail, orders, leads, carts, services, courses,
+listings, appointments, projects.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import re
 
 __all__ = [
     "MAX_RECORD_ID",
+    "STANDARD_OBJECTS",
     "canonical_ids",
     "canonical_type",
     "default_type_id",
@@ -24,7 +36,7 @@ __all__ = [
 MAX_RECORD_ID = 2**63 - 1
 """Record ids are int64 values written as decimal strings."""
 
-_STANDARD: dict[str, tuple[str, ...]] = {
+STANDARD_OBJECTS: dict[str, tuple[str, ...]] = {
     "0-1": ("contact", "contacts"),
     "0-2": ("company", "companies"),
     "0-3": ("deal", "deals"),
@@ -32,19 +44,41 @@ _STANDARD: dict[str, tuple[str, ...]] = {
     "0-7": ("product", "products"),
     "0-8": ("line_item", "line_items"),
     "0-14": ("quote", "quotes"),
+    "0-18": ("communication", "communications"),
+    "0-19": ("feedback_submission", "feedback_submissions"),
     "0-27": ("task", "tasks"),
     "0-46": ("note", "notes"),
     "0-47": ("meeting", "meetings"),
     "0-48": ("call", "calls"),
     "0-49": ("email", "emails"),
+    "0-53": ("invoice", "invoices"),
+    "0-54": ("marketing_event", "marketing_events"),
+    "0-69": ("subscription", "subscriptions"),
+    "0-74": ("goal_target", "goal_targets", "goal", "goals"),
+    "0-84": ("discount", "discounts"),
+    "0-85": ("fee", "fees"),
+    "0-86": ("tax", "taxes"),
+    "0-101": ("commerce_payment", "commerce_payments", "payment", "payments"),
+    "0-115": ("user", "users"),
+    "0-116": ("postal_mail",),
+    "0-123": ("order", "orders"),
     "0-136": ("lead", "leads"),
+    "0-142": ("cart", "carts"),
+    "0-162": ("service", "services"),
+    "0-410": ("course", "courses"),
+    "0-420": ("listing", "listings"),
+    "0-421": ("appointment", "appointments"),
+    "0-970": ("project", "projects"),
 }
-_BY_NAME = {name: type_id for type_id, names in _STANDARD.items() for name in names}
+"""objectTypeId -> the names HubSpot knows the standard object by (singular first)."""
 
+_BY_NAME = {name: type_id for type_id, names in STANDARD_OBJECTS.items() for name in names}
+
+# objectTypeIds: 0-N for standard objects, 2-N for custom ones (any N, as HubSpot
+# adds objects over time).
 _TYPE_ID = re.compile(r"[0-9]{1,4}-[0-9]{1,12}")
-# Any lowercase identifier: standard names, fully qualified custom names
-# (p1234_widget) and names HubSpot may add later.
-_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
+# Fully qualified custom object names: p<portal id>_<name>.
+_CUSTOM_NAME = re.compile(r"p[0-9]{1,19}_[a-z0-9_]{1,100}")
 
 # HUBSPOT_DEFINED (unlabelled) association type ids, per HUBSPOT.md.
 _DEFAULT_TYPE_IDS: dict[tuple[str, str], int] = {
@@ -65,23 +99,24 @@ _DEFAULT_TYPE_IDS: dict[tuple[str, str], int] = {
 
 @functools.lru_cache(maxsize=4096)
 def canonical_type(raw: str) -> str | None:
-    """The store key of an object type as written in a path, or ``None`` if invalid.
+    """The store key of an object type as written in a path, or ``None`` if HubSpot refuses it.
 
-    Standard names and their objectTypeIds map to the objectTypeId (``contacts``
-    -> ``0-1``); other valid forms are kept, lower-cased.
+    Standard names map to their objectTypeId (``contacts`` -> ``0-1``);
+    objectTypeIds and custom object names are kept, lower-cased. Any other
+    name (``companys``) is ``None``.
     """
     lowered = raw.lower()
     known = _BY_NAME.get(lowered)
     if known is not None:
         return known
-    if _TYPE_ID.fullmatch(lowered) or _TYPE_NAME.fullmatch(lowered):
+    if _TYPE_ID.fullmatch(lowered) or _CUSTOM_NAME.fullmatch(lowered):
         return lowered
     return None
 
 
 def type_label(canonical: str) -> str:
     """A readable singular name for messages (``0-1`` -> ``contact``)."""
-    names = _STANDARD.get(canonical)
+    names = STANDARD_OBJECTS.get(canonical)
     return names[0] if names else canonical
 
 
