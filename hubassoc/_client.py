@@ -352,7 +352,24 @@ def _check_pairs(pairs: Iterable[tuple[str | int, str | int]]) -> list[Pair]:
                     raise ValueError(f"expected a (from_id, to_id) pair, not {pair!r}")
                 if len(pair) != 2:
                     raise ValueError(f"expected a (from_id, to_id) pair, not {pair!r}")
-            append((check_record_id(pair[0], "from_id"), check_record_id(pair[1], "to_id")))
+            from_id, to_id = pair
+            # Inline fast path for the common case, plain digit strings that are
+            # canonical and in range; anything else goes through check_record_id.
+            if not (
+                type(from_id) is str
+                and type(to_id) is str
+                and 0 < len(from_id) < 19
+                and 0 < len(to_id) < 19
+                and from_id.isdigit()
+                and to_id.isdigit()
+                and from_id.isascii()
+                and to_id.isascii()
+                and (from_id[0] != "0" or len(from_id) == 1)
+                and (to_id[0] != "0" or len(to_id) == 1)
+            ):
+                from_id = check_record_id(from_id, "from_id")
+                to_id = check_record_id(to_id, "to_id")
+            append((from_id, to_id))
     except (TypeError, ValueError) as exc:
         # The per-pair checks name no index (formatting one per pair would
         # cost more than the check); say which pair it was here.

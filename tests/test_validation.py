@@ -142,3 +142,19 @@ def test_route_segments_are_percent_encoded() -> None:
     assert Routes("v4").configurations("a/b", "c%d") == (
         "/crm/associations/v4/definitions/configurations/a%2Fb/c%25d"
     )
+
+
+def test_batch_pairs_are_checked_and_canonical() -> None:
+    from hubassoc._client import _check_pairs
+
+    assert _check_pairs([("1", "2"), (3, "004"), ("007", 8), ("0", "0")]) == [
+        ("1", "2"),
+        ("3", "4"),
+        ("7", "8"),
+        ("0", "0"),
+    ]
+    for bad in ([("1", "\uff12")], [("1",)], ["12"], [("1", "2", "3")], [(None, "1")]):
+        with pytest.raises((ValueError, TypeError), match=r"pairs\[0\]"):
+            _check_pairs(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"pairs\[1\]: to_id '12abc'"):
+        _check_pairs([("1", "2"), ("3", "12abc")])
