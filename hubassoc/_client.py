@@ -168,6 +168,8 @@ class AssociationsClient:
             max_concurrency=max_concurrency,
         )
         self._closed = False
+        # Object-type pairs already validated: the hot path looks them up once.
+        self._type_pairs: dict[tuple[str, str], tuple[str, str]] = {}
         # Direct calls (not coalesced) under way, so that aclose() can wait for them.
         self._direct_calls = 0
         self._direct_calls_idle: asyncio.Event | None = None
@@ -276,10 +278,14 @@ class AssociationsClient:
             BatchItemError: HubSpot failed this pair (a record not found, say).
             HubSpotError: the request that carried it failed whole.
         """
-        coalescer = self._coalescer
-        key = (check_object_type(from_type, "from_type"), check_object_type(to_type, "to_type"))
+        try:
+            key = self._type_pairs[from_type, to_type]
+        except (KeyError, TypeError):  # not seen yet, or not even hashable
+            key = (check_object_type(from_type, "from_type"), check_object_type(to_type, "to_type"))
+            if len(self._type_pairs) < 1024:
+                self._type_pairs[key] = key
         pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
-        return await coalescer.enqueue(key, pair)
+        return await self._coalescer.enqueue(key, pair)
 
     async def put_default(
         self, from_type: str, from_id: str | int, to_type: str, to_id: str | int

@@ -39,11 +39,12 @@ _Waiters = asyncio.Future[AssociationSpec] | list[asyncio.Future[AssociationSpec
 class _Batch:
     """An open or due batch of one ``(from_type, to_type)``."""
 
-    __slots__ = ("callers", "from_type", "queued", "timer", "to_type", "waiters")
+    __slots__ = ("callers", "from_type", "queued", "size", "timer", "to_type", "waiters")
 
-    def __init__(self, from_type: str, to_type: str) -> None:
+    def __init__(self, from_type: str, to_type: str, size: int) -> None:
         self.from_type = from_type
         self.to_type = to_type
+        self.size = size  # pairs that make it full
         # pair -> its caller's future, or the list of futures of identical pairs
         self.waiters: dict[Pair, _Waiters] = {}
         self.callers = 0
@@ -61,6 +62,7 @@ class Coalescer:
         "_loop",
         "_open",
         "_overflow",
+        "_pacer",
         "_ready",
         "_sender",
         "_tasks",
@@ -78,6 +80,7 @@ class Coalescer:
         max_concurrency: int,
     ) -> None:
         self._sender = sender
+        self._pacer = sender.pacer
         self.linger = linger
         self.max_pending = max_pending
         self.max_concurrency = max_concurrency
@@ -132,7 +135,7 @@ class Coalescer:
         """
         if self._closing:
             raise ClientClosedError("the client is closed; create a new AssociationsClient")
-        daily = self._sender.daily_error
+        daily = self._pacer.daily_error
         if daily is not None:
             raise daily
         loop = self._loop
@@ -154,13 +157,13 @@ class Coalescer:
         assert loop is not None
         batch = self._open.get(key)
         if batch is None:
-            batch = self._open[key] = _Batch(key[0], key[1])
+            batch = self._open[key] = _Batch(key[0], key[1], self._sender.max_batch_size)
             batch.timer = loop.call_at(loop.time() + self.linger, self._make_due, batch)
         waiters = batch.waiters
         existing = waiters.get(pair)
         if existing is None:
             waiters[pair] = future
-            if len(waiters) >= self._sender.max_batch_size:
+            if len(waiters) >= batch.size:
                 self._make_due(batch, full=True)
         elif isinstance(existing, list):
             existing.append(future)

@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from hubassoc._errors import BatchItemError, DailyLimitError, HubSpotError, InvalidRequestError
+from hubassoc._errors import BatchItemError, HubSpotError, InvalidRequestError
 from hubassoc._models import (
     DEFAULT_ASSOCIATION_BATCH_DECODER,
     AssociationSpec,
@@ -86,7 +86,7 @@ class _Budget:
 class DefaultBatchSender:
     """Sends default-association batches for one client; see the module docstring."""
 
-    __slots__ = ("_max_batch_size", "_routes", "_slots", "_transport", "max_concurrency")
+    __slots__ = ("_max_batch_size", "_routes", "_slots", "_transport", "max_concurrency", "pacer")
 
     def __init__(
         self,
@@ -97,6 +97,8 @@ class DefaultBatchSender:
         max_concurrency: int,
     ) -> None:
         self._transport = transport
+        #: The pacer of every request (its ``daily_error`` stops the client).
+        self.pacer = transport.pacer
         self._routes = routes
         self._max_batch_size = max_batch_size
         self.max_concurrency = max_concurrency
@@ -107,11 +109,6 @@ class DefaultBatchSender:
             f"<DefaultBatchSender max_batch_size={self._max_batch_size} "
             f"in_flight={self.max_concurrency - self._slots._value}/{self.max_concurrency}>"
         )
-
-    @property
-    def daily_error(self) -> DailyLimitError | None:
-        """The DAILY 429 that stopped this client, if one did."""
-        return self._transport.pacer.daily_error
 
     @property
     def max_batch_size(self) -> int:

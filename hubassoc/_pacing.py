@@ -116,7 +116,6 @@ class Pacer:
 
     __slots__ = (
         "_adaptive",
-        "_daily_error",
         "_fifo",
         "_heard_headers",
         "_limit",
@@ -124,6 +123,7 @@ class Pacer:
         "_sent",
         "_share",
         "_smoother",
+        "daily_error",
         "pauses",
     )
 
@@ -135,7 +135,9 @@ class Pacer:
         self._sent: deque[float] = deque()
         self._share = 0  # requests we may send per window (< limit when sharing the app)
         self._paused_until = 0.0
-        self._daily_error: DailyLimitError | None = None
+        #: The DAILY 429 that stopped this pacer, if one did (read on every
+        #: coalesced call, so a plain attribute rather than a property).
+        self.daily_error: DailyLimitError | None = None
         # One acquirer at a time, in arrival order: requests leave in FIFO order.
         self._fifo = asyncio.Lock()
         #: How many times a 429 paused the pacer.
@@ -153,7 +155,7 @@ class Pacer:
                 f"{self._limit.requests}/{self._limit.per:g}s, share={self._share}, "
                 f"sent_in_log={len(self._sent)}"
             )
-        if self._daily_error is not None:
+        if self.daily_error is not None:
             state += ", daily limit reached"
         mode = "adaptive" if self._adaptive else "fixed"
         return f"<Pacer {mode} [{state}]>"
@@ -185,8 +187,8 @@ class Pacer:
             DailyLimitError: the daily limit was reached earlier.
         """
         loop = asyncio.get_running_loop()
-        if self._daily_error is not None:
-            raise self._daily_error
+        if self.daily_error is not None:
+            raise self.daily_error
         if self._limit is None:
             # Not pacing, but a 429 still holds everybody for its pause.
             now = loop.time()
@@ -197,8 +199,8 @@ class Pacer:
         async with self._fifo:
             smoothed_under: RateLimit | None = None
             while True:
-                if self._daily_error is not None:
-                    raise self._daily_error
+                if self.daily_error is not None:
+                    raise self.daily_error
                 limit, smoother = self._limit, self._smoother
                 assert limit is not None and smoother is not None
                 if smoothed_under is not limit:
@@ -226,12 +228,7 @@ class Pacer:
 
     def stop_for_the_day(self, error: DailyLimitError) -> None:
         """Fail every later :meth:`acquire` with ``error`` (after a DAILY 429)."""
-        self._daily_error = error
-
-    @property
-    def daily_error(self) -> DailyLimitError | None:
-        """The DAILY 429 that stopped this pacer, if one did."""
-        return self._daily_error
+        self.daily_error = error
 
     def observe(self, sent_at: float, headers: Mapping[str, str]) -> None:
         """Learn from a response's ``X-HubSpot-RateLimit-*`` headers.

@@ -40,6 +40,7 @@ class ScriptedSender:
         self.bad = bad
         self.whole_failure = whole_failure
         self.daily_error: DailyLimitError | None = None
+        self.pacer = self  # the coalescer reads pacer.daily_error
         self.batches: list[tuple[float, list[Pair]]] = []
         self.in_flight = 0
         self.peak_in_flight = 0
