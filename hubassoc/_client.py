@@ -267,7 +267,8 @@ class AssociationsClient:
         """Associate two records with the default type, batched with other callers.
 
         Waits at most ``linger`` for companions, then goes out in one
-        ``batch/associate/default`` request with them.
+        ``batch/associate/default`` request with them. Cancelling the await
+        gives up the wait only: the pair may still be associated.
 
         Returns:
             The association made (its category and type id).
@@ -275,8 +276,32 @@ class AssociationsClient:
         Raises:
             ValueError, TypeError: an object type or id is invalid (nothing is sent).
             ClientClosedError: the client is closed.
+            DailyLimitError: HubSpot's daily limit was reached (now or earlier).
             BatchItemError: HubSpot failed this pair (a record not found, say).
             HubSpotError: the request that carried it failed whole.
+        """
+        return await self.submit_default(from_type, from_id, to_type, to_id)
+
+    def submit_default(
+        self, from_type: str, from_id: str | int, to_type: str, to_id: str | int
+    ) -> asyncio.Future[AssociationSpec]:
+        """Queue one default association and return a future of its result.
+
+        The same as :meth:`associate_default` without a coroutine: for code
+        that fans out many pairs at once (``await asyncio.gather(*futures)``),
+        where wrapping each call in a task costs asyncio more than hubassoc's
+        whole batching does. Call it from a running event loop; pass the
+        future to ``gather``/``wait``/``wait_for`` or await it (``create_task``
+        takes coroutines only). Cancelling the future gives up the wait only.
+
+        Raises:
+            ValueError, TypeError: at once, for an invalid object type or id
+                (nothing is queued).
+            ClientClosedError: at once, if the client is closed.
+            DailyLimitError: at once, if HubSpot's daily limit was reached.
+
+        The future's own exception (when awaited) is one of those of
+        :meth:`associate_default`.
         """
         try:
             key = self._type_pairs[from_type, to_type]
@@ -285,7 +310,7 @@ class AssociationsClient:
             if len(self._type_pairs) < 1024:
                 self._type_pairs[key] = key
         pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
-        return await self._coalescer.enqueue(key, pair)
+        return self._coalescer.enqueue(key, pair)
 
     async def put_default(
         self, from_type: str, from_id: str | int, to_type: str, to_id: str | int

@@ -12,6 +12,7 @@ from hubassoc import (
     AssociationsClient,
     AssociationSpec,
     BatchItemError,
+    ClientClosedError,
     DailyLimitError,
     RateLimit,
     RetryPolicy,
@@ -288,3 +289,27 @@ async def test_two_adaptive_clients_sharing_a_window_back_off(
     )
     assert all(isinstance(r, AssociationSpec) for part in results for r in part)
     assert first.stats.rate_limited + second.stats.rate_limited <= 8
+
+
+async def test_submit_default_returns_futures_for_fan_out(
+    sandbox_factory: SandboxFactory, make_client: ClientFactory, loop_errors: list[Any]
+) -> None:
+    sandbox = await sandbox_factory(not_found_ids={"5"}, latency=0.02)
+    client = make_client(sandbox, max_pending=100)
+    futures = [client.submit_default("contacts", f, "companies", t) for f, t in pairs(1000)]
+    assert all(isinstance(f, asyncio.Future) for f in futures)
+    futures[7].cancel()  # gives up that wait only
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert isinstance(results[4], BatchItemError) and results[4].input == ("5", "500005")
+    assert isinstance(results[7], asyncio.CancelledError)
+    assert sum(isinstance(r, AssociationSpec) for r in results) == 998
+    assert 10 <= sandbox.stats().requests <= 12
+    # Invalid input is refused at once, before anything is queued.
+    with pytest.raises(ValueError, match="to_id"):
+        client.submit_default("contacts", 1, "companies", "12abc")
+    with pytest.raises(TypeError, match="from_type"):
+        client.submit_default(["contacts"], 1, "companies", 2)  # type: ignore[arg-type]
+    await client.aclose()
+    with pytest.raises(ClientClosedError):
+        client.submit_default("contacts", 1, "companies", 2)
+    assert not loop_errors
