@@ -1,0 +1,313 @@
+"""``python -m benchmarks``: hubassoc against its anchors, in one run.
+
+Starts the sandbox in a child process, then runs the sections (each
+interleaved: repetition r runs every client once before repetition r+1):
+
+1. ``efficiency``: pairs per wall second and per client CPU second, no limits;
+2. ``limits``: the Free and Professional rolling windows (scaled by
+   ``--time-scale``), a 20/1 s window, and the adaptive client;
+3. ``latency``: a lone awaited call against ``linger`` + round trip;
+4. ``backfill``: ``hubassoc backfill`` over 1,000,000 rows.
+
+Writes ``RESULTS.md`` and ``throughput.png`` to ``benchmarks/``, and the raw
+figures to ``benchmarks/out/results.json``. Runs with ``--quick`` or
+``--only`` write all of it to ``benchmarks/out/`` instead (``results-quick.json``
+for ``--quick``), so only a complete run replaces the published figures;
+``--out DIR`` puts everything in DIR. ``--render JSON`` rewrites the report
+from such a JSON file without running anything.
+
+Examples::
+
+    python -m benchmarks                       # the full run the README quotes
+    python -m benchmarks --quick               # a few minutes, time scale 0.1
+    python -m benchmarks --quick --only efficiency --pairs 2000 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import _backfill, _efficiency, _latency, _limits, _profile, _report
+from benchmarks._clients import IdSource
+from benchmarks._sandbox_proc import SandboxProcess
+
+SECTIONS = ("efficiency", "limits", "latency", "backfill")
+HERE = Path(__file__).resolve().parent
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+        return value
+
+    return parse
+
+
+def _sections(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(names) - set(SECTIONS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown section(s) {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(SECTIONS)}"
+        )
+    return names
+
+
+def _lingers(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of seconds: {text!r}") from None
+    if not values or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"not a list of seconds >= 0: {text!r}")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Benchmark hubassoc against bare aiohttp and HubSpot's official SDK, "
+        "on a local HubSpot-compatible sandbox.",
+    )
+    add = parser.add_argument
+    add(
+        "--quick",
+        action="store_true",
+        help="fewer pairs, time scale 0.1, 3 repetitions, no backfill",
+    )
+    add(
+        "--only",
+        type=_sections,
+        default=None,
+        metavar="LIST",
+        help=f"sections to run: {','.join(SECTIONS)}",
+    )
+    add(
+        "--repeat",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="repetitions (default 5; quick 3)",
+    )
+    add(
+        "--limits-repeat",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="repetitions of the Free/Professional runs (default: --repeat)",
+    )
+    add(
+        "--pairs",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="pairs per efficiency run (50,000; quick 10,000)",
+    )
+    add(
+        "--single-pairs",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="pairs for the official SDK's single PUTs (2,000; quick 500)",
+    )
+    add(
+        "--time-scale",
+        type=_positive(float),
+        default=None,
+        metavar="S",
+        help="shrink HubSpot's 10 s window and 150 ms round trip by S (1; quick 0.1)",
+    )
+    add("--windows", type=_positive(int), default=4, metavar="N", help="windows per tier run (4)")
+    add(
+        "--fast-windows",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="windows of the 20/1 s run (10; quick 5)",
+    )
+    add(
+        "--latency-calls",
+        type=_positive(int),
+        default=50,
+        metavar="N",
+        help="lone calls per repetition (50)",
+    )
+    add(
+        "--lingers",
+        type=_lingers,
+        default=[0.005, 0.0, 0.02],
+        metavar="S,S",
+        help="linger values for the latency section (0.005,0,0.02)",
+    )
+    add(
+        "--backfill-rows",
+        type=_positive(int),
+        default=1_000_000,
+        metavar="N",
+        help="rows (1,000,000)",
+    )
+    add(
+        "--backfill-repeat",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="backfill runs (--repeat)",
+    )
+    add("--skip-backfill", action="store_true", help="leave the backfill section out")
+    add("--profile", action="store_true", help="also cProfile one run of each hubassoc contender")
+    add("--out", type=Path, default=None, metavar="DIR", help="where RESULTS.md and the PNG go")
+    add(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="run nothing: rewrite RESULTS.md and the PNG from a results.json of an earlier run",
+    )
+    return parser
+
+
+def _settle(args: argparse.Namespace) -> None:
+    """Fill the defaults that depend on --quick."""
+    quick = args.quick
+    args.repeat = args.repeat or (3 if quick else 5)
+    args.limits_repeat = args.limits_repeat or args.repeat
+    args.backfill_repeat = args.backfill_repeat or args.repeat
+    args.pairs = args.pairs or (10_000 if quick else 50_000)
+    args.single_pairs = args.single_pairs or (500 if quick else 2_000)
+    args.time_scale = args.time_scale or (0.1 if quick else 1.0)
+    args.fast_windows = args.fast_windows or (5 if quick else 10)
+    sections = list(args.only or SECTIONS)
+    # --quick leaves the backfill out unless --only asks for it by name.
+    if args.skip_backfill or (quick and not args.only):
+        sections = [name for name in sections if name != "backfill"]
+    args.sections = sections
+    # Only a complete, full-size run replaces the published RESULTS.md and chart.
+    published = not quick and args.only is None
+    args.out = args.out or (HERE if published else HERE / "out")
+    # Raw figures (and --profile output) go to benchmarks/out/, or beside --out.
+    args.raw_dir = HERE / "out" if args.out == HERE else args.out
+    args.raw_name = "results-quick.json" if quick else "results.json"
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+def _load(path: Path) -> tuple[dict[str, Any], Any, Any, Any, Any, float]:
+    """The sections of an earlier run's results.json, as result objects."""
+    raw = json.loads(path.read_text())
+    efficiency = limits = latency = backfill = None
+    if raw["efficiency"]:
+        efficiency = _efficiency.EfficiencyResult(**raw["efficiency"])
+    if raw["limits"]:
+        limits = _limits.LimitsResult(**raw["limits"])
+        limits.scenarios = [_limits.Scenario(**s) for s in raw["limits"]["scenarios"]]
+    if raw["latency"]:
+        latency = _latency.LatencyResult(**raw["latency"])
+    if raw["backfill"]:
+        backfill = _backfill.BackfillResult(**raw["backfill"])
+    return raw["machine"], efficiency, limits, latency, backfill, raw.get("elapsed", 0.0)
+
+
+def _write(args: argparse.Namespace, info: dict[str, Any], sections: Any, elapsed: float) -> None:
+    efficiency, limits, latency, backfill = sections
+    text = _report.markdown(info, efficiency, limits, latency, backfill, elapsed=elapsed)
+    print(text)
+    (args.out / "RESULTS.md").write_text(text)
+    chart = args.out / "throughput.png"
+    if _report.write_chart(chart, efficiency, limits):
+        _log(f"chart written: {chart}")
+    _log(f"RESULTS.md written: {args.out / 'RESULTS.md'} ({elapsed / 60:.1f} min)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    _settle(args)
+    if args.render is not None:
+        info, *sections, elapsed = _load(args.render)
+        args.out.mkdir(parents=True, exist_ok=True)
+        _write(args, info, sections, elapsed)
+        return 0
+    command = "python -m benchmarks" + (" " + shlex.join(argv) if argv else "")
+    info = _report.machine_info(command)
+    args.out.mkdir(parents=True, exist_ok=True)
+    raw_dir = args.raw_dir
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    ids = IdSource()
+    efficiency = limits = latency = backfill = None
+    _log(f"sections: {', '.join(args.sections)}; results to {args.out}")
+    with SandboxProcess() as sandbox:
+        _log(f"sandbox pid {sandbox.pid} at {sandbox.url}")
+        if "efficiency" in args.sections:
+            efficiency = _efficiency.run_efficiency(
+                sandbox,
+                ids,
+                pairs=args.pairs,
+                single_pairs=args.single_pairs,
+                repeat=args.repeat,
+                log=_log,
+            )
+        if args.profile:
+            _profile.profile_hubassoc(sandbox, ids, pairs=args.pairs, out_dir=raw_dir, log=_log)
+        if "limits" in args.sections:
+            limits = _limits.run_limits(
+                sandbox,
+                ids,
+                time_scale=args.time_scale,
+                windows=args.windows,
+                fast_windows=args.fast_windows,
+                repeat=args.limits_repeat,
+                fast_repeat=args.repeat,
+                log=_log,
+            )
+        if "latency" in args.sections:
+            latency = _latency.run_latency(
+                sandbox,
+                ids,
+                calls=args.latency_calls,
+                lingers=args.lingers,
+                repeat=args.repeat,
+                log=_log,
+            )
+        if "backfill" in args.sections:
+            backfill = _backfill.run_backfill(
+                sandbox, rows=args.backfill_rows, repeat=args.backfill_repeat, log=_log
+            )
+    info["load_after"] = os.getloadavg()
+    elapsed = time.perf_counter() - started
+    raw = {
+        "machine": info,
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "efficiency": _plain(efficiency),
+        "limits": _plain(limits),
+        "latency": _plain(latency),
+        "backfill": _plain(backfill),
+        "elapsed": elapsed,
+    }
+    # Raw figures first: a report that fails to render can be redone with --render.
+    (raw_dir / args.raw_name).write_text(json.dumps(raw, indent=1, default=str))
+    _write(args, info, (efficiency, limits, latency, backfill), elapsed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Section 1, client efficiency: pairs per wall second and per client CPU second.
+
+The sandbox has no rate limit and no latency, so each contender goes as fast
+as its own CPU (and the sandbox's) allows. Repetition ``r`` runs every
+contender once before repetition ``r + 1``; the sandbox is reset before each
+run and every run gets fresh ids. Ratios are taken within a repetition, then
+the median over repetitions is reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks import _clients as clients
+from benchmarks._sandbox_proc import SandboxProcess
+from benchmarks._stats import median, ratio
+
+__all__ = [
+    "COALESCED",
+    "EXPLICIT",
+    "FLOOR",
+    "OFFICIAL_BATCH",
+    "OFFICIAL_SINGLE",
+    "PIPE",
+    "SUBMITTED",
+    "TARGETS",
+    "EfficiencyResult",
+    "run_efficiency",
+]
+
+COALESCED = "hubassoc coalesced"
+SUBMITTED = "hubassoc submit_default"
+EXPLICIT = "hubassoc explicit batch"
+PIPE = "pipe (bare aiohttp)"
+OFFICIAL_BATCH = "official SDK batch"
+OFFICIAL_SINGLE = "official SDK single PUT"
+FLOOR = "asyncio floor (no I/O)"
+
+#: (numerator, denominator, target on the CPU ratio or None for information only)
+TARGETS: list[tuple[str, str, float | None]] = [
+    (COALESCED, PIPE, 0.5),
+    (COALESCED, OFFICIAL_BATCH, 8.0),
+    (EXPLICIT, PIPE, 0.9),
+    (EXPLICIT, OFFICIAL_BATCH, None),
+    (COALESCED, OFFICIAL_SINGLE, None),
+    (COALESCED, FLOOR, None),
+    (SUBMITTED, PIPE, None),
+    (SUBMITTED, OFFICIAL_BATCH, None),
+]
+
+WHAT = {
+    COALESCED: "`associate_default` once per pair, all gathered, `rate_limit=False`",
+    SUBMITTED: "`submit_default` once per pair (a future, no task each), all gathered",
+    EXPLICIT: "one `batch_associate_default` call with every pair, `rate_limit=False`",
+    PIPE: "8 aiohttp workers POSTing prebuilt 100-pair bodies, reading every answer",
+    OFFICIAL_BATCH: "`batch_api.create_default`, 100 pairs a call, plain loop",
+    OFFICIAL_SINGLE: "`basic_api.create_default`, one PUT per pair, plain loop",
+    FLOOR: "reference: gathered awaits of futures resolved 100 at a time, no HTTP",
+}
+
+
+@dataclass
+class EfficiencyResult:
+    pairs: int
+    single_pairs: int
+    repeat: int
+    #: contender -> one summary dict per repetition
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: contender -> medians
+    summary: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: one dict per ratio: num, den, target, cpu, wall, cpu_reps, wall_reps
+    ratios: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _contenders(
+    sandbox: SandboxProcess, ids: clients.IdSource, pairs: int, single_pairs: int
+) -> list[tuple[str, Callable[[], clients.Run]]]:
+    url, token = sandbox.url, sandbox.token
+
+    def coalesced() -> clients.Run:
+        return clients.hubassoc_coalesced(COALESCED, url, token, ids.pairs(pairs))
+
+    def submitted() -> clients.Run:
+        return clients.hubassoc_submitted(SUBMITTED, url, token, ids.pairs(pairs))
+
+    def explicit() -> clients.Run:
+        return clients.hubassoc_explicit(EXPLICIT, url, token, ids.pairs(pairs))
+
+    def pipe() -> clients.Run:
+        batch = ids.pairs(pairs)
+        return clients.pipe(PIPE, url, token, clients.build_bodies(batch), pairs=len(batch))
+
+    def official_batch() -> clients.Run:
+        return clients.official_batch(OFFICIAL_BATCH, url, token, ids.pairs(pairs))
+
+    def official_single() -> clients.Run:
+        return clients.official_single(OFFICIAL_SINGLE, url, token, ids.pairs(single_pairs))
+
+    def floor() -> clients.Run:
+        return clients.asyncio_floor(FLOOR, ids.pairs(pairs))
+
+    return [
+        (COALESCED, coalesced),
+        *([(SUBMITTED, submitted)] if clients.has_submit_default() else []),
+        (EXPLICIT, explicit),
+        (PIPE, pipe),
+        (OFFICIAL_BATCH, official_batch),
+        (OFFICIAL_SINGLE, official_single),
+        (FLOOR, floor),
+    ]
+
+
+def _one(sandbox: SandboxProcess, name: str, make: Callable[[], clients.Run]) -> dict[str, Any]:
+    sandbox.reset()
+    cpu_before = sandbox.cpu_seconds()
+    run = make()
+    sandbox_cpu = sandbox.cpu_seconds() - cpu_before
+    stats = sandbox.stats()
+    out = {
+        "pairs": run.pairs,
+        "wall": run.wall,
+        "cpu": run.cpu,
+        "per_wall": run.per_wall,
+        "per_cpu": run.per_cpu,
+        "ok": run.ok,
+        "failed": run.failed,
+        "requests": stats["requests"],
+        "sandbox_cpu": sandbox_cpu,
+        "sandbox_created": stats["pairs_created"],
+        "by_status": stats["by_status"],
+        "extra": run.extra,
+    }
+    return out
+
+
+def run_efficiency(
+    sandbox: SandboxProcess,
+    ids: clients.IdSource,
+    *,
+    pairs: int,
+    single_pairs: int,
+    repeat: int,
+    log: Callable[[str], None],
+) -> EfficiencyResult:
+    """Run every contender ``repeat`` times, interleaved, after one small warm-up each."""
+    sandbox.configure(rate_limit=None, latency=0.0, jitter=0.0)
+    result = EfficiencyResult(pairs, single_pairs, repeat)
+    warm = _contenders(sandbox, ids, min(pairs, 2000), min(single_pairs, 200))
+    for name, make in warm:
+        _one(sandbox, name, make)
+    contenders = _contenders(sandbox, ids, pairs, single_pairs)
+    for r in range(repeat):
+        for name, make in contenders:
+            out = _one(sandbox, name, make)
+            result.runs.setdefault(name, []).append(out)
+            log(
+                f"efficiency rep {r + 1}/{repeat} {name:26} {out['per_wall']:>10,.0f} pairs/s "
+                f"{out['per_cpu']:>10,.0f} pairs/CPU-s  sandbox CPU {out['sandbox_cpu']:.2f}s"
+            )
+            if name != FLOOR and (out["failed"] or out["sandbox_created"] != out["pairs"]):
+                result.problems.append(
+                    f"{name} rep {r + 1}: {out['failed']} failed, sandbox created "
+                    f"{out['sandbox_created']} of {out['pairs']} ({out['extra']})"
+                )
+    for name, runs in result.runs.items():
+        result.summary[name] = {
+            key: median([run[key] for run in runs])
+            for key in ("per_wall", "per_cpu", "wall", "cpu", "sandbox_cpu", "requests")
+        }
+        result.summary[name]["pairs"] = runs[0]["pairs"]
+    for num, den, target in TARGETS:
+        if num not in result.runs or den not in result.runs:
+            continue
+        pairs_of_reps = list(zip(result.runs[num], result.runs[den], strict=True))
+        cpu_reps = [ratio(a["per_cpu"], b["per_cpu"]) for a, b in pairs_of_reps]
+        wall_reps = [ratio(a["per_wall"], b["per_wall"]) for a, b in pairs_of_reps]
+        result.ratios.append(
+            {
+                "num": num,
+                "den": den,
+                "target": target,
+                "cpu": median(cpu_reps),
+                "wall": median(wall_reps),
+                "cpu_reps": cpu_reps,
+                "wall_reps": wall_reps,
+            }
+        )
+    return result
+
+
+def as_json(result: EfficiencyResult) -> dict[str, Any]:
+    return dataclasses.asdict(result)
