@@ -35,6 +35,7 @@ from typing import Any, Final
 
 import msgspec
 
+from hubassoc.backfill._append_file import AppendOnlyFile
 from hubassoc.backfill._reader import (
     DEAD_LETTER_COLUMNS,
     INVALID_UTF8,
@@ -67,7 +68,7 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
 
 
-class DeadLetter:
+class DeadLetter(AppendOnlyFile):
     """The dead-letter file of one job: rows read back on resume, rows appended as they fail.
 
     Use :meth:`open`; the file itself is created by the first :meth:`write`.
@@ -75,8 +76,6 @@ class DeadLetter:
 
     __slots__ = (
         "_columns",
-        "_dirty",
-        "_fd",
         "_header",
         "_input_width",
         "format",
@@ -87,10 +86,9 @@ class DeadLetter:
     )
 
     def __init__(self, path: Path, format: Format, input_header: Sequence[str] | None) -> None:
+        super().__init__()
         self.path = path
         self.format: Format = format
-        self._fd = -1
-        self._dirty = False
         self._header: list[str] | None = None
         self._columns: tuple[int, int, int, int] = (-1, -1, -1, -1)
         self._input_width = 0
@@ -237,10 +235,7 @@ class DeadLetter:
             if self._header is not None and os.fstat(self._fd).st_size == 0:
                 # Header and first rows in one write: a crash cannot leave a header alone torn.
                 data = self._csv_line(self._header) + data
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
-        self._dirty = True
+        self._append(data)
         self.written += len(rows)
         for row in rows:
             self.written_by_category[row.category] += 1
@@ -287,21 +282,3 @@ class DeadLetter:
         value[_ERROR] = row.message
         value[_LINE] = row.line
         return _json_encode(value) + b"\n"
-
-    # --- durability ----------------------------------------------------------------------
-
-    def sync(self) -> None:
-        """Flush written rows to disk (fsync), if any were written since the last sync."""
-        if self._dirty and self._fd >= 0:
-            self._dirty = False
-            os.fsync(self._fd)
-
-    def close(self) -> None:
-        """Sync and close. Calling it again does nothing."""
-        if self._fd < 0:
-            return
-        try:
-            self.sync()
-        finally:
-            os.close(self._fd)
-            self._fd = -1

@@ -44,6 +44,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from hubassoc.backfill._append_file import AppendOnlyFile, write_all
+
 __all__ = [
     "JobIdentity",
     "Journal",
@@ -155,21 +157,20 @@ def encode_ranges(lines: Sequence[int]) -> bytes:
     return ",".join(parts).encode()
 
 
-class Journal:
+class Journal(AppendOnlyFile):
     """An open journal: the bitmap of lines done, and the file new records go to.
 
     Use :meth:`open`; close with :meth:`close` (which fsyncs).
     """
 
-    __slots__ = ("_dirty", "_fd", "created", "done", "identity", "path", "previously_done")
+    __slots__ = ("created", "done", "identity", "path", "previously_done")
 
     def __init__(
         self, path: Path, fd: int, identity: JobIdentity, done: bytearray, *, created: bool
     ) -> None:
+        super().__init__(fd)
         self.path = path
         self.identity = identity
-        self._fd = fd
-        self._dirty = False
         #: One byte per input line number (index 0 unused): non-zero once the line is done.
         self.done = done
         #: Whether :meth:`open` created the journal (a new job) rather than resuming one.
@@ -225,7 +226,7 @@ class Journal:
         data = (json.dumps(header, sort_keys=True) + "\n").encode()
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -293,32 +294,7 @@ class Journal:
         """
         if not lines:
             return
-        _write_all(self._fd, _RECORD + encode_ranges(lines) + b"\n")
-        self._dirty = True
-
-    def sync(self) -> None:
-        """Flush written records to disk (fsync), if any were written since the last sync."""
-        if self._dirty and self._fd >= 0:
-            self._dirty = False
-            os.fsync(self._fd)
-
-    def close(self) -> None:
-        """Sync and close. Calling it again does nothing."""
-        if self._fd < 0:
-            return
-        try:
-            self.sync()
-        finally:
-            os.close(self._fd)
-            self._fd = -1
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write all of ``data`` (``os.write`` may write less than asked)."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+        self._append(_RECORD + encode_ranges(lines) + b"\n")
 
 
 def _lock(fd: int, path: Path) -> None:
