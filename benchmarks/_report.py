@@ -470,10 +470,9 @@ def _backfill_section(result: BackfillResult) -> list[str]:
     out += [
         f"`{result.command}` over {result.rows:,} CSV rows against the sandbox without limits, "
         f"{_reps(len(result.reps))} (runner: {result.runner}, called in a fresh interpreter). "
-        "Wall time includes the child's interpreter start-up. Peak RSS is the child's "
-        "`ru_maxrss`; Linux carries the spawning process's own peak into it, so the runner "
-        "runs in a fresh, small interpreter whose peak is shown beside it (the child's figure "
-        "is its own when it is above that).",
+        "Wall time includes the child's interpreter start-up. Peak RSS is the child's own "
+        "high-water mark after exec (`VmHWM`; its `ru_maxrss` would also count the copy of "
+        "the process that spawned it); the runner's own peak is shown beside it.",
         "",
     ]
     s = result.summary
