@@ -1,6 +1,6 @@
 """Coalescing single awaited associations into ``batch/associate/default`` calls.
 
-Each :meth:`Coalescer.submit` adds one pair to the open batch of its
+Each :meth:`Coalescer.enqueue` adds one pair to the open batch of its
 ``(from_type, to_type)`` and awaits a future of its own. A batch becomes due
 when it holds ``max_batch_size`` distinct pairs or when its oldest pair has
 waited ``linger`` seconds; due batches leave in order as soon as one of the
@@ -15,7 +15,7 @@ answer every caller.
   still goes out with the batch, and resolving a batch skips futures that are
   already done, so no neighbour is disturbed and no "exception was never
   retrieved" warning can appear.
-* A DAILY 429 fails every waiting pair at once, and every later submit.
+* A DAILY 429 fails every waiting pair at once, and every later enqueue.
 * :meth:`Coalescer.aclose` stops intake, sends everything pending regardless
   of linger, and waits until every caller has its answer.
 
@@ -109,17 +109,6 @@ class Coalescer:
     def pending(self) -> int:
         """Callers admitted and not yet answered."""
         return self._admitted
-
-    async def submit(self, from_type: str, to_type: str, pair: Pair) -> AssociationSpec:
-        """Associate ``pair`` (validated) in a batch and return its result.
-
-        Raises:
-            ClientClosedError: the client is closing or closed.
-            DailyLimitError: the daily limit was reached earlier.
-            BatchItemError: HubSpot failed this pair.
-            HubSpotError: the request that carried it failed whole.
-        """
-        return await self.enqueue((from_type, to_type), pair)
 
     def enqueue(self, key: tuple[str, str], pair: Pair) -> asyncio.Future[AssociationSpec]:
         """Add ``pair`` to its batch, or to the overflow queue; return its caller's future.

@@ -129,12 +129,8 @@ class DefaultBatchSender:
         """
         budget = _Budget(4 * math.ceil(math.log2(len(pairs) + 1)) + 4)
         results, errors = await self._send(from_type, to_type, pairs, budget)
-        if not results and errors:
-            first = errors[pairs[0]] if pairs[0] in errors else next(iter(errors.values()))
-            if not isinstance(first, BatchItemError) and not any(
-                isinstance(error, BatchItemError) for error in errors.values()
-            ):
-                raise first
+        if not results and not any(isinstance(e, BatchItemError) for e in errors.values()):
+            raise errors[pairs[0]]  # every pair failed whole: nothing to keep
         return results, errors
 
     async def _send_parts(

@@ -101,7 +101,6 @@ class Transport:
 
     __slots__ = (
         "_base",
-        "_closed",
         "_headers",
         "_owns_session",
         "_rand",
@@ -137,7 +136,6 @@ class Transport:
         self._session = session
         self._owns_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._closed = False
         self._rand = rand
         self._urls: dict[str, URL] = {}
         self.connection_limit = connection_limit
@@ -164,7 +162,6 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the session if this transport made it."""
-        self._closed = True
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()

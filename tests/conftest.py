@@ -8,9 +8,16 @@ from typing import Any
 import aiohttp
 import pytest
 
+from hubassoc import AssociationsClient, RetryPolicy
 from hubassoc.sandbox import Sandbox, SandboxConfig
 
 SandboxFactory = Callable[..., Awaitable[Sandbox]]
+ClientFactory = Callable[..., AssociationsClient]
+
+#: Retries in tests wait milliseconds, not seconds.
+FAST_RETRY = RetryPolicy(
+    max_retries=3, backoff_base=0.001, backoff_cap=0.01, locked_min_delay=0.01, rate_limit_wait=0.01
+)
 
 
 @pytest.fixture
@@ -40,3 +47,22 @@ async def sandbox_session(sandbox: Sandbox) -> AsyncIterator[aiohttp.ClientSessi
     """An aiohttp session with ``base_url`` at `sandbox` and its bearer token set."""
     async with aiohttp.ClientSession(base_url=sandbox.url, headers=sandbox.auth_headers) as session:
         yield session
+
+
+@pytest.fixture
+async def make_client(sandbox: Sandbox) -> AsyncIterator[ClientFactory]:
+    """``make_client(target=None, **options)``: a client on ``target`` (default: the
+    ``sandbox`` fixture) with fast retries and no pacing unless told; closed after the test."""
+    clients: list[AssociationsClient] = []
+
+    def make(target: Sandbox | None = None, **options: Any) -> AssociationsClient:
+        target = target or sandbox
+        options = {"retry": FAST_RETRY, "rate_limit": False, **options}
+        options.setdefault("access_token", target.token)
+        client = AssociationsClient(base_url=target.url, **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -28,33 +27,9 @@ from hubassoc import (
 )
 from hubassoc.sandbox import Fault, Sandbox
 
-from .conftest import SandboxFactory
+from .conftest import FAST_RETRY, ClientFactory, SandboxFactory
 
 VERSIONS = ["v4", "2026-03", "2026-09"]
-# Retries in tests wait milliseconds, not seconds.
-FAST_RETRY = RetryPolicy(
-    max_retries=3, backoff_base=0.001, backoff_cap=0.01, locked_min_delay=0.01, rate_limit_wait=0.01
-)
-
-ClientFactory = Callable[..., AssociationsClient]
-
-
-@pytest.fixture
-async def make_client(sandbox: Sandbox) -> AsyncIterator[ClientFactory]:
-    """``make_client(**options)``: a client on the sandbox, closed after the test."""
-    clients: list[AssociationsClient] = []
-
-    def make(target: Sandbox | None = None, **options: Any) -> AssociationsClient:
-        target = target or sandbox
-        options = {"retry": FAST_RETRY, "rate_limit": False, **options}
-        options.setdefault("access_token", target.token)
-        client = AssociationsClient(base_url=target.url, **options)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
 
 
 # --- every call, every version --------------------------------------------------------

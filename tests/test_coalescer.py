@@ -21,6 +21,7 @@ from hubassoc._default_batches import Pair, PairAnswers
 
 from .virtual_clock import run_virtual
 
+KEY = ("contacts", "companies")
 SPEC = AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=279)
 
 
@@ -84,9 +85,7 @@ def test_thousands_of_awaits_make_full_batches() -> None:
 
     async def main() -> list[AssociationSpec]:
         coalescer = make(sender)
-        return await asyncio.gather(
-            *(coalescer.submit("contacts", "companies", pair(i)) for i in range(10_000))
-        )
+        return await asyncio.gather(*(coalescer.enqueue(KEY, pair(i)) for i in range(10_000)))
 
     results = run_virtual(main)
     assert results == [SPEC] * 10_000
@@ -101,7 +100,7 @@ def test_a_lone_call_waits_only_the_linger() -> None:
         coalescer = make(sender, linger=0.005)
         loop = asyncio.get_running_loop()
         start = loop.time()
-        await coalescer.submit("contacts", "companies", pair(1))
+        await coalescer.enqueue(KEY, pair(1))
         return loop.time() - start
 
     assert run_virtual(main) == pytest.approx(0.055, abs=1e-4)
@@ -114,9 +113,9 @@ def test_pairs_are_grouped_by_type_pair() -> None:
     async def main() -> None:
         coalescer = make(sender)
         await asyncio.gather(
-            coalescer.submit("contacts", "companies", pair(1)),
-            coalescer.submit("contacts", "deals", pair(1)),
-            coalescer.submit("contacts", "companies", pair(2)),
+            coalescer.enqueue(KEY, pair(1)),
+            coalescer.enqueue(("contacts", "deals"), pair(1)),
+            coalescer.enqueue(KEY, pair(2)),
         )
 
     run_virtual(main)
@@ -128,9 +127,7 @@ def test_identical_pairs_are_sent_once_and_answer_everyone() -> None:
 
     async def main() -> list[AssociationSpec]:
         coalescer = make(sender)
-        return await asyncio.gather(
-            *(coalescer.submit("contacts", "companies", pair(7)) for _ in range(5))
-        )
+        return await asyncio.gather(*(coalescer.enqueue(KEY, pair(7)) for _ in range(5)))
 
     assert run_virtual(main) == [SPEC] * 5
     assert [pairs for _, pairs in sender.batches] == [[pair(7)]]
@@ -142,7 +139,7 @@ def test_each_caller_gets_its_own_error() -> None:
     async def main() -> list[object]:
         coalescer = make(sender)
         return await asyncio.gather(
-            *(coalescer.submit("contacts", "companies", pair(i)) for i in range(6)),
+            *(coalescer.enqueue(KEY, pair(i)) for i in range(6)),
             return_exceptions=True,
         )
 
@@ -159,7 +156,7 @@ def test_a_whole_batch_failure_reaches_each_caller_of_that_batch() -> None:
     async def main() -> list[object]:
         coalescer = make(sender)
         return await asyncio.gather(
-            *(coalescer.submit("contacts", "companies", pair(i)) for i in range(3)),
+            *(coalescer.enqueue(KEY, pair(i)) for i in range(3)),
             return_exceptions=True,
         )
 
@@ -171,10 +168,7 @@ def test_a_cancelled_caller_loses_only_its_own_wait(recwarn: pytest.WarningsReco
 
     async def main() -> list[object]:
         coalescer = make(sender, linger=0.01)
-        tasks = [
-            asyncio.ensure_future(coalescer.submit("contacts", "companies", pair(i)))
-            for i in (1, 1, 2, 3)
-        ]
+        tasks = [asyncio.ensure_future(coalescer.enqueue(KEY, pair(i))) for i in (1, 1, 2, 3)]
         await asyncio.sleep(0.02)  # the batch is in flight
         tasks[0].cancel()  # one of two identical pairs
         tasks[2].cancel()  # the failing pair: its error must not go unretrieved
@@ -207,9 +201,7 @@ def test_backpressure_bounds_waiting_callers() -> None:
                 await asyncio.sleep(0.001)
 
         watcher = asyncio.ensure_future(watch())
-        results = await asyncio.gather(
-            *(coalescer.submit("contacts", "companies", pair(i)) for i in range(500))
-        )
+        results = await asyncio.gather(*(coalescer.enqueue(KEY, pair(i)) for i in range(500)))
         watcher.cancel()
         assert results == [SPEC] * 500
 
@@ -228,7 +220,7 @@ def test_concurrency_is_bounded_and_due_batches_keep_filling() -> None:
         tasks = []
         start = loop.time()
         for i in range(1000):
-            tasks.append(asyncio.ensure_future(coalescer.submit("contacts", "companies", pair(i))))
+            tasks.append(asyncio.ensure_future(coalescer.enqueue(KEY, pair(i))))
             await asyncio.sleep(0.01)
         await coalescer.aclose()
         assert [t.result() for t in tasks] == [SPEC] * 1000
@@ -248,17 +240,14 @@ def test_close_sends_everything_pending_then_refuses() -> None:
     async def main() -> list[object]:
         coalescer = make(sender, linger=60.0)
         loop = asyncio.get_running_loop()
-        tasks = [
-            asyncio.ensure_future(coalescer.submit("contacts", "companies", pair(i)))
-            for i in range(5)
-        ]
+        tasks = [asyncio.ensure_future(coalescer.enqueue(KEY, pair(i))) for i in range(5)]
         await asyncio.sleep(0)
         start = loop.time()
         await coalescer.aclose()
         assert loop.time() - start < 1.0  # did not wait out the 60 s linger
         assert all(t.done() for t in tasks)
         with pytest.raises(ClientClosedError):
-            await coalescer.submit("contacts", "companies", pair(9))
+            await coalescer.enqueue(KEY, pair(9))
         return [t.result() for t in tasks]
 
     assert run_virtual(main) == [SPEC] * 5
@@ -271,12 +260,12 @@ def test_daily_limit_fails_everything_pending_and_after() -> None:
     async def main() -> None:
         coalescer = make(sender, max_concurrency=1)
         outcomes = await asyncio.gather(
-            *(coalescer.submit("contacts", "companies", pair(i)) for i in range(100)),
+            *(coalescer.enqueue(KEY, pair(i)) for i in range(100)),
             return_exceptions=True,
         )
         assert all(isinstance(o, DailyLimitError) for o in outcomes)
         with pytest.raises(DailyLimitError):
-            await coalescer.submit("contacts", "companies", pair(1000))
+            await coalescer.enqueue(KEY, pair(1000))
 
     run_virtual(main)
     # One request drew the 429; nothing else was sent.
@@ -288,10 +277,7 @@ def test_callers_cancelled_while_waiting_for_room_are_never_sent() -> None:
 
     async def main() -> None:
         coalescer = make(sender, max_pending=5, max_concurrency=1)
-        tasks = [
-            asyncio.ensure_future(coalescer.submit("contacts", "companies", pair(i)))
-            for i in range(20)
-        ]
+        tasks = [asyncio.ensure_future(coalescer.enqueue(KEY, pair(i))) for i in range(20)]
         await asyncio.sleep(0.01)
         assert coalescer.pending == 5
         for task in tasks[5:15]:
@@ -310,8 +296,8 @@ def test_close_with_only_cancelled_callers_waiting_for_room_returns() -> None:
 
     async def main() -> None:
         coalescer = make(sender, max_pending=1, max_concurrency=1)
-        first = asyncio.ensure_future(coalescer.submit("contacts", "companies", pair(0)))
-        waiting = asyncio.ensure_future(coalescer.submit("contacts", "companies", pair(1)))
+        first = asyncio.ensure_future(coalescer.enqueue(KEY, pair(0)))
+        waiting = asyncio.ensure_future(coalescer.enqueue(KEY, pair(1)))
         await asyncio.sleep(0)
         waiting.cancel()
         await asyncio.wait_for(coalescer.aclose(), timeout=5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -19,26 +18,7 @@ from hubassoc import (
 )
 from hubassoc.sandbox import Sandbox
 
-from .conftest import SandboxFactory
-
-FAST_RETRY = RetryPolicy(max_retries=5, backoff_base=0.001, backoff_cap=0.01)
-
-ClientFactory = Callable[..., AssociationsClient]
-
-
-@pytest.fixture
-async def make_client() -> AsyncIterator[ClientFactory]:
-    clients: list[AssociationsClient] = []
-
-    def make(sandbox: Sandbox, **options: Any) -> AssociationsClient:
-        options = {"retry": FAST_RETRY, "rate_limit": False, **options}
-        client = AssociationsClient(sandbox.token, base_url=sandbox.url, **options)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
+from .conftest import ClientFactory, SandboxFactory
 
 
 @pytest.fixture
@@ -201,7 +181,11 @@ async def test_no_window_exceeds_the_limit_under_concurrency_and_retries(
         rate_limit=(10, window), peak_window_seconds=window, faults={"503": 0.2}, seed=3
     )
     client = make_client(
-        sandbox, rate_limit=RateLimit(10, window), max_batch_size=20, max_concurrency=8
+        sandbox,
+        rate_limit=RateLimit(10, window),
+        max_batch_size=20,
+        max_concurrency=8,
+        retry=RetryPolicy(max_retries=8, backoff_base=0.001, backoff_cap=0.01),
     )
     results = await associate_all(client, pairs(600))
     assert all(isinstance(r, AssociationSpec) for r in results)
