@@ -211,6 +211,7 @@ def _whole_batch_item_error(error: InvalidRequestError, pair: Pair) -> BatchItem
         category=error.category,
         sub_category=error.sub_category,
         context=error.context,
+        request_error=error,
     )
     item.__cause__ = error
     return item

@@ -1,7 +1,8 @@
 """The errors hubassoc raises.
 
 Every failure that comes from HubSpot, from the network or from a response
-that cannot be read is an instance of :class:`HubSpotError`::
+that cannot be read, and work refused because the client closed, is an
+instance of :class:`HubSpotError`::
 
     HubSpotError
     ├── AuthenticationError    401 / 403: the token is missing, wrong or lacks a scope
@@ -11,11 +12,11 @@ that cannot be read is an instance of :class:`HubSpotError`::
     ├── ServerError            5xx once the retry budget is spent
     ├── TransportError         connection failure or timeout once retries are spent
     ├── DecodingError          a response that does not match the wire model
-    └── BatchItemError         one input failed inside an otherwise answered batch
+    ├── BatchItemError         one input failed inside an otherwise answered batch
+    └── ClientClosedError      the client was closed (also a RuntimeError): the work never left
 
-Misuse of the library (bad arguments, calling a closed client) raises the
-standard ``ValueError``/``TypeError`` or :class:`ClientClosedError` (a
-``RuntimeError``), never a :class:`HubSpotError`.
+Misuse of the library (bad arguments) raises the standard
+``ValueError``/``TypeError``, never a :class:`HubSpotError`.
 
 Errors carry their evidence (HTTP status, HubSpot's correlation id, category,
 context) as attributes, and ``str()`` puts the correlation id first so that a
@@ -177,12 +178,29 @@ class BatchItemError(HubSpotError):
     Attributes:
         input: the input this error belongs to (for default associations, the
             ``(from_id, to_id)`` pair as strings).
+        request_error: where HubSpot refused a whole request without naming
+            inputs (a 400 that bisection narrowed down to this input), that
+            request's error; ``None`` where HubSpot named this input itself
+            (a record not found, say).
     """
 
-    def __init__(self, message: str, *, input: object = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        input: object = None,
+        request_error: HubSpotError | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.input = input
+        self.request_error = request_error
 
 
-class ClientClosedError(RuntimeError):
-    """The client was used after :meth:`AssociationsClient.aclose`."""
+class ClientClosedError(HubSpotError, RuntimeError):
+    """The client was used after :meth:`AssociationsClient.aclose`, or closed before
+    this work left (it was never sent).
+
+    It is a :class:`HubSpotError`, so a caller that handles those handles it,
+    and a ``RuntimeError``, as misuse of a closed object is in the standard library.
+    """

@@ -161,7 +161,7 @@ def _whole_failure(
     for error in errors.values():
         if isinstance(error, DailyLimitError | AuthenticationError):
             return None
-        if isinstance(error, BatchItemError) and not isinstance(error.__cause__, HubSpotError):
+        if isinstance(error, BatchItemError) and error.request_error is None:
             return None
         first = first or error
     return first
