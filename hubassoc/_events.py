@@ -53,7 +53,7 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag=True, tag_field="eve
     """
 
 
-class RequestSent(_Event):
+class RequestSent(_Event, frozen=True):
     """A request left for HubSpot (retries included).
 
     Attributes:
@@ -74,7 +74,7 @@ class RequestSent(_Event):
     limit: int | None = None
 
 
-class RequestAnswered(_Event):
+class RequestAnswered(_Event, frozen=True):
     """A request came back, or failed without an answer.
 
     Attributes:
@@ -95,7 +95,7 @@ class RequestAnswered(_Event):
     correlation_id: str | None = None
 
 
-class PacerWaited(_Event):
+class PacerWaited(_Event, frozen=True):
     """The pacer held a request before letting it leave.
 
     Attributes:
@@ -109,7 +109,7 @@ class PacerWaited(_Event):
     reason: Literal["window", "pause", "shared", "probe"]
 
 
-class RateLimited(_Event):
+class RateLimited(_Event, frozen=True):
     """HubSpot answered 429.
 
     Attributes:
@@ -122,7 +122,7 @@ class RateLimited(_Event):
     pause: float
 
 
-class RetryScheduled(_Event):
+class RetryScheduled(_Event, frozen=True):
     """A failed attempt will be retried.
 
     Attributes:
@@ -138,7 +138,7 @@ class RetryScheduled(_Event):
     delay: float
 
 
-class ItemsFailed(_Event):
+class ItemsFailed(_Event, frozen=True):
     """Inputs of an answered batch failed (HubSpot named them, or bisection found them).
 
     Attributes:
@@ -153,7 +153,7 @@ class ItemsFailed(_Event):
     count: int
 
 
-class BatchSettled(_Event):
+class BatchSettled(_Event, frozen=True):
     """A batch of default associations has an answer for every pair.
 
     Attributes:
@@ -172,7 +172,7 @@ class BatchSettled(_Event):
     pending: int = 0
 
 
-class DailyLimitReached(_Event):
+class DailyLimitReached(_Event, frozen=True):
     """The daily limit stopped the client: every call now fails fast.
 
     Attributes:
@@ -184,7 +184,7 @@ class DailyLimitReached(_Event):
     source: Literal["429", "header", "shared"]
 
 
-class LimitChanged(_Event):
+class LimitChanged(_Event, frozen=True):
     """The rolling-window limit in force changed (set, learned from HubSpot, shared).
 
     Attributes:
@@ -199,7 +199,7 @@ class LimitChanged(_Event):
     share: int
 
 
-class TokenRefreshed(_Event):
+class TokenRefreshed(_Event, frozen=True):
     """An OAuth access token was refreshed.
 
     Attributes:
@@ -215,7 +215,7 @@ class TokenRefreshed(_Event):
     reason: Literal["expiry", "rejected", "first"] = "expiry"
 
 
-class TokenRefreshFailed(_Event):
+class TokenRefreshFailed(_Event, frozen=True):
     """HubSpot refused a refresh, or it could not be done.
 
     Attributes:
