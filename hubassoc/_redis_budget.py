@@ -66,6 +66,8 @@ MAX_RECORDED_SENDS = 1000
 #: Longest key name accepted.
 _MAX_KEY_LENGTH = 200
 _URL_SCHEMES = ("redis", "rediss", "unix")
+#: Connections in the pool a budget makes from a URL.
+_MAX_CONNECTIONS = 8
 
 # Times inside the scripts are integer microseconds of Redis time: exact in a
 # double (epoch microseconds < 2**53) and returned to Python as integers (Redis
@@ -385,11 +387,12 @@ class BudgetHealth:
         return True
 
     def record_failure(
-        self, now: float, error: BaseException | None = None, *, requests: int | None = None
+        self, now: float, error: object = None, *, requests: int | None = None
     ) -> None:
         """Note that Redis failed at loop time ``now``; schedule the next try.
 
-        ``requests`` (the limit in force) only feeds the warning's numbers.
+        ``error`` (an exception or a reason) and ``requests`` (the limit in
+        force) only feed the log lines.
         """
         self._failures += 1
         interval = min(self.max_retry_interval, self.retry_interval * 2 ** (self._failures - 1))
@@ -583,10 +586,15 @@ class RedisBudget:
             from redis.backoff import NoBackoff
 
             try:
-                # No retries inside redis-py: the pacer has its own fallback,
-                # and a retry would only eat into the timeout.
-                self._client: aioredis.Redis = aioredis.from_url(
+                # A few connections, waited for rather than multiplied: a
+                # burst of callers queues for them (within the timeout)
+                # instead of opening a connection each. No retries inside
+                # redis-py: the pacer has its own fallback, and a retry would
+                # only eat into the timeout.
+                pool = aioredis.BlockingConnectionPool.from_url(
                     redis,
+                    max_connections=_MAX_CONNECTIONS,
+                    timeout=None,
                     socket_timeout=self._timeout,
                     socket_connect_timeout=self._timeout,
                     retry=Retry(NoBackoff(), 0),
@@ -595,6 +603,7 @@ class RedisBudget:
                 raise ValueError(
                     f"the Redis URL {self._display} is not usable: {self._redact(str(exc))}"
                 ) from None
+            self._client: aioredis.Redis = aioredis.Redis.from_pool(pool)
             self._owned = True
         elif isinstance(redis, aioredis.Redis):
             self._client = redis
@@ -845,7 +854,7 @@ class RedisBudget:
             key=self._key,
             reason=reason,
         )
-        self.health.record_failure(asyncio.get_running_loop().time(), error, requests=requests)
+        self.health.record_failure(asyncio.get_running_loop().time(), reason, requests=requests)
         # The cause is chained for debugging; redis-py's messages name the
         # host and port, never the password.
         raise error from exc
