@@ -142,7 +142,8 @@ end
 redis.call('HSET', KEYS[2], 'span', fmt(span))
 redis.call('PEXPIRE', KEYS[1], keep_ms)
 redis.call('PEXPIRE', KEYS[3], keep_ms)
-redis.call('PEXPIRE', KEYS[2], math.max(keep_ms, math.ceil(paused / 1000) + keep_ms))
+-- The state (with the pause) outlives the pause by the usual few windows.
+redis.call('PEXPIRE', KEYS[2], math.ceil(paused / 1000) + keep_ms)
 return {{reserved, wait, requests, per, in_window, participants, paused, daily, now}}
 """
 )

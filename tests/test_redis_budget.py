@@ -411,10 +411,13 @@ def test_bad_arguments_are_refused(
     ],
 )
 async def test_bad_reserve_arguments_are_refused(
-    make_budget: BudgetFactory, options: dict[str, Any], error: type[Exception]
+    options: dict[str, Any], error: type[Exception]
 ) -> None:
+    # Refused before any I/O: no server needed.
+    budget = RedisBudget("redis://127.0.0.1:1/0", key="k")
     with pytest.raises(error):
-        await reserve(make_budget(), **options)
+        await reserve(budget, **options)
+    await budget.aclose()
 
 
 def test_hubassoc_imports_without_redis() -> None:
