@@ -30,6 +30,7 @@ def test_public_surface() -> None:
         "ErrorStyle",
         "Fault",
         "FaultKind",
+        "OAuthCredentials",
         "PASS",
         "Sandbox",
         "SandboxApp",

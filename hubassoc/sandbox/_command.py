@@ -4,8 +4,13 @@ On start it prints exactly one line to stdout and flushes it::
 
     hubassoc sandbox listening on http://127.0.0.1:PORT token=TOKEN
 
-(other processes parse it to find the URL), then serves until SIGINT or
-SIGTERM and exits 0.
+(other processes parse it to find the URL); with ``--oauth`` a second line
+follows with what a client needs to refresh tokens::
+
+    hubassoc sandbox oauth client_id=ID client_secret=SECRET refresh_token=TOKEN hub_id=N
+
+(a local test server: printing its made-up secrets is the point). Then it
+serves until SIGINT or SIGTERM and exits 0.
 """
 
 from __future__ import annotations
@@ -122,6 +127,29 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="window of the peak_window statistic without --rate-limit (default: 10)",
     )
+    add(
+        "--oauth",
+        action="store_true",
+        help="serve /oauth/v3/token and /oauth/v1/token (refresh_token grant) and accept the "
+        "access tokens they issue; prints the client id, secret and refresh token",
+    )
+    add(
+        "--token-lifetime",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="lifetime of issued access tokens (default: %(default)s)",
+    )
+    add("--hub-id", type=int, default=1234567, metavar="N", help="hub_id of token answers")
+    add("--client-id", default=None, help="OAuth client id (default: random)")
+    add("--client-secret", default=None, help="OAuth client secret (default: random)")
+    add("--refresh-token", default=None, help="OAuth refresh token (default: random)")
+    add(
+        "--rotate-refresh-tokens",
+        action="store_true",
+        help="each refresh answers a new refresh token and retires the old one",
+    )
+    add("--oauth-only", action="store_true", help="refuse the static --token on API calls")
     add("--access-log", action="store_true", help="log every request to stderr")
     parser.set_defaults(func=run)
     return parser
@@ -149,6 +177,14 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         extra_fields=args.extra_fields,
         subcategory_object=args.subcategory_object,
         peak_window_seconds=args.peak_window,
+        oauth=args.oauth,
+        oauth_client_id=args.client_id,
+        oauth_client_secret=args.client_secret,
+        oauth_refresh_token=args.refresh_token,
+        oauth_hub_id=args.hub_id,
+        oauth_token_lifetime=args.token_lifetime,
+        oauth_rotate_refresh_tokens=args.rotate_refresh_tokens,
+        oauth_only=args.oauth_only,
     )
 
 
@@ -160,6 +196,14 @@ async def _serve(sandbox: Sandbox) -> None:
             loop.add_signal_handler(signum, stop.set)
     async with sandbox:
         print(f"hubassoc sandbox listening on {sandbox.url} token={sandbox.token}", flush=True)
+        if sandbox.config.oauth:
+            oauth = sandbox.oauth_credentials
+            print(
+                f"hubassoc sandbox oauth client_id={oauth.client_id} "
+                f"client_secret={oauth.client_secret} refresh_token={oauth.refresh_token} "
+                f"hub_id={oauth.hub_id}",
+                flush=True,
+            )
         await stop.wait()
 
 

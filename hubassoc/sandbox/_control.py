@@ -149,3 +149,25 @@ class ControlEndpoints:
         """``GET /_sandbox/arrivals``: loop times of API arrivals and the window."""
         app = self._app
         return _plain({"windowSeconds": app.config.window_seconds, "arrivals": app.arrival_times()})
+
+    async def oauth(self, request: web.Request) -> web.Response:
+        """``GET /_sandbox/oauth``: `SandboxApp.oauth_credentials` and whether OAuth is on."""
+        app = self._app
+        return _plain({"enabled": app.config.oauth, **app.oauth_credentials().as_dict()})
+
+    async def revoke(self, request: web.Request) -> web.Response:
+        """``POST /_sandbox/oauth/revoke``: `SandboxApp.revoke_refresh_token`.
+
+        Body: ``{}`` (every refresh token) or ``{"refresh_token": "..."}``.
+        """
+        try:
+            body = msgspec.json.decode(await request.read() or b"{}")
+            if not isinstance(body, dict) or not isinstance(body.get("refresh_token", ""), str):
+                raise ValueError('the body must be {} or {"refresh_token": "..."}')
+        except (ValueError, msgspec.DecodeError) as exc:
+            return _plain({"message": str(exc)}, 400)
+        return _plain({"revoked": self._app.revoke_refresh_token(body.get("refresh_token"))})
+
+    async def expire(self, request: web.Request) -> web.Response:
+        """``POST /_sandbox/oauth/expire``: `SandboxApp.expire_access_tokens`."""
+        return _plain({"expired": self._app.expire_access_tokens()})
