@@ -53,6 +53,7 @@ import msgspec
 
 from hubassoc._errors import (
     AuthenticationError,
+    ClientClosedError,
     HubSpotError,
     RateLimitError,
     ServerError,
@@ -448,8 +449,17 @@ class OAuthTokens:
                     reason = "expiry"
                 task = self._inflight = loop.create_task(self._refresh(reason))
                 task.add_done_callback(self._retrieve)
-            # A cancelled caller must not cancel the refresh the others wait for.
-            outcome = await asyncio.shield(task)
+            try:
+                # A cancelled caller must not cancel the refresh the others wait for.
+                outcome = await asyncio.shield(task)
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if task.cancelled() and current is not None and not current.cancelling():
+                    # unbind() stopped the refresh, not this caller's canceller.
+                    raise ClientClosedError(
+                        "the client was closed while the access token was being refreshed"
+                    ) from None
+                raise
             if isinstance(outcome, HubSpotError):
                 raise _copy(outcome)
             if outcome != rejected:
@@ -537,9 +547,9 @@ class OAuthTokens:
         policy = self._retry
         attempt = 0
         while True:
-            try:
-                status, body = await post(self._path, form)
-            except (TransportError, TimeoutError, OSError, aiohttp.ClientError) as exc:
+            sent = await self._post_once(post, form)
+            if isinstance(sent, BaseException):
+                exc = sent
                 if policy.should_retry(Failure(None), attempt):
                     delay = policy.delay(Failure(None), attempt, self._rand)
                     logger.debug(
@@ -556,6 +566,7 @@ class OAuthTokens:
                     f"refreshing the OAuth access token failed after {attempt + 1} "
                     f"attempt(s): {self._clean(str(exc)) or type(exc).__name__}"
                 ) from None
+            status, body = sent
             if 200 <= status < 300:
                 return self._decode(body, status)
             error = self._error_from(status, body)
@@ -569,6 +580,27 @@ class OAuthTokens:
                 attempt += 1
                 continue
             raise error
+
+    async def _post_once(
+        self, post: PostForm, form: Mapping[str, str]
+    ) -> tuple[int, bytes] | BaseException:
+        """One POST: its ``(status, body)``, or the failure that left no answer.
+
+        Raises:
+            AuthenticationError: the client refused the answer itself (too
+                large, say): there is no usable token in it.
+        """
+        try:
+            return await post(self._path, form)
+        except TransportError as exc:
+            return exc
+        except HubSpotError as exc:
+            raise AuthenticationError(
+                f"the token endpoint's answer is not a usable token: {self._clean(exc.message)}",
+                status=exc.status,
+            ) from None
+        except (TimeoutError, OSError, aiohttp.ClientError) as exc:
+            return exc
 
     def _decode(self, body: bytes, status: int) -> _Answer:
         def refuse(why: str) -> AuthenticationError:

@@ -13,17 +13,30 @@ import asyncio
 import itertools
 import logging
 import pickle
-from collections.abc import Awaitable, Callable, Mapping
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
+import aiohttp
 import msgspec
 import pytest
+from aiohttp import web
 
-from hubassoc import AuthenticationError, HubSpotError, ServerError, TransportError
+from hubassoc import (
+    AuthenticationError,
+    ClientClosedError,
+    DecodingError,
+    HubSpotError,
+    ServerError,
+    TransportError,
+)
 from hubassoc._events import Event, TokenRefreshed, TokenRefreshFailed
 from hubassoc._oauth import OAuthTokens, RefreshedTokens, TokenProvider
 from hubassoc._retry import RetryPolicy
+from hubassoc.sandbox import Sandbox
 
+from .conftest import SandboxFactory
 from .virtual_clock import run_virtual
 
 CLIENT_ID = "8f7e6d5c-1111-2222-3333-444455556666"
@@ -511,3 +524,455 @@ def test_errors_survive_pickling_without_secrets() -> None:
     error = pickle.loads(pickle.dumps(run_virtual(main)))
     assert isinstance(error, AuthenticationError) and error.category == "BAD_CLIENT_ID"
     assert CLIENT_SECRET not in repr(error) and "[redacted]" in error.message
+
+
+def test_a_transport_error_that_quotes_the_form_is_redacted() -> None:
+    async def leaky(path: str, form: Mapping[str, str]) -> tuple[int, bytes]:
+        raise TransportError(f"POST {path} with {dict(form)} failed")
+
+    async def main() -> None:
+        with pytest.raises(TransportError) as info:
+            await provider(leaky).get_token()
+        text = f"{info.value!r} {info.value!s} {info.value.__cause__!r}"
+        assert CLIENT_SECRET not in text and REFRESH_TOKEN not in text
+        assert "[redacted]" in text
+
+    run_virtual(main)
+
+
+def test_unbinding_during_a_refresh_closes_the_waiters_not_cancels_them() -> None:
+    endpoint = ScriptedTokenEndpoint(latency=1.0)
+
+    async def main() -> None:
+        tokens = provider(endpoint)
+        waiters = asyncio.gather(*(tokens.get_token() for _ in range(5)), return_exceptions=True)
+        await asyncio.sleep(0.5)
+        tokens.unbind()
+        results = await waiters
+        assert all(isinstance(r, ClientClosedError) for r in results), results
+        assert "unbound" in repr(tokens)
+
+    run_virtual(main)
+
+
+def test_an_answer_the_client_refused_is_no_usable_token() -> None:
+    async def too_large(path: str, form: Mapping[str, str]) -> tuple[int, bytes]:
+        raise DecodingError("the response body is larger than the cap", status=200)
+
+    async def main() -> None:
+        with pytest.raises(AuthenticationError, match="larger than the cap"):
+            await provider(too_large).get_token()
+
+    run_virtual(main)
+
+
+# --- over HTTP: the sandbox and a tiny token server on 127.0.0.1 -------------------------
+
+# Secrets with characters that a form percent-encodes, so an echo of the raw
+# body is caught as well as an echo of the decoded values.
+ODD_SECRET = "s3cr3t/with+odd=chars&more~x"
+ODD_REFRESH = "na1-rt/odd+refresh=token&x"
+API_PATH = "/crm/v4/associations/definitions/configurations/all"
+
+
+def post_form_over(
+    session: aiohttp.ClientSession, base_url: str, *, max_bytes: int = 1 << 20
+) -> Callable[[str, Mapping[str, str]], Awaitable[tuple[int, bytes]]]:
+    """What the client binds: a form POST on its session, no retries, a size cap."""
+
+    async def post_form(path: str, form: Mapping[str, str]) -> tuple[int, bytes]:
+        try:
+            async with session.post(
+                base_url + path,
+                data=dict(form),
+                timeout=aiohttp.ClientTimeout(total=5),
+                allow_redirects=False,
+            ) as resp:
+                return resp.status, await resp.content.read(max_bytes + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransportError(f"POST {path} failed: {type(exc).__name__}") from exc
+
+    return post_form
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def oauth_sandbox(sandbox_factory: SandboxFactory, **options: Any) -> Sandbox:
+    options = {"oauth": True, "oauth_only": True, "latency": 0.0, **options}
+    return await sandbox_factory(**options)
+
+
+def sandbox_tokens(
+    sandbox: Sandbox,
+    session: aiohttp.ClientSession,
+    *,
+    events: list[Event] | None = None,
+    **options: Any,
+) -> OAuthTokens:
+    """An OAuthTokens with the sandbox's credentials, bound to a form POST on ``session``."""
+    credentials = sandbox.oauth_credentials
+    options.setdefault("retry", FAST)
+    tokens = OAuthTokens(
+        client_id=credentials.client_id,
+        client_secret=credentials.client_secret,
+        refresh_token=credentials.refresh_token,
+        **options,
+    )
+    tokens.bind(
+        post_form_over(session, sandbox.url), emit=None if events is None else events.append
+    )
+    return tokens
+
+
+async def api_call(
+    sandbox: Sandbox, session: aiohttp.ClientSession, tokens: OAuthTokens
+) -> tuple[int, int]:
+    """One API call as the transport makes it: a 401 EXPIRED_AUTHENTICATION is reported
+    with ``rejected=`` and the call sent once more. Returns (first status, final status)."""
+    token = await tokens.get_token()
+    statuses = []
+    for _ in range(2):
+        async with session.get(
+            sandbox.url + API_PATH, headers={"Authorization": f"Bearer {token}"}
+        ) as resp:
+            body = await resp.json()
+            statuses.append(resp.status)
+        if resp.status != 401:
+            break
+        assert body["category"] == "EXPIRED_AUTHENTICATION"
+        token = await tokens.get_token(rejected=token)
+    return statuses[0], statuses[-1]
+
+
+async def test_sandbox_refreshes_ahead_of_expiry_one_at_a_time_for_200_callers(
+    sandbox_factory: SandboxFactory, http: aiohttp.ClientSession
+) -> None:
+    lifetime = 1.0  # the sandbox announces whole seconds
+    margin = 0.3  # wider than the default 10%, so a busy machine cannot miss it
+    sandbox = await oauth_sandbox(
+        sandbox_factory, oauth_token_lifetime=lifetime, oauth_latency=0.02
+    )
+    events: list[Event] = []
+    tokens = sandbox_tokens(sandbox, http, events=events, refresh_margin=margin)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    handed: list[tuple[float, float]] = []
+
+    async def caller(index: int) -> None:
+        token = await tokens.get_token()
+        assert tokens.expires_at is not None
+        handed.append((loop.time(), tokens.expires_at))
+        if index < 4:  # a few of them use it, so the server checks it
+            assert await api_call(sandbox, http, tokens) == (200, 200)
+        else:
+            assert token
+
+    while loop.time() - started < 3.3 * lifetime:
+        await asyncio.gather(*(caller(i) for i in range(200)))
+        await asyncio.sleep(0.05)
+
+    stats = sandbox.stats()
+    assert stats.oauth_expired == 0  # never an expired token on the wire
+    assert stats.oauth_peak_in_flight == 1  # never two refreshes at once
+    assert stats.oauth_refresh_errors == 0
+    assert stats.oauth_refreshes == tokens.refreshes == len(events)
+    assert 4 <= stats.oauth_refreshes <= 6  # one per 0.7 s over 3.3 s
+    issued = stats.oauth_tokens
+    for (_, expires), (next_issued, _) in itertools.pairwise(issued):
+        # The next token came before the last expired, and not much earlier than due.
+        assert expires - margin - 0.01 <= next_issued < expires
+    assert all(at < expires_at for at, expires_at in handed)
+    assert next(e.reason for e in events if isinstance(e, TokenRefreshed)) == "first"
+    assert tokens.hub_id == sandbox.oauth_credentials.hub_id
+
+
+async def test_sandbox_expired_tokens_cause_one_refresh_for_many_requests(
+    sandbox_factory: SandboxFactory, http: aiohttp.ClientSession
+) -> None:
+    sandbox = await oauth_sandbox(sandbox_factory, oauth_latency=0.05)
+    events: list[Event] = []
+    tokens = sandbox_tokens(sandbox, http, events=events)
+    await tokens.get_token()
+    assert sandbox.expire_access_tokens() == 1
+
+    results = await asyncio.gather(*(api_call(sandbox, http, tokens) for _ in range(50)))
+
+    assert set(results) == {(401, 200)}
+    stats = sandbox.stats()
+    assert stats.oauth_expired == 50
+    assert stats.oauth_refreshes == 2 and stats.oauth_peak_in_flight == 1
+    assert [e.reason for e in events if isinstance(e, TokenRefreshed)] == ["first", "rejected"]
+
+
+async def test_sandbox_revoked_refresh_token_fails_every_caller_once(
+    sandbox_factory: SandboxFactory, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="hubassoc")
+    sandbox = await oauth_sandbox(sandbox_factory, oauth_latency=0.05)
+    events: list[Event] = []
+    tokens = sandbox_tokens(sandbox, http, failure_cooldown=60.0, events=events)
+    old = await tokens.get_token()
+    sandbox.revoke_refresh_token()
+    sandbox.expire_access_tokens()
+
+    loop = asyncio.get_running_loop()
+    first = await asyncio.gather(
+        *(tokens.get_token(rejected=old) for _ in range(100)), return_exceptions=True
+    )
+    started = loop.time()
+    for _ in range(20):  # a caller retrying in a loop: no request, no wait
+        with pytest.raises(AuthenticationError, match="refresh token is wrong or revoked"):
+            await tokens.get_token()
+    assert loop.time() - started < 0.05
+
+    assert all(isinstance(e, AuthenticationError) for e in first)
+    assert len({id(e) for e in first}) == 100
+    error = first[0]
+    assert isinstance(error, AuthenticationError)
+    assert (error.status, error.category) == (400, "BAD_REFRESH_TOKEN")
+    assert error.correlation_id  # HubSpot's, to quote to support
+    stats = sandbox.stats()
+    assert stats.oauth_refresh_errors == 1 and stats.oauth_refreshes == 1
+    assert [e for e in events if isinstance(e, TokenRefreshFailed)] == [
+        TokenRefreshFailed(status=400, category="BAD_REFRESH_TOKEN")
+    ]
+    # Installed again: a new refresh token works at once.
+    sandbox.configure(oauth_refresh_token="na1-installed-again-0000")
+    tokens.reset(refresh_token="na1-installed-again-0000")
+    assert await api_call(sandbox, http, tokens) == (200, 200)
+    secrets = (sandbox.oauth_credentials.client_secret, "na1-installed-again-0000", old)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "refresh refused" in logged
+    for secret in secrets:
+        assert secret not in logged and secret not in repr(tokens)
+
+
+async def test_sandbox_rotated_refresh_tokens_reach_on_refresh_and_are_used(
+    sandbox_factory: SandboxFactory, http: aiohttp.ClientSession
+) -> None:
+    sandbox = await oauth_sandbox(sandbox_factory, oauth_rotate_refresh_tokens=True)
+    installed = sandbox.oauth_credentials.refresh_token
+    received: list[RefreshedTokens] = []
+
+    async def on_refresh(refreshed: RefreshedTokens) -> None:
+        received.append(refreshed)
+
+    tokens = sandbox_tokens(sandbox, http, on_refresh=on_refresh)
+    for _ in range(3):
+        sandbox.expire_access_tokens()
+        assert await api_call(sandbox, http, tokens) in {(401, 200), (200, 200)}
+
+    assert len(received) == 3 and all(r.refresh_token_rotated for r in received)
+    rotated = [r.refresh_token for r in received]
+    assert len({installed, *rotated}) == 4
+    # What on_refresh got last is what the sandbox now accepts (each one retired the last).
+    assert rotated[-1] == sandbox.oauth_credentials.refresh_token
+    assert received[0].hub_id == sandbox.oauth_credentials.hub_id
+    assert "crm.objects.contacts.write" in received[0].scopes
+    assert 200 <= len(received[0].access_token) <= 300
+    assert sandbox.stats().oauth_refresh_errors == 0
+
+
+@pytest.mark.parametrize("endpoint", ["v3", "v1"])
+async def test_sandbox_serves_both_token_endpoints(
+    sandbox_factory: SandboxFactory, http: aiohttp.ClientSession, endpoint: str
+) -> None:
+    sandbox = await oauth_sandbox(sandbox_factory)
+    tokens = sandbox_tokens(sandbox, http, token_endpoint=endpoint)
+    assert f"/oauth/{endpoint}/token" in repr(tokens)
+    assert await api_call(sandbox, http, tokens) == (200, 200)
+    assert sandbox.stats().oauth_refreshes == 1
+
+
+async def test_sandbox_wrong_client_secret_is_an_authentication_error(
+    sandbox_factory: SandboxFactory, http: aiohttp.ClientSession
+) -> None:
+    sandbox = await oauth_sandbox(sandbox_factory)
+    credentials = sandbox.oauth_credentials
+    tokens = OAuthTokens(
+        client_id=credentials.client_id,
+        client_secret="not-the-secret-at-all",
+        refresh_token=credentials.refresh_token,
+    )
+    tokens.bind(post_form_over(http, sandbox.url))
+    with pytest.raises(AuthenticationError) as info:
+        await tokens.get_token()
+    assert (info.value.status, info.value.category) == (400, "BAD_CLIENT_SECRET")
+    assert "not-the-secret-at-all" not in repr(info.value)
+
+
+class TokenServer:
+    """A tiny token endpoint on 127.0.0.1 that records what it got and answers by script.
+
+    Each step is ``(status, body_builder)``; the builder gets the raw body and
+    the parsed form, so a step can echo them back.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[int, Callable[[bytes, dict[str, str]], bytes]]] = []
+        self.seen: list[tuple[str, str, str, dict[str, str]]] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        self.seen.append((request.path, request.query_string, request.content_type, form))
+        status, build = self.steps.pop(0)
+        return web.Response(status=status, body=build(raw, form), content_type="application/json")
+
+
+@pytest.fixture
+async def token_server() -> AsyncIterator[TokenServer]:
+    server = TokenServer()
+    await server.start()
+    yield server
+    await server.close()
+
+
+def echo_error(raw: bytes, form: dict[str, str]) -> bytes:
+    """HubSpot's error shape with every field an echo of what was sent."""
+    return msgspec.json.encode(
+        {
+            "status": form["refresh_token"],
+            "message": f"bad form {raw.decode()} / {form}",
+            "correlationId": form["client_secret"],
+            "category": form["refresh_token"],
+            "error_description": form["client_secret"],
+            "context": {"secret": [form["client_secret"]]},
+        }
+    )
+
+
+async def test_the_form_goes_in_the_body_to_the_chosen_path(
+    token_server: TokenServer, http: aiohttp.ClientSession
+) -> None:
+    token_server.steps = [(200, lambda raw, form: answer("AT-v1")[1])] * 2
+    for endpoint in ("v1", "v3"):
+        tokens = OAuthTokens(
+            client_id=CLIENT_ID,
+            client_secret=ODD_SECRET,
+            refresh_token=ODD_REFRESH,
+            token_endpoint=endpoint,  # type: ignore[arg-type]
+        )
+        tokens.bind(post_form_over(http, token_server.url))
+        assert await tokens.get_token() == "AT-v1"
+    assert token_server.seen == [
+        (
+            f"/oauth/{endpoint}/token",
+            "",
+            "application/x-www-form-urlencoded",
+            {
+                "grant_type": "refresh_token",
+                "client_id": CLIENT_ID,
+                "client_secret": ODD_SECRET,
+                "refresh_token": ODD_REFRESH,
+            },
+        )
+        for endpoint in ("v1", "v3")
+    ]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 503, 200])
+async def test_secrets_echoed_by_the_token_endpoint_go_nowhere(
+    token_server: TokenServer,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="hubassoc")
+    old_token = "AT-old-access-token-0001"
+    token_server.steps = [
+        (200, lambda raw, form: answer(old_token)[1]),
+        # The refused token echoed too, and a 200 that is no token answer.
+        *[
+            (
+                status,
+                lambda raw, form: echo_error(raw, form).replace(b'"bad', f'"{old_token}'.encode()),
+            )
+        ]
+        * 3,
+    ]
+    events: list[Event] = []
+    tokens = OAuthTokens(
+        client_id=CLIENT_ID, client_secret=ODD_SECRET, refresh_token=ODD_REFRESH, retry=FAST
+    )
+    tokens.bind(post_form_over(http, token_server.url), emit=events.append)
+    assert await tokens.get_token() == old_token
+    with pytest.raises(HubSpotError) as info:
+        await tokens.get_token(rejected=old_token)
+    error = info.value
+    assert type(error) is (ServerError if status == 503 else AuthenticationError)
+    assert "[redacted]" in error.message or status == 200
+    texts = [
+        repr(error),
+        str(error),
+        repr(vars(error)),
+        repr(error.args),
+        repr(tokens),
+        repr(events),
+        msgspec.json.encode(events).decode(),
+        "\n".join(r.getMessage() for r in caplog.records),
+        "\n".join(str(r.args) for r in caplog.records),
+    ]
+    forbidden = [ODD_SECRET, ODD_REFRESH, old_token]
+    forbidden += [quote_plus(s) for s in forbidden] + [quote(s, safe="") for s in forbidden]
+    for text in texts:
+        for secret in forbidden:
+            assert secret not in text
+    assert error.category is None and error.correlation_id is None  # both were secrets
+
+
+async def test_300_character_tokens_are_accepted_over_http(
+    token_server: TokenServer, http: aiohttp.ClientSession
+) -> None:
+    long_token = "CO" + "x1-_" * 74 + "zz"
+    assert len(long_token) == 300
+    token_server.steps = [(200, lambda raw, form: answer(long_token, 1800)[1])]
+    tokens = provider(post_form_over(http, token_server.url))
+    assert await tokens.get_token() == long_token
+
+
+async def test_no_answer_at_all_is_a_transport_error_after_retries(
+    http: aiohttp.ClientSession,
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    events: list[Event] = []
+    tokens = provider()
+    tokens.bind(post_form_over(http, f"http://127.0.0.1:{port}"), emit=events.append)
+    with pytest.raises(TransportError, match="after 3 attempt"):
+        await tokens.get_token()
+    assert events == [TokenRefreshFailed(status=None, category=None)]
+
+
+async def test_server_errors_are_retried_over_http(
+    token_server: TokenServer, http: aiohttp.ClientSession
+) -> None:
+    token_server.steps = [
+        (502, lambda raw, form: b"<html>bad gateway</html>"),
+        (503, lambda raw, form: b'{"status":"error","message":"try later"}'),
+        (200, lambda raw, form: answer("AT-after-retries")[1]),
+    ]
+    tokens = provider(post_form_over(http, token_server.url))
+    assert await tokens.get_token() == "AT-after-retries"
+    assert len(token_server.seen) == 3
