@@ -64,7 +64,9 @@ from hubassoc._retry import Failure, RetryPolicy
 
 __all__ = [
     "DEFAULT_REFRESH_RETRY",
+    "EmitEvent",
     "OAuthTokens",
+    "OnRefresh",
     "PostForm",
     "RefreshedTokens",
     "TokenProvider",
@@ -77,8 +79,6 @@ logger = logging.getLogger("hubassoc")
 PostForm: TypeAlias = Callable[[str, Mapping[str, str]], Awaitable[tuple[int, bytes]]]
 #: Takes one event (the client's event emitter).
 EmitEvent: TypeAlias = Callable[[Event], object]
-#: What ``on_refresh`` may be: a plain or an async callable of :class:`RefreshedTokens`.
-OnRefresh: TypeAlias = "Callable[[RefreshedTokens], object | Awaitable[object]]"
 
 #: Retries of a refresh after a 5xx, 429 or network failure: three, a few seconds at most.
 DEFAULT_REFRESH_RETRY = RetryPolicy(
@@ -142,6 +142,10 @@ class RefreshedTokens:
             f"refresh_token_rotated={self.refresh_token_rotated!r}, "
             f"expires_in={self.expires_in!r}, hub_id={self.hub_id!r}, scopes={self.scopes!r})"
         )
+
+
+#: What ``on_refresh`` may be: a plain or an async callable of :class:`RefreshedTokens`.
+OnRefresh: TypeAlias = Callable[[RefreshedTokens], object | Awaitable[object]]
 
 
 class _Answer(msgspec.Struct, frozen=True, kw_only=True):
@@ -261,7 +265,7 @@ class OAuthTokens:
         client_id: str,
         client_secret: str,
         refresh_token: str,
-        on_refresh: Callable[[RefreshedTokens], object | Awaitable[object]] | None = None,
+        on_refresh: OnRefresh | None = None,
         token_endpoint: Literal["v3", "v1"] = "v3",
         refresh_margin: float | None = None,
         failure_cooldown: float = 60.0,
