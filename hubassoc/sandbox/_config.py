@@ -69,10 +69,12 @@ class SandboxConfig:
     """Requests admitted before every further call gets a ``DAILY`` 429."""
 
     latency: float = 0.0
-    """Seconds each API answer is held back (after the request was counted)."""
+    """Round-trip seconds of each request: half on the way in (before it arrives
+    and is counted in the rate-limit window), half on the way out (see `one_way_trips`)."""
 
     jitter: float = 0.0
-    """Extra latency drawn uniformly from ``[0, jitter]`` seconds per request."""
+    """Extra round-trip latency up to ``jitter`` seconds per request: each one-way
+    trip adds its own uniform draw from ``[0, jitter / 2]``, so arrivals jitter too."""
 
     faults: Mapping[str, float] = field(default_factory=dict)
     """Probability per request of each `FaultKind`, e.g. ``{"503": 0.01, "reset": 0.01}``."""
