@@ -251,7 +251,7 @@ async def test_a_reset_is_final_for_requests_in_flight(sandbox_factory: SandboxF
 
     async with (
         aiohttp.ClientSession(sandbox.url, headers=sandbox.auth_headers) as api,
-        aiohttp.ClientSession(sandbox.url) as admin,
+        aiohttp.ClientSession(sandbox.url, headers=sandbox.control_headers) as admin,
     ):
 
         async def status_of(method: str, path: str, body: Any = None) -> int:
@@ -265,7 +265,7 @@ async def test_a_reset_is_final_for_requests_in_flight(sandbox_factory: SandboxF
             status_of("POST", f"{config_create}/batch/create", {"inputs": [spec]}),
         )
         await eventually(lambda: sandbox.stats().requests == 3)
-        async with admin.post("/_sandbox/reset") as response:
+        async with admin.post("/_sandbox/reset", json={}) as response:
             assert response.status == 200
         # Answered as if served just before the reset...
         assert await held == [200, 200, 201]
