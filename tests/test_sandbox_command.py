@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from hubassoc.sandbox import SandboxConfig
-from hubassoc.sandbox._command import add_parser, build_config
+from hubassoc.sandbox._command import add_parser, build_config, is_loopback
 
 REPO = Path(__file__).resolve().parents[1]
 LISTENING = re.compile(r"hubassoc sandbox listening on (http://\S+) token=(\S+)\n")
@@ -101,6 +101,29 @@ def test_oauth_options_build_the_config() -> None:
         oauth_rotate_refresh_tokens=True,
         oauth_only=True,
     )
+
+
+def test_loopback_addresses() -> None:
+    for host in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"):
+        assert is_loopback(host), host
+    for host in ("0.0.0.0", "::", "192.168.1.10", "example.com", ""):
+        assert not is_loopback(host), host
+
+
+def test_a_remote_host_needs_allow_remote(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse("--host", "0.0.0.0", "--port", "0")
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert "0.0.0.0" in err and "--allow-remote" in err
+    # Allowed, it warns (and here cannot bind a documentation-only address).
+    args = parse("--host", "192.0.2.1", "--port", "0", "--allow-remote")
+    assert args.func(args) == 1
+    err = capsys.readouterr().err
+    assert "WARNING" in err and "192.0.2.1" in err
+
+
+def test_control_token_option() -> None:
+    assert build_config(parse("--control-token", "ctl")).control_token == "ctl"
 
 
 def test_bad_options_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

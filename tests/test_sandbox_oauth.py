@@ -277,13 +277,14 @@ async def test_control_endpoints(sandbox_factory: SandboxFactory) -> None:
 def test_secrets_stay_out_of_reprs() -> None:
     config = SandboxConfig(
         token="static-secret",
+        control_token="control-secret",
         oauth=True,
         oauth_client_secret="client-secret",
         oauth_refresh_token="na1-refresh-secret",
     )
     sandbox = Sandbox(config)
     for text in (repr(config), repr(sandbox), repr(sandbox.oauth_credentials)):
-        for secret in ("static-secret", "client-secret", "na1-refresh-secret"):
+        for secret in ("static-secret", "control-secret", "client-secret", "na1-refresh-secret"):
             assert secret not in text
     assert "client_id=" in repr(sandbox.oauth_credentials)
 

@@ -228,8 +228,8 @@ class SandboxApp:
             ("POST", "/_sandbox/oauth/revoke", control.revoke),
             ("POST", "/_sandbox/oauth/expire", control.expire),
         ):
-            router.add_route(method, path, control_handler)
-        router.add_route("*", "/_sandbox/{tail:.*}", control.unknown)
+            router.add_route(method, path, control.guarded(control_handler))
+        router.add_route("*", "/_sandbox/{tail:.*}", control.guarded(control.unknown))
 
         router.add_post("/oauth/v3/token", self._token.v3)
         router.add_post("/oauth/v1/token", self._token.v1)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 import sys
@@ -26,7 +27,7 @@ from typing import Any
 from ._config import SandboxConfig, parse_fault_rates, parse_rate_limit
 from ._sandbox import Sandbox
 
-__all__ = ["add_parser", "build_config", "run"]
+__all__ = ["add_parser", "build_config", "is_loopback", "run"]
 
 _RANDOM_KINDS = ("502", "503", "504", "reset")
 
@@ -60,10 +61,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     add = parser.add_argument
-    add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    add(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: %(default)s); a non-loopback one needs --allow-remote",
+    )
+    add(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host other machines can reach (the sandbox is a test server)",
+    )
     add("--port", type=int, default=8080, help="port to bind; 0 picks a free one (default: 8080)")
     add("--token", default="sandbox-token", help="bearer token to require (default: %(default)s)")
     add("--no-auth", action="store_true", help="accept calls without a token")
+    add(
+        "--control-token",
+        default=None,
+        help="bearer token of the /_sandbox/ control endpoints (default: the --token)",
+    )
     add(
         "--rate-limit",
         type=_rate,
@@ -163,6 +178,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
     faults.update(args.faults)
     return SandboxConfig(
         token=None if args.no_auth else args.token,
+        control_token=args.control_token,
         rate_limit=args.rate_limit,
         daily_limit=args.daily_limit,
         latency=args.latency,
@@ -207,8 +223,31 @@ async def _serve(sandbox: Sandbox) -> None:
         await stop.wait()
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` is an address (or ``localhost``) only this machine can reach."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit status (2 for bad options)."""
+    if not is_loopback(args.host):
+        if not args.allow_remote:
+            print(
+                f"hubassoc sandbox: refusing to listen on {args.host}, which other machines "
+                "may reach; give --allow-remote if that is what you want",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            f"hubassoc sandbox: WARNING: listening on {args.host}; anyone who can reach it "
+            "can use the sandbox, and with its token control it",
+            file=sys.stderr,
+        )
     try:
         config = build_config(args)
         sandbox = Sandbox(config, host=args.host, port=args.port, access_log=args.access_log)

@@ -61,6 +61,10 @@ class SandboxConfig:
     """Bearer token every API call may carry; ``None`` turns the check off (unless
     ``oauth`` is on, which then accepts only the access tokens it issued)."""
 
+    control_token: str | None = field(default=None, repr=False)
+    """Bearer token the ``/_sandbox/`` control endpoints require (``None``: the same
+    as ``token``; when both are ``None`` the control endpoints are open)."""
+
     rate_limit: tuple[int, float] | None = None
     """``(requests, window_seconds)`` of the rolling-window limit (HubSpot: 100/10 s
     to 250/10 s), or ``None`` for no limit."""
@@ -69,10 +73,12 @@ class SandboxConfig:
     """Requests admitted before every further call gets a ``DAILY`` 429."""
 
     latency: float = 0.0
-    """Seconds each API answer is held back (after the request was counted)."""
+    """Round-trip seconds of each request: half on the way in (before it arrives
+    and is counted in the rate-limit window), half on the way out (see `one_way_trips`)."""
 
     jitter: float = 0.0
-    """Extra latency drawn uniformly from ``[0, jitter]`` seconds per request."""
+    """Extra round-trip latency up to ``jitter`` seconds per request: each one-way
+    trip adds its own uniform draw from ``[0, jitter / 2]``, so arrivals jitter too."""
 
     faults: Mapping[str, float] = field(default_factory=dict)
     """Probability per request of each `FaultKind`, e.g. ``{"503": 0.01, "reset": 0.01}``."""
@@ -163,7 +169,12 @@ class SandboxConfig:
             raise ValueError(f"oauth_token_lifetime must be positive seconds, got {lifetime!r}")
         if isinstance(self.oauth_hub_id, bool) or self.oauth_hub_id < 0:
             raise ValueError(f"oauth_hub_id must be a non-negative int, got {self.oauth_hub_id!r}")
-        for name in ("oauth_client_id", "oauth_client_secret", "oauth_refresh_token"):
+        for name in (
+            "control_token",
+            "oauth_client_id",
+            "oauth_client_secret",
+            "oauth_refresh_token",
+        ):
             value = getattr(self, name)
             if value is not None and (not value or value != value.strip()):
                 raise ValueError(f"{name} must be a non-empty string without outer spaces")
@@ -190,6 +201,11 @@ class SandboxConfig:
         object.__setattr__(self, "poison_ids", _id_rule("poison_ids", self.poison_ids))
 
     @property
+    def control_bearer(self) -> str | None:
+        """The token ``/_sandbox/`` requires, or ``None`` when it is open."""
+        return self.control_token if self.control_token is not None else self.token
+
+    @property
     def window_seconds(self) -> float:
         """The rolling window that rate limiting and ``peak_window`` use."""
         return self.rate_limit[1] if self.rate_limit is not None else self.peak_window_seconds
@@ -211,6 +227,7 @@ class SandboxOptions(TypedDict, total=False):
     """`SandboxConfig` fields as keyword arguments (see there for their meaning)."""
 
     token: str | None
+    control_token: str | None
     rate_limit: tuple[int, float] | None
     daily_limit: int | None
     latency: float

@@ -1,11 +1,12 @@
 """The request pipeline every HubSpot API call goes through before its endpoint handler.
 
-`RequestPipeline.serve`, in this order: counts the arrival (loop time, before
-any latency), consumes a scripted fault if one is queued, checks the bearer
+`RequestPipeline.serve`, in this order: holds the one-way trip in (half the
+configured latency, jittered; see `one_way_trips`), counts the arrival (loop
+time), consumes a scripted fault if one is queued, checks the bearer
 token (the static one, or an access token the OAuth endpoints issued and that
 has not expired: else a 401 ``EXPIRED_AUTHENTICATION``), applies the daily and
-rolling-window limits, draws a random fault, holds the configured latency, and
-only then runs the endpoint handler. A request answered by a fault or a limit
+rolling-window limits, draws a random fault, holds the trip out, and only then
+runs the endpoint handler. A request answered by a fault or a limit
 is never processed, so it stores nothing. Every answer carries a correlation id
 and, when a limit is set, the rate-limit headers as the request found the
 window on arrival.
@@ -29,6 +30,7 @@ from aiohttp import web
 
 from ._call import Call, Handler
 from ._faults import Fault
+from ._latency import one_way_trips
 from ._responses import CORRELATION_HEADER, error_response, json_response
 from ._state import SandboxState
 from ._wire import HTML_502, new_correlation_id, rate_limit_body
@@ -80,6 +82,12 @@ class RequestPipeline:
     async def serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Answer one API request (see the module docstring for the order of steps)."""
         state = self._state
+        trip_in, trip_out = one_way_trips(
+            state.config.latency, state.config.jitter, state.generation.rng
+        )
+        if trip_in > 0:
+            # Not arrived yet: a client that gives up now leaves no trace.
+            await asyncio.sleep(trip_in)
         now = asyncio.get_running_loop().time()
         state.arrivals.record(now)
         generation = state.generation
@@ -109,12 +117,9 @@ class RequestPipeline:
             if state.limiter is not None or state.daily.limit is not None
             else None
         )
-        delay = config.latency
-        if config.jitter:
-            delay += generation.rng.uniform(0.0, config.jitter)
         try:
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if trip_out > 0:
+                await asyncio.sleep(trip_out)
             if fault is not None:
                 counts.faults += 1
                 if fault.reset:

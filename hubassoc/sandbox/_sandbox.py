@@ -145,6 +145,13 @@ class Sandbox:
         return {} if token is None else {"Authorization": f"Bearer {token}"}
 
     @property
+    def control_headers(self) -> dict[str, str]:
+        """``{"Authorization": "Bearer <control token>"}`` for the ``/_sandbox/`` endpoints
+        (empty when they are open). POST and DELETE also need a JSON body."""
+        token = self._app.config.control_bearer
+        return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+    @property
     def config(self) -> SandboxConfig:
         """The options in force."""
         return self._app.config

@@ -10,8 +10,10 @@ also reads them there, as it used to.
 
 Token requests bypass the request pipeline: no bearer token, no rate limit,
 not counted as API requests, no script or random faults. They take the
-``oauth_latency`` round trip (default: ``latency`` and ``jitter``), so
-concurrent refreshes overlap and ``oauth_peak_in_flight`` can see them.
+``oauth_latency`` round trip (default: ``latency`` and ``jitter``), split into
+a trip in and a trip out as API calls are; a request is in flight from its
+arrival to its answer, so ``oauth_peak_in_flight`` sees refreshes that overlap
+at the server.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Final
 
 from aiohttp import web
 
+from ._latency import one_way_trips
 from ._oauth import OAuthRefusal, TokenGrant
 from ._responses import CORRELATION_HEADER, JSON
 from ._state import SandboxState
@@ -62,20 +65,22 @@ class TokenEndpoint:
 
     async def _serve(self, request: web.Request, *, query_allowed: bool) -> web.StreamResponse:
         state = self._state
+        config = state.config
+        if config.oauth_latency is None:
+            trips = one_way_trips(config.latency, config.jitter, state.generation.rng)
+        else:
+            trips = one_way_trips(config.oauth_latency, 0.0, state.generation.rng)
+        trip_in, trip_out = trips
+        if trip_in > 0:
+            await asyncio.sleep(trip_in)
         oauth = state.oauth
         counts = state.generation.counts
         oauth.in_flight += 1
         counts.oauth_peak_in_flight = max(counts.oauth_peak_in_flight, oauth.in_flight)
         try:
-            config = state.config
-            latency = config.oauth_latency
-            if latency is None:
-                latency = config.latency
-                if config.jitter:
-                    latency += state.generation.rng.uniform(0.0, config.jitter)
-            if latency > 0:
-                await asyncio.sleep(latency)
             answer = await self._answer(request, query_allowed=query_allowed)
+            if trip_out > 0:
+                await asyncio.sleep(trip_out)
         finally:
             oauth.in_flight -= 1
         correlation_id = new_correlation_id()
