@@ -136,6 +136,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add("--extra-fields", action="store_true", help="add unknown fields to every answer")
     add("--subcategory-object", action="store_true", help="send subCategory as an object")
     add(
+        "--echo-authorization",
+        action="store_true",
+        help="hostile mode for redaction tests: errors repeat the caller's token everywhere",
+    )
+    add(
         "--peak-window",
         type=float,
         default=10.0,
@@ -193,6 +198,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         extra_fields=args.extra_fields,
         subcategory_object=args.subcategory_object,
         peak_window_seconds=args.peak_window,
+        echo_authorization=args.echo_authorization,
         oauth=args.oauth,
         oauth_client_id=args.client_id,
         oauth_client_secret=args.client_secret,

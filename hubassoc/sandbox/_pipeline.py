@@ -29,6 +29,7 @@ from typing import Final
 from aiohttp import web
 
 from ._call import Call, Handler
+from ._echo import echo_secrets, secrets_of_request
 from ._faults import Fault
 from ._latency import one_way_trips
 from ._responses import CORRELATION_HEADER, error_response, json_response
@@ -136,6 +137,8 @@ class RequestPipeline:
         headers[CORRELATION_HEADER] = call.correlation_id
         if limits is not None:
             headers.update(limits)
+        if state.config.echo_authorization and isinstance(response, web.Response):
+            echo_secrets(response, secrets_of_request(request))
         counts.by_status[str(response.status)] += 1
         return response
 
