@@ -155,12 +155,7 @@ async def test_oauth_errors_echo_the_secrets(sandbox_factory: SandboxFactory) ->
         echo_authorization=True, oauth=True, oauth_token_lifetime=0.05, oauth_only=True
     )
     credentials = sandbox.oauth_credentials
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": credentials.client_id,
-        "client_secret": credentials.client_secret,
-        "refresh_token": credentials.refresh_token,
-    }
+    form = credentials.refresh_form()
     async with aiohttp.ClientSession(sandbox.url) as session:
         async with session.post("/oauth/v3/token", data=form) as response:
             access = (await response.json())["access_token"]

@@ -28,7 +28,7 @@ from ._echo import echo_secrets, secrets_of_request
 from ._latency import one_way_trips
 from ._oauth import OAuthRefusal, TokenGrant
 from ._responses import CORRELATION_HEADER, JSON
-from ._state import SandboxState
+from ._state import StateBound
 from ._wire import encode, new_correlation_id
 
 __all__ = ["TokenEndpoint"]
@@ -47,16 +47,10 @@ _QUERY_REFUSED = OAuthRefusal(
 )
 
 
-class TokenEndpoint:
+class TokenEndpoint(StateBound):
     """The aiohttp handlers of the token endpoints (plain handlers, no pipeline)."""
 
-    __slots__ = ("_state",)
-
-    def __init__(self, state: SandboxState) -> None:
-        self._state = state
-
-    def __repr__(self) -> str:
-        return f"<TokenEndpoint {self._state.oauth!r}>"
+    __slots__ = ()
 
     async def v3(self, request: web.Request) -> web.StreamResponse:
         """``POST /oauth/v3/token``: parameters in the body only."""
