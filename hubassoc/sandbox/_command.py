@@ -87,8 +87,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="rolling-window limit, e.g. 100/10 (default: none)",
     )
     add("--daily-limit", type=int, default=None, metavar="N", help="daily request allowance")
-    add("--latency", type=float, default=0.0, metavar="SECONDS", help="delay of every answer")
-    add("--jitter", type=float, default=0.0, metavar="SECONDS", help="extra random delay, 0..J")
+    add(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="round trip of every request: half before it arrives (and is counted), half after",
+    )
+    add(
+        "--jitter",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="extra random round trip, 0..J (each way draws its own 0..J/2)",
+    )
     add(
         "--fault-rate",
         type=float,
