@@ -44,12 +44,14 @@ rate-limit window, the other half after it was answered, so arrival times
 jitter as they do over a network.
 
 It shares no code with the client, so it tests the client against an
-independent reading of the specs. Introspection and control go through
-``/_sandbox/``; every call there needs ``Authorization: Bearer <control
-token>`` (`Sandbox.control_headers`; the ``control_token`` option, default
-the API ``token``) and every POST or DELETE a ``Content-Type:
-application/json`` body (``{}`` will do), else 401 or 415. ``hubassoc sandbox``
-refuses a non-loopback ``--host`` without ``--allow-remote``.
+independent reading of the specs.
+
+Introspection and control go through ``/_sandbox/``: every call there needs
+``Authorization: Bearer <control token>`` (`Sandbox.control_headers`; the
+``control_token`` option, default the API ``token``) and every POST or DELETE
+a ``Content-Type: application/json`` body (``{}`` will do), else 401 or 415.
+``hubassoc sandbox`` refuses a non-loopback ``--host`` without
+``--allow-remote``.
 
 - ``GET /_sandbox/stats``: the counters (`SandboxStats`);
 - ``GET /_sandbox/store?from=..&to=..``: stored pairs, ``{"fromObjectType",
