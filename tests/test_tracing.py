@@ -1,0 +1,157 @@
+"""The span of each HubSpot request attempt, with opentelemetry-sdk's in-memory exporter."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.trace import SpanKind, StatusCode
+
+from hubassoc._tracing import RequestTracer, make_tracer, start_request_span
+
+ROUTE = "/crm/associations/{version}/{fromObjectType}/{toObjectType}/batch/associate/default"
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def tracer(exporter: InMemorySpanExporter) -> RequestTracer:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    made = make_tracer(provider, server_address="api.hubapi.com", server_port=443)
+    assert made is not None
+    return made
+
+
+def only_span(exporter: InMemorySpanExporter) -> ReadableSpan:
+    (span,) = exporter.get_finished_spans()
+    return span
+
+
+def test_a_failed_retry_attempt(tracer: RequestTracer, exporter: InMemorySpanExporter) -> None:
+    span = start_request_span(tracer, "POST", ROUTE, batch_size=100, attempt=2)
+    assert span is not None
+    span.end(status=503, correlation_id="c-503", error="ServerError")
+    finished = only_span(exporter)
+    assert finished.name == f"HubSpot POST {ROUTE}"
+    assert finished.kind is SpanKind.CLIENT
+    assert dict(finished.attributes or {}) == {
+        "http.request.method": "POST",
+        "url.template": ROUTE,
+        "server.address": "api.hubapi.com",
+        "server.port": 443,
+        "hubassoc.batch_size": 100,
+        "hubassoc.attempt": 2,
+        "http.request.resend_count": 1,
+        "http.response.status_code": 503,
+        "hubspot.correlation_id": "c-503",
+        "error.type": "ServerError",
+    }
+    assert finished.status.status_code is StatusCode.ERROR
+    assert finished.status.description == "ServerError"
+    assert finished.instrumentation_scope is not None
+    assert finished.instrumentation_scope.name == "hubassoc"
+
+
+def test_a_first_attempt_answered(tracer: RequestTracer, exporter: InMemorySpanExporter) -> None:
+    span = tracer.start("PUT", "/crm/objects/{version}/...", batch_size=1, attempt=1)
+    span.end(status=200)
+    finished = only_span(exporter)
+    attributes = dict(finished.attributes or {})
+    assert "http.request.resend_count" not in attributes
+    assert "error.type" not in attributes and "hubspot.correlation_id" not in attributes
+    assert attributes["http.response.status_code"] == 200
+    assert finished.status.status_code is StatusCode.UNSET
+
+
+def test_a_429_and_an_attempt_without_answer(
+    tracer: RequestTracer, exporter: InMemorySpanExporter
+) -> None:
+    tracer.start("POST", ROUTE, batch_size=10, attempt=1).end(
+        status=429, error="RateLimitError", policy="TEN_SECONDLY_ROLLING"
+    )
+    tracer.start("POST", ROUTE, batch_size=10, attempt=2).end(error="TransportError")
+    limited, dropped = exporter.get_finished_spans()
+    assert (limited.attributes or {})["hubspot.rate_limit.policy"] == "TEN_SECONDLY_ROLLING"
+    assert "http.response.status_code" not in (dropped.attributes or {})
+    assert (dropped.attributes or {})["error.type"] == "TransportError"
+
+
+def test_the_span_is_current_until_it_ends_and_parents_the_http_span(
+    tracer: RequestTracer, exporter: InMemorySpanExporter
+) -> None:
+    before = trace.get_current_span()
+    span = tracer.start("POST", ROUTE, batch_size=1, attempt=1)
+    assert trace.get_current_span() is span.span
+    # What opentelemetry-instrumentation-aiohttp-client does inside the request.
+    inner_tracer = trace.get_tracer("aiohttp", tracer_provider=TracerProvider())
+    inner = inner_tracer.start_span("POST")
+    assert inner.parent is not None
+    assert inner.parent.span_id == span.span.get_span_context().span_id
+    inner.end()
+    span.end(status=200)
+    span.end(status=500, error="ServerError")  # a second end changes nothing
+    assert trace.get_current_span() is before
+    finished = only_span(exporter)
+    assert (finished.attributes or {})["http.response.status_code"] == 200
+
+
+async def test_concurrent_attempts_keep_their_own_context(
+    tracer: RequestTracer, exporter: InMemorySpanExporter
+) -> None:
+    async def attempt(n: int) -> None:
+        span = tracer.start("POST", ROUTE, batch_size=n, attempt=1)
+        await asyncio.sleep(0)
+        assert trace.get_current_span() is span.span
+        span.end(status=200)
+
+    await asyncio.gather(*(attempt(n) for n in range(1, 6)))
+    spans = exporter.get_finished_spans()
+    assert sorted((s.attributes or {})["hubassoc.batch_size"] for s in spans) == [1, 2, 3, 4, 5]
+    assert all(s.parent is None for s in spans)
+
+
+def test_a_sampled_out_span_is_not_made_current(exporter: InMemorySpanExporter) -> None:
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = make_tracer(provider)
+    assert tracer is not None
+    before = trace.get_current_span()
+    span = tracer.start("POST", ROUTE, batch_size=1, attempt=1)
+    assert trace.get_current_span() is before
+    span.end(status=200)
+    assert exporter.get_finished_spans() == ()
+
+
+def test_the_global_provider_without_an_sdk_costs_no_error() -> None:
+    tracer = make_tracer()
+    assert tracer is not None
+    span = tracer.start("POST", ROUTE, batch_size=1, attempt=1)
+    assert not span.span.is_recording()
+    span.end(status=200)
+
+
+def test_tracing_off() -> None:
+    assert make_tracer(False) is None
+    assert start_request_span(None, "POST", ROUTE, batch_size=1, attempt=1) is None
+    with pytest.raises(TypeError, match="TracerProvider"):
+        make_tracer("yes")  # type: ignore[arg-type]
+
+
+def test_without_opentelemetry_there_is_no_tracer() -> None:
+    code = (
+        "import sys; sys.modules['opentelemetry'] = None\n"
+        "from hubassoc._tracing import make_tracer\n"
+        "assert make_tracer() is None and make_tracer(False) is None\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
