@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
+from hubassoc import AssociationsClient
 from hubassoc._events import (
     BatchSettled,
     DailyLimitReached,
@@ -24,6 +28,8 @@ from hubassoc._events import (
     combine,
 )
 from hubassoc.prometheus import MAX_LABEL_VALUES, OTHER, PrometheusMetrics
+
+from .scripted_run import SANDBOX_OPTIONS, scripted_run
 
 ROUTE = "/crm/associations/{version}/{fromObjectType}/{toObjectType}/batch/associate/default"
 PUT_ROUTE = (
@@ -238,3 +244,46 @@ def test_without_prometheus_client_the_import_error_names_the_extra() -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     assert "pip install 'hubassoc[prometheus]'" in out
+
+
+@pytest.mark.skipif(
+    "on_event" not in inspect.signature(AssociationsClient).parameters,
+    reason="the client does not deliver events yet",
+)
+async def test_a_scripted_run_leaves_the_expected_samples(
+    sandbox_factory: Callable[..., Any],
+    make_client: Callable[..., AssociationsClient],
+    registry: CollectorRegistry,
+) -> None:
+    sandbox = await sandbox_factory(**SANDBOX_OPTIONS)
+    client = await scripted_run(sandbox, make_client, on_event=PrometheusMetrics(registry))
+    s = sample
+    answered = [
+        found
+        for m in registry.collect()
+        if m.name == "hubassoc_requests"
+        for found in m.samples
+        if found.name == "hubassoc_requests_total"
+    ]
+    (route,) = {found.labels["route"] for found in answered if found.labels["method"] == "POST"}
+    assert "{fromObjectType}" in route
+    requests = "hubassoc_requests_total"
+    assert s(registry, requests, method="POST", route=route, status="503") == 1
+    assert s(registry, requests, method="POST", route=route, status="429") == 2
+    assert s(registry, requests, method="POST", route=route, status="200") == 2
+    assert sum(found.value for found in answered) == client.stats.requests == 6
+    assert s(registry, "hubassoc_request_duration_seconds_count", route=route) == 5
+    types = {"from_type": "contacts", "to_type": "companies"}
+    assert s(registry, "hubassoc_pairs_total", **types, outcome="succeeded") == 3
+    assert s(registry, "hubassoc_pairs_total", **types, outcome="failed") == 3
+    assert s(registry, "hubassoc_items_failed_total", category="OBJECT_NOT_FOUND") == 2
+    assert s(registry, "hubassoc_rate_limited_total", policy="TEN_SECONDLY_ROLLING") == 1
+    assert s(registry, "hubassoc_rate_limited_total", policy="DAILY") == 1
+    assert s(registry, "hubassoc_retries_total", reason="503") == 1
+    assert s(registry, "hubassoc_retries_total", reason="429") == 1
+    assert s(registry, "hubassoc_daily_limit_reached") == 1
+    assert s(registry, "hubassoc_rate_limit_requests") == 50
+    assert s(registry, "hubassoc_rate_limit_window_seconds") == 10.0
+    assert s(registry, "hubassoc_pending_calls") == 0
+    assert 0 < (s(registry, "hubassoc_rate_limit_window_used_ratio") or 0) <= 1
+    assert (s(registry, "hubassoc_pacer_wait_seconds_count", reason="pause") or 0) >= 1

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import subprocess
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from opentelemetry import trace
@@ -14,7 +17,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind, StatusCode
 
+from hubassoc import AssociationsClient
 from hubassoc._tracing import RequestTracer, make_tracer, start_request_span
+
+from .scripted_run import SANDBOX_OPTIONS, scripted_run
 
 ROUTE = "/crm/associations/{version}/{fromObjectType}/{toObjectType}/batch/associate/default"
 
@@ -155,3 +161,48 @@ def test_without_opentelemetry_there_is_no_tracer() -> None:
         "assert make_tracer() is None and make_tracer(False) is None\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.skipif(
+    "tracing" not in inspect.signature(AssociationsClient).parameters,
+    reason="the client has no tracing option yet",
+)
+async def test_a_scripted_run_makes_a_span_per_attempt(
+    sandbox_factory: Callable[..., Any],
+    make_client: Callable[..., AssociationsClient],
+    exporter: InMemorySpanExporter,
+) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    sandbox = await sandbox_factory(**SANDBOX_OPTIONS)
+    await scripted_run(sandbox, make_client, tracing=provider)
+    spans = exporter.get_finished_spans()
+    story = [
+        (
+            s.name.split()[1],
+            (s.attributes or {}).get("hubassoc.attempt"),
+            (s.attributes or {}).get("http.response.status_code"),
+            (s.attributes or {}).get("error.type"),
+            s.status.status_code,
+        )
+        for s in spans
+    ]
+    error, unset = StatusCode.ERROR, StatusCode.UNSET
+    assert story == [
+        ("POST", 1, 503, "ServerError", error),
+        ("POST", 2, 429, "RateLimitError", error),
+        ("POST", 3, 200, None, unset),
+        ("POST", 1, 200, None, unset),
+        ("PUT", 1, 200, None, unset),
+        ("POST", 1, 429, "DailyLimitError", error),
+    ]
+    for span in spans:
+        attributes = span.attributes or {}
+        assert span.kind is SpanKind.CLIENT
+        assert (
+            span.name == f"HubSpot {attributes['http.request.method']} {attributes['url.template']}"
+        )
+        assert attributes["server.address"] == "127.0.0.1"
+        assert attributes["server.port"] == sandbox.port
+    assert (spans[1].attributes or {})["hubspot.rate_limit.policy"] == "TEN_SECONDLY_ROLLING"
+    assert (spans[2].attributes or {})["hubspot.correlation_id"]
