@@ -188,41 +188,49 @@ class _Metrics:
             namespace=ns,
             registry=registry,
         )
+        # A gauge's multiprocess_mode matters only under PROMETHEUS_MULTIPROC_DIR
+        # (several worker processes): it says how their values combine.
         self.pending = Gauge(
             "pending_calls",
             "Coalesced calls admitted and still waiting for an answer.",
             namespace=ns,
             registry=registry,
+            multiprocess_mode="livesum",
         )
         self.limit_requests = Gauge(
             "rate_limit_requests",
             "Requests the rolling window allows (the limit in force).",
             namespace=ns,
             registry=registry,
+            multiprocess_mode="max",
         )
         self.limit_per = Gauge(
             "rate_limit_window_seconds",
             "The rolling window's length in seconds.",
             namespace=ns,
             registry=registry,
+            multiprocess_mode="max",
         )
         self.limit_share = Gauge(
             "rate_limit_share",
             "Requests per window this client lets out (its share of the limit).",
             namespace=ns,
             registry=registry,
+            multiprocess_mode="livesum",
         )
         self.window_used = Gauge(
             "rate_limit_window_used_ratio",
             "Requests counted in the current rolling window over the limit, at the last send.",
             namespace=ns,
             registry=registry,
+            multiprocess_mode="max",
         )
         self.daily_stop = Gauge(
             "daily_limit_reached",
             "1 once HubSpot's daily limit stopped a client (until the process restarts).",
             namespace=ns,
             registry=registry,
+            multiprocess_mode="max",
         )
         self.token_refreshes = Counter(
             "token_refreshes",
