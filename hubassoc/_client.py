@@ -524,7 +524,7 @@ def _check_budget(
         )
     if rate_limit is False:
         raise ValueError("shared_budget paces requests: it cannot go with rate_limit=False")
-    if not budget.has_key and not isinstance(tokens, StaticToken) and not hasattr(tokens, "hub_id"):
+    if budget.key is None and not isinstance(tokens, StaticToken) and not hasattr(tokens, "hub_id"):
         raise ValueError(
             "a shared budget with a custom token provider needs a key: "
             "RedisBudget(..., key='my-app') (tokens rotate, so they cannot name the budget)"

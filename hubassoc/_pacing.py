@@ -229,7 +229,7 @@ class Pacer:
         self._budget_down_since: float | None = None
         self._participants = 1
         self._fallback_sends: deque[float] = deque(maxlen=4096)
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[object]] = set()
         self._id = f"{os.getpid()}-{secrets.token_hex(4)}"
         if limit is None and adaptive:
             limit = FREE_TIER
@@ -446,13 +446,13 @@ class Pacer:
             return now
         return next_free
 
-    async def _next_report(self, timeout: float) -> None:
+    async def _next_report(self, within: float) -> None:
         """Wait for the next answer (or failure) to tell the pacer something new."""
         update = self._report_update
         if update is None or update.done():
             update = self._report_update = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(asyncio.shield(update), timeout)
+            await asyncio.wait_for(asyncio.shield(update), within)
         except TimeoutError:
             # No answer for a whole window: what was reported says nothing now.
             self._report = None
@@ -489,7 +489,7 @@ class Pacer:
     def _budget_usable(self) -> bool:
         budget = self._budget
         assert budget is not None
-        return bool(budget.should_try(asyncio.get_running_loop().time()))
+        return budget.health.should_try(asyncio.get_running_loop().time())
 
     async def _acquire_shared(self) -> float | None:
         """A slot from the shared budget, or ``None`` to pace locally (budget unreachable)."""
@@ -498,7 +498,7 @@ class Pacer:
         budget = self._budget
         assert budget is not None
         loop = asyncio.get_running_loop()
-        if self._default_key is not None and not budget.has_key:
+        if budget.key is None and self._default_key is not None:
             budget.resolve_key(self._default_key())
         waited_from = loop.time()
         while True:
@@ -508,21 +508,19 @@ class Pacer:
                 if self._fallback_sends:
                     await self._rejoin(budget, loop.time())
                 reservation = await budget.reserve(
-                    requests=self._share if self._share < limit.requests else limit.requests,
+                    requests=limit.requests,
                     per=limit.per,
                     margin=self.margin,
                     participant=self._id,
                     adaptive=self._adaptive,
                 )
             except BudgetUnavailable:
-                budget.mark_unavailable(loop.time())
+                # The budget logged it (once) and will be asked again later.
                 if self._budget_down_since is None:
                     self._budget_down_since = loop.time()
-                self._participants = max(1, budget.last_participants)
+                self._participants = max(1, budget.health.last_participants)
                 return None
-            if self._budget_down_since is not None:
-                self._budget_down_since = None
-                budget.mark_available()
+            self._budget_down_since = None
             self._participants = max(1, reservation.participants)
             if reservation.daily_stopped:
                 if self.daily_error is None:
@@ -535,6 +533,12 @@ class Pacer:
                 self._set_limit(RateLimit(reservation.requests, reservation.per, limit.margin))
             if reservation.wait > 0:
                 await asyncio.sleep(reservation.wait)
+            paused = self._paused_until - loop.time()
+            if paused > 0:
+                # A 429 paused everyone after this slot was reserved: the slot
+                # is given up (which errs on the safe side) and a new one asked.
+                await asyncio.sleep(paused)
+                continue
             if reservation.reserved:
                 now = loop.time()
                 self._waited(now - waited_from, "shared")
@@ -551,7 +555,7 @@ class Pacer:
         await budget.record_sends(ages, participant=self._id)
         self._fallback_sends.clear()
 
-    def _in_background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def _in_background(self, coroutine: Coroutine[Any, Any, object]) -> None:
         """Tell the shared budget something without holding anyone up; failures are
         the budget's to log (the local pacer already acted)."""
         try:
@@ -563,7 +567,7 @@ class Pacer:
         self._background.add(task)
         task.add_done_callback(self._background_done)
 
-    def _background_done(self, task: asyncio.Task[None]) -> None:
+    def _background_done(self, task: asyncio.Task[object]) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.debug("the shared budget was not told: %s", type(task.exception()).__name__)
