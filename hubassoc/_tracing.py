@@ -17,12 +17,12 @@ No span carries a URL with ids, a header, or the token.
 
 The transport uses it as::
 
-    span = start_request_span(tracer, "POST", route, batch_size=100, attempt=1)
+    span = tracer.start("POST", route, batch_size, attempt) if tracer is not None else None
     try:
         ...  # send, read the answer
-    finally:
+    finally:  # every way out, cancellation included: the span is current until it ends
         if span is not None:
-            span.end(status=status, correlation_id=cid, error=error_name)
+            tracer.end(span, status, correlation_id, error_name)
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class RequestTracer:
             )
         return tracer
 
-    def start(self, method: str, route: str, *, batch_size: int, attempt: int) -> AttemptSpan:
+    def start(self, method: str, route: str, batch_size: int, attempt: int) -> AttemptSpan:
         """Start the span of one attempt and make it current.
 
         Args:
@@ -145,6 +145,17 @@ class RequestTracer:
         )
         return AttemptSpan(span)
 
+    @staticmethod
+    def end(
+        span: AttemptSpan,
+        status: int | None,
+        correlation_id: str | None = None,
+        error: str | None = None,
+        policy: str | None = None,
+    ) -> None:
+        """``span.end(...)``: record the answer and end the span (see :meth:`AttemptSpan.end`)."""
+        span.end(status=status, correlation_id=correlation_id, error=error, policy=policy)
+
 
 def start_request_span(
     tracer: RequestTracer | None, method: str, route: str, *, batch_size: int, attempt: int
@@ -152,7 +163,7 @@ def start_request_span(
     """``tracer.start(...)``, or ``None`` without a tracer."""
     if tracer is None:
         return None
-    return tracer.start(method, route, batch_size=batch_size, attempt=attempt)
+    return tracer.start(method, route, batch_size, attempt)
 
 
 class AttemptSpan:

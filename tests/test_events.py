@@ -184,7 +184,7 @@ async def test_nothing_a_run_renders_carries_the_token_or_a_record_id(
         "metrics": generate_latest(registry).decode(),
         "spans": "\n".join(span.to_json() for span in exporter.get_finished_spans()),
         "logs": "\n".join(rendered_log(record) for record in caplog.records),
-        "client": f"{client!r}\n{client.pacer!r}\n{client.stats!r}",
+        "client": f"{client!r}\n{client.pacing!r}\n{client.stats!r}",
     }
     for where, text in rendered.items():
         for secret in SECRETS:

@@ -204,5 +204,31 @@ async def test_a_scripted_run_makes_a_span_per_attempt(
         )
         assert attributes["server.address"] == "127.0.0.1"
         assert attributes["server.port"] == sandbox.port
-    assert (spans[1].attributes or {})["hubspot.rate_limit.policy"] == "TEN_SECONDLY_ROLLING"
     assert (spans[2].attributes or {})["hubspot.correlation_id"]
+
+
+async def test_a_cancelled_request_ends_its_span_and_leaves_the_context_as_it_was(
+    sandbox_factory: Callable[..., Any],
+    make_client: Callable[..., AssociationsClient],
+    exporter: InMemorySpanExporter,
+) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    sandbox = await sandbox_factory(latency=5.0)
+    client = make_client(sandbox, tracing=provider)
+    outer = provider.get_tracer("app").start_span("handler")
+    with trace.use_span(outer, end_on_exit=True):
+        # In this very task, as a web handler's timeout would do it.
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await client.put_default("deals", "1", "contacts", "2")
+        assert trace.get_current_span() is outer
+    (cancelled, handler) = exporter.get_finished_spans()
+    assert handler.name == "handler"
+    assert cancelled.parent is not None and cancelled.parent.span_id == handler.context.span_id
+    assert (cancelled.attributes or {})["error.type"] == "CancelledError"
+
+
+def test_the_client_refuses_a_tracing_that_is_no_provider() -> None:
+    with pytest.raises(TypeError, match="TracerProvider"):
+        AssociationsClient("token", tracing="yes")  # type: ignore[arg-type]
