@@ -1,11 +1,25 @@
 """What events cost on the hot path: no callback, a no-op callback, PrometheusMetrics.
 
 Runs coalesced ``submit_default`` calls (the fan-out hot path) against the
-in-process sandbox (no limits, no latency) and reports microseconds per pair
-for each setting, best of several rounds; then the cost of one
+in-process sandbox (no limits, no latency) and reports the process's CPU
+microseconds per pair (client and sandbox together) for each setting, best
+and median of several interleaved rounds; then the cost of one
 ``PrometheusMetrics`` call per event type. Run from the repository root::
 
-    python docs/measure_events.py [--pairs 200000] [--rounds 5]
+    python docs/measure_events.py [--pairs 200000] [--rounds 9]
+
+On a development machine (CPython 3.11), 200,000 pairs in batches of
+100 (three events per batch: ``RequestSent``, ``RequestAnswered``,
+``BatchSettled``)::
+
+    on_event=None      best  8.433 (+0.000)  median  9.151
+    no-op callback     best  8.357 (-0.076)  median  9.239
+    PrometheusMetrics  best  8.513 (+0.080)  median  9.388
+    PrometheusMetrics, one call: RequestSent 1395 ns, RequestAnswered 1620 ns,
+    BatchSettled 1139 ns, PacerWaited 890 ns
+
+The differences are within the run-to-run spread; by the per-event costs,
+PrometheusMetrics adds about 4.2 us per batch, 0.04 us per pair.
 """
 
 from __future__ import annotations
@@ -14,6 +28,7 @@ import argparse
 import asyncio
 import gc
 import inspect
+import statistics
 import time
 import timeit
 from collections.abc import Callable
@@ -32,7 +47,7 @@ from hubassoc._events import (
 from hubassoc.prometheus import PrometheusMetrics
 from hubassoc.sandbox import Sandbox
 
-ROUTE = "/crm/associations/{version}/{fromObjectType}/{toObjectType}/batch/associate/default"
+ROUTE = "/crm/associations/2026-03/{fromObjectType}/{toObjectType}/batch/associate/default"
 
 
 def _noop(event: Event) -> None:
@@ -49,13 +64,13 @@ async def _run(sandbox: Sandbox, pairs: int, on_event: Callable[[Event], Any] | 
                                for i in range(1, 1001)))  # fmt: skip
         sandbox.reset()
         gc.collect()
-        start = time.perf_counter()
+        start = time.process_time()
         futures = [
             client.submit_default("contacts", str(i), "companies", str(i % 997 + 1))
             for i in range(1, pairs + 1)
         ]
         await asyncio.gather(*futures)
-        return (time.perf_counter() - start) / pairs * 1e6
+        return (time.process_time() - start) / pairs * 1e6
 
 
 async def _measure(pairs: int, rounds: int) -> None:
@@ -67,16 +82,20 @@ async def _measure(pairs: int, rounds: int) -> None:
     if "on_event" not in inspect.signature(AssociationsClient).parameters:
         print("this client takes no on_event: measuring it without")
         settings = {"on_event=None": settings["on_event=None"]}
-    best: dict[str, float] = {}
+    seen: dict[str, list[float]] = {}
     async with Sandbox(token="measure") as sandbox:
-        for _ in range(rounds):
-            for name, make in settings.items():  # interleaved, so drift hits all alike
-                micros = await _run(sandbox, pairs, make())
-                best[name] = min(best.get(name, micros), micros)
-    base = best["on_event=None"]
-    print(f"hot path, {pairs} coalesced pairs, best of {rounds} rounds:")
-    for name, micros in best.items():
-        print(f"  {name:<18} {micros:7.3f} us/pair  ({micros - base:+.3f})")
+        names = list(settings)
+        for round_ in range(rounds):
+            # Interleaved, each round starting elsewhere, so drift hits all alike.
+            shift = round_ % len(names)
+            for name in names[shift:] + names[:shift]:
+                micros = await _run(sandbox, pairs, settings[name]())
+                seen.setdefault(name, []).append(micros)
+    base = min(seen["on_event=None"])
+    print(f"hot path, {pairs} coalesced pairs, {rounds} rounds (us/pair):")
+    for name, values in seen.items():
+        best, median = min(values), statistics.median(values)
+        print(f"  {name:<18} best {best:6.3f} ({best - base:+.3f})  median {median:6.3f}")
 
 
 def _per_event() -> None:
@@ -99,7 +118,7 @@ def _per_event() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
     asyncio.run(_measure(args.pairs, args.rounds))
     _per_event()

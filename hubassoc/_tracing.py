@@ -3,7 +3,7 @@
 Without ``opentelemetry-api`` (the ``otel`` extra), :func:`make_tracer`
 returns ``None`` and the transport's whole cost is one ``is None`` check per
 attempt. With it, each attempt gets a CLIENT span named
-``HubSpot POST /crm/associations/{version}/{fromObjectType}/...`` from the
+``HubSpot POST /crm/associations/2026-03/{fromObjectType}/...`` from the
 global tracer provider (a no-op until an SDK installs one), made the current
 span while the request runs, so that a span from
 ``opentelemetry-instrumentation-aiohttp-client`` nests inside it.
@@ -12,7 +12,7 @@ Attributes follow the HTTP client semantic conventions where they fit
 (``http.request.method``, ``url.template``, ``server.address``,
 ``server.port``, ``http.response.status_code``, ``http.request.resend_count``,
 ``error.type``) plus HubSpot's own: ``hubspot.correlation_id``,
-``hubassoc.batch_size``, ``hubassoc.attempt``, ``hubspot.rate_limit.policy``.
+``hubassoc.batch_size``, ``hubassoc.attempt``.
 No span carries a URL with ids, a header, or the token.
 
 The transport uses it as::
@@ -151,10 +151,9 @@ class RequestTracer:
         status: int | None,
         correlation_id: str | None = None,
         error: str | None = None,
-        policy: str | None = None,
     ) -> None:
         """``span.end(...)``: record the answer and end the span (see :meth:`AttemptSpan.end`)."""
-        span.end(status=status, correlation_id=correlation_id, error=error, policy=policy)
+        span.end(status=status, correlation_id=correlation_id, error=error)
 
 
 def start_request_span(
@@ -198,7 +197,6 @@ class AttemptSpan:
         status: int | None = None,
         correlation_id: str | None = None,
         error: str | None = None,
-        policy: str | None = None,
     ) -> None:
         """Record the answer and end the span; later calls do nothing.
 
@@ -206,7 +204,6 @@ class AttemptSpan:
             status: the HTTP status, or ``None`` where no answer arrived.
             correlation_id: HubSpot's correlation id, if it sent one.
             error: the class name of the error the attempt became, or ``None``.
-            policy: HubSpot's ``policyName`` of a 429.
         """
         token, self._token = self._token, None
         span = self._span
@@ -219,8 +216,6 @@ class AttemptSpan:
                 span.set_attribute("http.response.status_code", status)
             if correlation_id:
                 span.set_attribute("hubspot.correlation_id", correlation_id)
-            if policy:
-                span.set_attribute("hubspot.rate_limit.policy", policy)
             if error is not None:
                 span.set_attribute("error.type", error)
                 assert otel_trace is not None

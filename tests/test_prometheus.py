@@ -31,9 +31,9 @@ from hubassoc.prometheus import MAX_LABEL_VALUES, OTHER, PrometheusMetrics
 
 from .scripted_run import SANDBOX_OPTIONS, scripted_run
 
-ROUTE = "/crm/associations/{version}/{fromObjectType}/{toObjectType}/batch/associate/default"
+ROUTE = "/crm/associations/2026-03/{fromObjectType}/{toObjectType}/batch/associate/default"
 PUT_ROUTE = (
-    "/crm/objects/{version}/{fromObjectType}/{fromObjectId}"
+    "/crm/objects/2026-03/{fromObjectType}/{fromObjectId}"
     "/associations/default/{toObjectType}/{toObjectId}"
 )
 
