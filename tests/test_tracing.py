@@ -230,3 +230,25 @@ async def test_a_cancelled_request_ends_its_span_and_leaves_the_context_as_it_wa
 def test_the_client_refuses_a_tracing_that_is_no_provider() -> None:
     with pytest.raises(TypeError, match="TracerProvider"):
         AssociationsClient("token", tracing="yes")  # type: ignore[arg-type]
+
+
+def test_a_global_provider_set_after_the_tracer_is_used() -> None:
+    # In a process of its own: the global provider can be set once only.
+    code = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from hubassoc._tracing import make_tracer
+
+tracer = make_tracer()
+tracer.start("POST", "/r", 1, 1).end(status=200)  # no SDK yet: not recorded
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+tracer.start("POST", "/r", 1, 2).end(status=200)
+(span,) = exporter.get_finished_spans()
+assert span.attributes["hubassoc.attempt"] == 2, span.attributes
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
