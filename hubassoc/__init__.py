@@ -34,8 +34,10 @@ from hubassoc._models import (
     PublicObjectId,
     StandardError,
 )
+from hubassoc._oauth import OAuthTokens, RefreshedTokens
 from hubassoc._outcome import BatchOutcome
 from hubassoc._pacing import FREE_TIER, PacingView, RateLimit
+from hubassoc._redis_budget import RedisBudget
 from hubassoc._retry import RetryPolicy
 from hubassoc._transport import TransportStats
 
@@ -65,11 +67,14 @@ __all__ = [
     "ErrorDetail",
     "HubSpotError",
     "InvalidRequestError",
+    "OAuthTokens",
     "PacingView",
     "Pair",
     "PublicObjectId",
     "RateLimit",
     "RateLimitError",
+    "RedisBudget",
+    "RefreshedTokens",
     "ResponseTooLargeError",
     "RetryPolicy",
     "ServerError",

@@ -36,6 +36,7 @@ from hubassoc._models import (
     DefaultAssociation,
     decode,
 )
+from hubassoc._oauth import OAuthTokens
 from hubassoc._outcome import BatchOutcome, item_error
 from hubassoc._pacing import Pacer, PacingView, RateLimit
 from hubassoc._retry import RetryPolicy
@@ -223,11 +224,11 @@ class AssociationsClient:
             emit=emit,
             tracer=tracer,
         )
-        bind = getattr(tokens, "bind", None)
-        if bind is not None and not isinstance(tokens, StaticToken):
-            # A provider of ours (OAuthTokens) refreshes through this client's
-            # base URL and session, and reports through its events.
-            bind(self._transport.post_form, emit=emit, redactor=self._transport.redactor)
+        if isinstance(tokens, OAuthTokens):
+            # It refreshes through this client's base URL, session, timeout and
+            # size cap, and reports through its events.
+            tokens.bind(self._transport.post_form, emit=emit)
+        self._tokens = tokens
         self._emit = emit
         self._sender = DefaultBatchSender(
             self._transport.request,
@@ -302,6 +303,8 @@ class AssociationsClient:
             self._abort()
             await self._transport.aclose()
             await self._pacer.aclose()
+            if isinstance(self._tokens, OAuthTokens):
+                self._tokens.unbind()
 
     async def _drain(self) -> None:
         await self._coalescer.aclose()

@@ -45,12 +45,13 @@ import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Literal, TypeAlias
 from urllib.parse import quote, quote_plus
 
 import aiohttp
 import msgspec
 
+from hubassoc._auth import TokenProvider
 from hubassoc._errors import (
     AuthenticationError,
     ClientClosedError,
@@ -100,18 +101,6 @@ _CORRELATION_ID = re.compile(r"[A-Za-z0-9\-]{1,64}")
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
 
 Reason = Literal["first", "expiry", "rejected"]
-
-
-@runtime_checkable
-class TokenProvider(Protocol):
-    """Supplies a currently valid access token."""
-
-    async def get_token(self, *, rejected: str | None = None) -> str:
-        """Return a valid access token.
-
-        With ``rejected``, the server refused that token: return a different one.
-        """
-        ...
 
 
 @dataclass(frozen=True, slots=True, repr=False)
