@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry, generate_latest
 
-from hubassoc import AssociationsClient
+from hubassoc import AssociationsClient, AuthenticationError, OAuthTokens, RefreshedTokens
 from hubassoc._events import (
     BatchSettled,
     DailyLimitReached,
@@ -26,6 +26,8 @@ from hubassoc._events import (
     RequestAnswered,
     RequestSent,
     RetryScheduled,
+    TokenRefreshed,
+    TokenRefreshFailed,
     combine,
 )
 from hubassoc.prometheus import PrometheusMetrics
@@ -34,8 +36,10 @@ from hubassoc.sandbox import Sandbox
 from .scripted_run import (
     COALESCED_FROM,
     COALESCED_TO,
+    FROM_IDS,
     SANDBOX_OPTIONS,
     SECRETS,
+    TO_IDS,
     TOKEN,
     scripted_run,
 )
@@ -200,3 +204,71 @@ async def test_nothing_a_run_renders_carries_the_token_or_a_record_id(
         "contacts", "companies", COALESCED_FROM[0], COALESCED_TO[0]
     )
     assert scripted_sandbox.token == TOKEN
+
+
+CLIENT_SECRET = "c5ec-0a07h-5ecre7-fa11-0ff"
+REFRESH_TOKEN = "na1-refre5h-70ken-dead-beef-0123"
+
+
+async def test_an_oauth_run_renders_no_credential(
+    sandbox_factory: SandboxFactory,
+    make_client: Callable[..., AssociationsClient],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sandbox: Sandbox = await sandbox_factory(
+        oauth=True,
+        oauth_only=True,
+        oauth_client_secret=CLIENT_SECRET,
+        oauth_refresh_token=REFRESH_TOKEN,
+        oauth_rotate_refresh_tokens=True,
+    )
+    refreshed: list[RefreshedTokens] = []
+    tokens = OAuthTokens(
+        client_id=sandbox.oauth_credentials.client_id,
+        client_secret=CLIENT_SECRET,
+        refresh_token=REFRESH_TOKEN,
+        on_refresh=refreshed.append,
+    )
+    events: list[Event] = []
+    registry = CollectorRegistry()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    pairs = list(zip(FROM_IDS, TO_IDS, strict=True))
+    with caplog.at_level(logging.DEBUG, logger="hubassoc"):
+        client = make_client(
+            sandbox,
+            access_token=tokens,
+            on_event=combine(events.append, PrometheusMetrics(registry)),
+            tracing=provider,
+        )
+        assert (await client.batch_associate_default("contacts", "companies", pairs)).ok
+        sandbox.expire_access_tokens()  # a 401 EXPIRED_AUTHENTICATION, one refresh, a resend
+        assert (await client.batch_associate_default("contacts", "companies", pairs)).ok
+        sandbox.revoke_refresh_token()
+        sandbox.expire_access_tokens()
+        with pytest.raises(AuthenticationError):
+            await client.batch_associate_default("contacts", "companies", pairs)
+
+    assert [e.reason for e in events if isinstance(e, TokenRefreshed)] == ["first", "rejected"]
+    assert [e for e in events if isinstance(e, TokenRefreshFailed)] == [
+        TokenRefreshFailed(status=400, category="BAD_REFRESH_TOKEN")
+    ]
+    value = registry.get_sample_value
+    assert value("hubassoc_token_refreshes_total", {"outcome": "succeeded"}) == 2
+    assert value("hubassoc_token_refreshes_total", {"outcome": "failed"}) == 1
+    secrets = {CLIENT_SECRET, REFRESH_TOKEN, *SECRETS[1:]}
+    for tokens_made in refreshed:
+        secrets |= {tokens_made.access_token, tokens_made.refresh_token}
+    assert len(secrets) == len(SECRETS) - 1 + 2 + 2 * 2  # every refresh rotated
+    rendered = {
+        "events": "\n".join(f"{e!r}\n{msgspec.json.encode(e).decode()}" for e in events),
+        "metrics": generate_latest(registry).decode(),
+        "spans": "\n".join(span.to_json() for span in exporter.get_finished_spans()),
+        "logs": "\n".join(rendered_log(record) for record in caplog.records),
+        "client": f"{client!r}\n{tokens!r}\n{client.pacing!r}\n{client.stats!r}",
+    }
+    for where, text in rendered.items():
+        for secret in secrets:
+            assert secret not in text, f"{where} carries a secret ({secret[:3]}...)"
+    assert any("refresh" in record.getMessage() for record in caplog.records)
