@@ -10,6 +10,7 @@ Example::
 
     metrics = PrometheusMetrics()  # on prometheus_client's default registry
     client = AssociationsClient(on_event=metrics)
+    # or with other callbacks: on_event=hubassoc.events.combine(metrics, mine)
     # expose them with prometheus_client.make_asgi_app() / start_http_server()
 
 The metrics (``hubassoc_`` is the namespace, changeable)::
@@ -34,8 +35,9 @@ Labels are bounded: route templates (never ids), HTTP statuses, and names
 HubSpot sends (policy, category), which are untrusted: a value outside the
 known set is kept only while fewer than :data:`MAX_LABEL_VALUES` distinct
 ones were seen, and must look like a name (``[A-Z][A-Z0-9_]*``, at most 64
-characters); anything else becomes ``"OTHER"``. No token, no record id, no
-correlation id is ever a label.
+characters); anything else becomes ``"OTHER"``. Object types (the caller's)
+are capped the same way, at ``4 * MAX_LABEL_VALUES``. No token, no record id,
+no correlation id is ever a label.
 """
 
 from __future__ import annotations
