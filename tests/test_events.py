@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -45,11 +44,6 @@ from .scripted_run import (
 )
 
 SandboxFactory = Callable[..., Any]
-_CLIENT_OPTIONS = inspect.signature(AssociationsClient).parameters
-
-pytestmark = pytest.mark.skipif(
-    "on_event" not in _CLIENT_OPTIONS, reason="the client does not deliver events yet"
-)
 
 
 @pytest.fixture
@@ -172,16 +166,16 @@ async def test_nothing_a_run_renders_carries_the_token_or_a_record_id(
 ) -> None:
     events: list[Event] = []
     registry = CollectorRegistry()
-    options: dict[str, Any] = {
-        "on_event": combine(events.append, PrometheusMetrics(registry)),
-    }
     exporter = InMemorySpanExporter()
-    if "tracing" in _CLIENT_OPTIONS:
-        provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-        options["tracing"] = provider
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
     with caplog.at_level(logging.DEBUG, logger="hubassoc"):
-        client = await scripted_run(scripted_sandbox, make_client, **options)
+        client = await scripted_run(
+            scripted_sandbox,
+            make_client,
+            on_event=combine(events.append, PrometheusMetrics(registry)),
+            tracing=provider,
+        )
 
     rendered = {
         "events": "\n".join(f"{e!r}\n{msgspec.json.encode(e).decode()}" for e in events),
@@ -197,8 +191,7 @@ async def test_nothing_a_run_renders_carries_the_token_or_a_record_id(
     assert len(events) > 20
     assert "hubassoc_requests_total" in rendered["metrics"]
     assert caplog.records, "the run logged nothing at DEBUG"
-    if "tracing" in _CLIENT_OPTIONS:
-        assert len(exporter.get_finished_spans()) == 6  # one per attempt
+    assert len(exporter.get_finished_spans()) == 6  # one per attempt
     # The search can find: the run did use these ids and this token.
     assert scripted_sandbox.has_association(
         "contacts", "companies", COALESCED_FROM[0], COALESCED_TO[0]

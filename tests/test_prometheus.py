@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import subprocess
 import sys
 from collections.abc import Callable
@@ -246,10 +245,6 @@ def test_without_prometheus_client_the_import_error_names_the_extra() -> None:
     assert "pip install 'hubassoc[prometheus]'" in out
 
 
-@pytest.mark.skipif(
-    "on_event" not in inspect.signature(AssociationsClient).parameters,
-    reason="the client does not deliver events yet",
-)
 async def test_a_scripted_run_leaves_the_expected_samples(
     sandbox_factory: Callable[..., Any],
     make_client: Callable[..., AssociationsClient],

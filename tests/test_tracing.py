@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import subprocess
 import sys
 from collections.abc import Callable
@@ -161,10 +160,6 @@ def test_without_opentelemetry_there_is_no_tracer() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.skipif(
-    "tracing" not in inspect.signature(AssociationsClient).parameters,
-    reason="the client has no tracing option yet",
-)
 async def test_a_scripted_run_makes_a_span_per_attempt(
     sandbox_factory: Callable[..., Any],
     make_client: Callable[..., AssociationsClient],
