@@ -366,6 +366,69 @@ def test_sandbox_option_runs_the_example_end_to_end(tmp_path: Path) -> None:
     assert (tmp_path / "contacts-companies.csv.sandbox.journal").exists()
 
 
+# --- lines too long ------------------------------------------------------------------------
+
+#: Runs the command line, then reports the process's peak resident memory on stderr.
+PEAK_MEMORY = """
+import sys
+from hubassoc._cli import main
+status = main(sys.argv[1:])
+with open("/proc/self/status") as f:
+    print(*[line for line in f if line.startswith("VmHWM:")], file=sys.stderr, end="")
+sys.exit(status)
+"""
+
+
+def run_measuring_peak(input_path: Path, *options: str) -> tuple[int, str, str, int]:
+    """Run the backfill; its exit status, stdout, stderr and peak memory (``VmHWM``) in KiB."""
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_MEMORY, *backfill_command(input_path, *options)[3:]],
+        capture_output=True,
+        text=True,
+        env=_env(HUBSPOT_ACCESS_TOKEN=TOKEN),
+        timeout=60,
+        cwd=input_path.parent,
+    )
+    peak = re.search(r"VmHWM:\s+(\d+) kB", done.stderr)
+    assert peak is not None, done.stderr
+    return done.returncode, done.stdout, done.stderr, int(peak[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_a_huge_line_is_skipped_in_bounded_memory_and_the_job_resumes(
+    sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    options = ("--base-url", sandbox.url, "--rate-limit", "off", "--quiet")
+    make_input(tmp_path / "small.csv", 4)
+    _, _, _, baseline = run_measuring_peak(tmp_path / "small.csv", *options)
+    sandbox.call("POST", "/_sandbox/reset", {})
+
+    line_bytes = 64 << 20
+    path = tmp_path / "pairs.csv"
+    with open(path, "wb") as f:
+        f.write(b"from_id,to_id\n1,2\n3,")
+        for _ in range(line_bytes // (1 << 20)):
+            f.write(b"4" * (1 << 20))
+        f.write(b"\n5,6\n\n7,8\n")
+    status, out, err, peak = run_measuring_peak(path, *options)
+    assert status == 1, err
+    assert "LINE_TOO_LONG 1" in out
+    # Flat: the line never is in memory whole (it would take many times its size).
+    assert peak - baseline < 16 * 1024, (peak, baseline)
+    assert sandbox.store() == {("1", "2"), ("5", "6"), ("7", "8")}
+    (dead,) = dead_rows(tmp_path / "pairs.dead.csv")
+    assert (dead["_line"], dead["_category"]) == ("3", "LINE_TOO_LONG")
+    assert dead["_raw"].startswith("3,444") and len(dead["_raw"]) <= 1024
+    assert f"{line_bytes + 2:,} bytes long" in dead["_error"]
+    assert (tmp_path / "pairs.dead.csv").stat().st_size < 2048
+    assert journal_lines(tmp_path / "pairs.csv.journal") == [2, 4, 6]
+
+    again = run_backfill(path, *options)
+    assert again.returncode == 1, again.stderr
+    assert "already done 4" in again.stdout
+    assert sandbox.stats()["requests"] == 1
+
+
 # --- dry run and usage errors ----------------------------------------------------------
 
 

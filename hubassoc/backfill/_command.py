@@ -39,6 +39,7 @@ from hubassoc.backfill._journal import JobIdentity, Journal, JournalError
 from hubassoc.backfill._progress import ReporterLogHandler, format_duration, make_reporter
 from hubassoc.backfill._reader import (
     DEFAULT_FROM_COLUMN,
+    DEFAULT_MAX_LINE_BYTES,
     DEFAULT_TO_COLUMN,
     BadRow,
     InputError,
@@ -236,6 +237,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="where rows that fail go (default: INPUT with .dead before the extension, "
         "e.g. pairs.dead.csv; pairs.sandbox.dead.csv with --sandbox)",
     )
+    add(
+        "--max-line-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_LINE_BYTES,
+        metavar="N",
+        help="longest input line read, in bytes; a longer line is a LINE_TOO_LONG bad row, "
+        "skipped without being held in memory (default: %(default)s)",
+    )
     add("--dry-run", action="store_true", help="check the input and count rows; send nothing")
     add("--quiet", action="store_true", help="no progress display; only the summary and errors")
     add(
@@ -267,6 +276,7 @@ def resume_command(args: argparse.Namespace, *, input: str | None = None) -> str
         ("--api-version", args.api_version, _DEFAULT_API_VERSION),
         ("--concurrency", args.concurrency, _DEFAULT_CONCURRENCY),
         ("--progress-interval", args.progress_interval, _DEFAULT_PROGRESS_INTERVAL),
+        ("--max-line-bytes", args.max_line_bytes, DEFAULT_MAX_LINE_BYTES),
     ]
     if input is None:
         options += [("--journal", args.journal, None), ("--dead-letter", args.dead_letter, None)]
@@ -326,7 +336,11 @@ def _prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> _Job:
         raise UsageError(f"{args.input!r} is a directory, not an input file")
     try:
         reader = InputReader(
-            input_path, args.format, from_column=args.from_column, to_column=args.to_column
+            input_path,
+            args.format,
+            from_column=args.from_column,
+            to_column=args.to_column,
+            max_line_bytes=args.max_line_bytes,
         )
     except FileNotFoundError:
         raise UsageError(f"no such input file: {args.input!r}") from None

@@ -8,7 +8,8 @@ It has the input's format and columns, so it is valid input for a re-run
   (``OBJECT_NOT_FOUND``, ``SERVER_ERROR``, ...);
 * ``_error``: the message (one line);
 * ``_raw``: the line as read, only where the row could not be kept as fields
-  (broken quoting, not UTF-8, not a JSON object, more fields than the header);
+  (broken quoting, not UTF-8, not a JSON object, more fields than the header;
+  the first bytes of a line too long);
 * ``_line``: its line number in the input; last, so that reading the file
   back on resume needs no parsing of the rest of the line.
 
@@ -39,6 +40,7 @@ from hubassoc.backfill._append_file import AppendOnlyFile
 from hubassoc.backfill._reader import (
     DEAD_LETTER_COLUMNS,
     INVALID_UTF8,
+    LINE_TOO_LONG,
     BadRow,
     Format,
     split_csv_line,
@@ -51,6 +53,8 @@ _JSON_LINE_KEY: Final = b'"_line":'
 _json_decode = msgspec.json.Decoder().decode
 _json_encode = msgspec.json.Encoder().encode
 _FLATTEN: Final = str.maketrans({"\r": " ", "\n": " "})
+#: Bad rows whose line is kept only as text: not UTF-8, or only the start of the line.
+_RAW_ONLY: Final = frozenset({INVALID_UTF8, LINE_TOO_LONG})
 
 
 class DeadLetterError(Exception):
@@ -255,9 +259,10 @@ class DeadLetter(AppendOnlyFile):
         writer = csv.writer(buffer, lineterminator="\n")
         for row in rows:
             text = _text(row.raw)
-            fields = None if row.category == INVALID_UTF8 else split_csv_line(text)
             # The line as read is kept where its fields cannot be: unparseable, not
-            # UTF-8, or more fields than the header (they would land under our columns).
+            # UTF-8, more fields than the header (they would land under our columns),
+            # or only the start of a line too long (a cut field could read as an id).
+            fields = None if row.category in _RAW_ONLY else split_csv_line(text)
             keep_raw = fields is None or len(fields) > input_width
             values = (fields or [])[:input_width]
             values += [""] * (width - len(values))
@@ -271,7 +276,7 @@ class DeadLetter(AppendOnlyFile):
 
     def _json(self, row: BadRow) -> bytes:
         try:
-            value: Any = _json_decode(row.raw)
+            value: Any = None if row.category in _RAW_ONLY else _json_decode(row.raw)
         except msgspec.DecodeError:
             value = None
         if not isinstance(value, dict):

@@ -11,6 +11,10 @@ Rules, the same for both formats:
 * ids are checked with the client's own :func:`~hubassoc._validation.check_record_id`
   (decimal int64, leading zeros dropped); whitespace around an id is ignored;
 * blank lines are not rows: they are skipped (and counted);
+* a line longer than ``max_line_bytes`` is never held whole: it is read in
+  bounded pieces and becomes a ``LINE_TOO_LONG`` bad row that keeps only
+  its first :data:`EXCERPT_BYTES` bytes, so one runaway line cannot take the
+  job's memory or fill the dead-letter file;
 * every other problem is a bad row, never an exception: a missing column, an
   empty or invalid id, broken CSV quoting, text that is not UTF-8, a JSON
   line that does not parse or is not an object.
@@ -30,6 +34,7 @@ JSON Lines: one object per line; ids are strings or integers under the keys
 from __future__ import annotations
 
 import csv
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,12 +49,15 @@ __all__ = [
     "BROKEN_CSV_QUOTING",
     "DEAD_LETTER_COLUMNS",
     "DEFAULT_FROM_COLUMN",
+    "DEFAULT_MAX_LINE_BYTES",
     "DEFAULT_TO_COLUMN",
     "EMPTY_ID",
+    "EXCERPT_BYTES",
     "FORMATS",
     "INVALID_ID",
     "INVALID_JSON",
     "INVALID_UTF8",
+    "LINE_TOO_LONG",
     "MISSING_COLUMN",
     "NOT_A_JSON_OBJECT",
     "BadRow",
@@ -78,6 +86,12 @@ BROKEN_CSV_QUOTING: Final = "BROKEN_CSV_QUOTING"
 INVALID_JSON: Final = "INVALID_JSON"
 NOT_A_JSON_OBJECT: Final = "NOT_A_JSON_OBJECT"
 INVALID_UTF8: Final = "INVALID_UTF8"
+LINE_TOO_LONG: Final = "LINE_TOO_LONG"
+
+#: Longest line read (its ``\\n`` excluded): ids and a few columns fit many times over.
+DEFAULT_MAX_LINE_BYTES: Final = 1 << 20
+#: What a ``LINE_TOO_LONG`` bad row keeps of its line, to show what it was.
+EXCERPT_BYTES: Final = 256
 
 _EXTENSIONS: Final[dict[str, Format]] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _BOM: Final = b"\xef\xbb\xbf"
@@ -154,6 +168,11 @@ def split_csv_line(text: str) -> list[str] | None:
     return records[0]
 
 
+def _too_long(raw: bytes, piece: int) -> bool:
+    """Whether ``raw``, read with ``readline(piece)``, is only the start of its line."""
+    return len(raw) == piece and raw[-1:] != b"\n"
+
+
 def _describe_json(value: Any) -> str:
     if value is None:
         return "null"
@@ -175,10 +194,13 @@ class InputReader:
         from_column, to_column: the columns (CSV) or keys (JSONL) holding the
             ids; by default ``from_id`` / ``to_id`` (see the module docstring
             for the CSV fallback to the first two columns).
+        max_line_bytes: the longest line read (its ``\\n`` excluded); longer
+            ones are ``LINE_TOO_LONG`` bad rows.
 
     Raises:
         OSError: the file cannot be opened or read.
         InputError: unknown format, no usable header, a column not in the header.
+        ValueError: ``max_line_bytes`` is below 1.
     """
 
     __slots__ = (
@@ -191,6 +213,7 @@ class InputReader:
         "format",
         "from_column",
         "header",
+        "max_line_bytes",
         "path",
         "to_column",
     )
@@ -202,7 +225,11 @@ class InputReader:
         *,
         from_column: str | None = None,
         to_column: str | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> None:
+        if max_line_bytes < 1:
+            raise ValueError(f"max_line_bytes must be >= 1, not {max_line_bytes!r}")
+        self.max_line_bytes = max_line_bytes
         self.path = Path(path)
         self.format: Format = format if format is not None else guess_format(path)
         if self.format not in FORMATS:
@@ -253,7 +280,12 @@ class InputReader:
     # --- header and columns -------------------------------------------------------------
 
     def _read_header(self) -> list[str]:
-        raw = self._file.readline()
+        raw = self._file.readline(self.max_line_bytes + 1)
+        if _too_long(raw, self.max_line_bytes + 1):
+            raise InputError(
+                f"the header of {os.fspath(self.path)!r} is longer than {self.max_line_bytes:,} "
+                "bytes (--max-line-bytes)"
+            )
         if not raw.strip():
             raise InputError(f"{os.fspath(self.path)!r} has no CSV header row on line 1")
         try:
@@ -310,8 +342,14 @@ class InputReader:
         parse = self._parse_csv if self.format == "csv" else self._parse_json
         line = self.first_line - 1
         limit = len(done) if done is not None else 0
-        for raw in self._file:
+        # One byte more than allowed: a piece that long without a line break
+        # is a line too long, found without ever reading it whole.
+        piece = self.max_line_bytes + 1
+        for raw in iter(functools.partial(self._file.readline, piece), b""):
             line += 1
+            if raw[-1] != 0x0A and len(raw) == piece:
+                yield from self._skip_long_line(line, raw, done)
+                continue
             if line < limit and done is not None and done[line]:
                 continue
             row = parse(line, raw)
@@ -319,6 +357,26 @@ class InputReader:
                 self.blank_lines += 1
             else:
                 yield row
+
+    def _skip_long_line(self, line: int, start: bytes, done: bytearray | None) -> Iterator[BadRow]:
+        """Skip the rest of a line too long, in bounded pieces; a bad row unless it is done."""
+        size = len(start)
+        readline = self._file.readline
+        while piece := readline(_READ_BUFFER):
+            size += len(piece)
+            if piece.endswith(b"\n"):
+                size -= 1
+                break
+        if done is not None and line < len(done) and done[line]:
+            return
+        excerpt = start[:EXCERPT_BYTES]
+        yield BadRow(
+            line,
+            LINE_TOO_LONG,
+            f"the line is {size:,} bytes long, more than the {self.max_line_bytes:,} allowed "
+            f"(--max-line-bytes); only its first {len(excerpt)} bytes are kept here",
+            excerpt,
+        )
 
     def _parse_csv(self, line: int, raw: bytes) -> Row | BadRow | None:
         try:
