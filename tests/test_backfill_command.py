@@ -483,6 +483,10 @@ def test_more_usage_errors_exit_2(sandbox: SandboxProcess, tmp_path: Path) -> No
     assert missing.returncode == 2 and "no such input file" in missing.stderr
     (tmp_path / "pairs.txt").write_text("from_id,to_id\n1,2\n")
     assert "--format" in run_backfill(tmp_path / "pairs.txt").stderr
+    # A header naming an id column twice: which one holds the ids is not guessed.
+    (tmp_path / "twice.csv").write_text("from_id,to_id,to_id\n1,2,3\n")
+    twice = run_backfill(tmp_path / "twice.csv")
+    assert twice.returncode == 2 and "column 'to_id' appears 2 times" in twice.stderr
     # A token on the command line is refused without being echoed.
     make_input(tmp_path / "pairs.csv", 5)
     leaked = run_backfill(tmp_path / "pairs.csv", "--token", "pat-on-the-command-line")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hubassoc.backfill import BadRow, DeadLetter, InputReader, Row
+from hubassoc.backfill import BadRow, DeadLetter, InputError, InputReader, Row
 from hubassoc.backfill._reader import EXCERPT_BYTES
 
 
@@ -109,3 +109,95 @@ def test_a_line_too_long_is_dead_lettered_as_its_start_only(
     assert record["_raw"] == line[: limit + 1].decode()
     # Read back as input, the row is bad again: never a pair.
     assert not [item for item in read_all(dead_path) if isinstance(item, Row)]
+
+
+# --- strict ids --------------------------------------------------------------------------
+
+#: Characters ``str.strip()`` would trim that are not spaces or tabs.
+ODD_SPACES = ["\x1c", "\u00a0", "\u2028", "\x0b", "\x0c", "\u3000", "\x85", "\x1f"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_only_ascii_spaces_and_tabs_around_an_id_are_ignored(tmp_path: Path, suffix: str) -> None:
+    ids = [f"{64 + index}{char}" for index, char in enumerate(ODD_SPACES)]
+    ids += [f"{char}9" for char in ODD_SPACES[:3]]
+    if suffix == ".csv":
+        lines = ["from_id,to_id", " \t1\t ,2"] + [f"{i},1" for i in ids] + [f"1,{i}" for i in ids]
+    else:
+        lines = ['{"from_id": " \\t1\\t ", "to_id": 2}']
+        lines += [json.dumps({"from_id": i, "to_id": 1}) for i in ids]
+        lines += [json.dumps({"from_id": 1, "to_id": i}) for i in ids]
+    path = tmp_path / f"pairs{suffix}"
+    path.write_bytes("\n".join(lines).encode() + b"\n")
+    items = read_all(path)
+    good = [item for item in items if isinstance(item, Row)]
+    bad = [item for item in items if isinstance(item, BadRow)]
+    assert [(row.from_id, row.to_id) for row in good] == [("1", "2")]
+    assert len(bad) == 2 * len(ids)
+    assert {row.category for row in bad} == {"INVALID_ID"}
+    assert "U+001C" in bad[0].message and "only spaces and tabs" in bad[0].message
+    assert "U+00A0 NO-BREAK SPACE" in bad[1].message
+    assert "U+2028 LINE SEPARATOR" in bad[2].message
+
+
+def test_a_line_of_other_whitespace_is_a_bad_row_not_a_blank_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "pairs.csv", b"from_id,to_id\n \t \n\xc2\xa0\n\x0c\n1,2\n")
+    with InputReader(path) as reader:
+        items = list(reader.rows())
+        assert reader.blank_lines == 1
+    assert [(item.line, type(item).__name__) for item in items] == [
+        (3, "BadRow"),
+        (4, "BadRow"),
+        (5, "Row"),
+    ]
+    path = write(tmp_path / "pairs.jsonl", b' \t\r\n\x0c\n{"from_id": 1, "to_id": 2}\n')
+    assert [type(item).__name__ for item in read_all(path)] == ["BadRow", "Row"]
+
+
+# --- ambiguous inputs ----------------------------------------------------------------------
+
+
+def test_a_json_object_with_an_id_key_twice_is_a_bad_row(tmp_path: Path) -> None:
+    lines = [
+        b'{"from_id": 1, "to_id": 2, "from_id": 3}',  # 1: twice
+        b'{"from_id": 1, "to_id": 2, "\\u0066rom_id": 3}',  # 2: twice, once escaped
+        b'{"to_id": "2", "from_id": 1, "to_id": "2"}',  # 3: twice, same value
+        b'{"from_id": 4, "to_id": 5, "note": "from_id", "more": {"to_id": 9}}',  # 4: fine
+        b'{"from_id": 6, "to_id": 7, "x": 1, "x": 2}',  # 5: another key twice: fine
+        b'{"from_id": "8", "to_id": "9", "note": "a \\"quote\\""}',  # 6: escapes: fine
+        b'{"\\u0066rom_id": 10, "to_id": 11}',  # 7: escaped once: fine
+    ]
+    path = write(tmp_path / "pairs.jsonl", b"\n".join(lines) + b"\n")
+    items = read_all(path)
+    assert [(item.line, item.category) for item in items if isinstance(item, BadRow)] == [
+        (1, "DUPLICATE_KEY"),
+        (2, "DUPLICATE_KEY"),
+        (3, "DUPLICATE_KEY"),
+    ]
+    assert "'from_id' more than once" in items[0].message  # type: ignore[union-attr]
+    assert [(row.from_id, row.to_id) for row in items if isinstance(row, Row)] == [
+        ("4", "5"),
+        ("6", "7"),
+        ("8", "9"),
+        ("10", "11"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "options", "column"),
+    [
+        ("from_id,to_id,from_id", {}, "from_id"),
+        ("to_id,from_id, to_id", {}, "to_id"),
+        ("a,b,b", {"from_column": "a", "to_column": "b"}, "b"),
+        ("from_id,to_id,_line,_line", {}, "_line"),
+    ],
+)
+def test_a_csv_header_naming_a_used_column_twice_is_refused(
+    tmp_path: Path, header: str, options: dict[str, str], column: str
+) -> None:
+    path = write(tmp_path / "pairs.csv", f"{header}\n1,2,3\n".encode())
+    with pytest.raises(InputError, match=f"column '{column}' appears 2 times"):
+        InputReader(path, **options)  # type: ignore[arg-type]
+    # Another column twice is harmless: the ids are where they are.
+    write(tmp_path / "ok.csv", b"from_id,to_id,note,note\n1,2,a,b\n")
+    assert [row.line for row in read_all(tmp_path / "ok.csv")] == [2]
