@@ -37,10 +37,12 @@ from hubassoc._routes import Routes
 from hubassoc._transport import Response, Transport, TransportStats, check_base_url
 from hubassoc._validation import check_object_type, check_record_id
 
-__all__ = ["DEFAULT_BASE_URL", "AssociationsClient"]
+__all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "TOKEN_ENV", "AssociationsClient"]
 
 #: HubSpot's API host.
 DEFAULT_BASE_URL = "https://api.hubapi.com"
+#: The API version a client uses unless told otherwise.
+DEFAULT_API_VERSION = "2026-03"
 #: The environment variable the access token is read from by default.
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 
@@ -107,7 +109,7 @@ class AssociationsClient:
         access_token: str | None = None,
         *,
         base_url: str = DEFAULT_BASE_URL,
-        api_version: str = "2026-03",
+        api_version: str = DEFAULT_API_VERSION,
         timeout: float = 30.0,
         max_retries: int = 5,
         retry: RetryPolicy | None = None,

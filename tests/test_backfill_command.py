@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from hubassoc.backfill import command_line
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "contacts-companies.csv"
 LISTENING = re.compile(r"hubassoc sandbox listening on (http://\S+) token=(\S+)\n")
@@ -108,18 +110,13 @@ def sandbox(sandbox_process: SandboxProcess) -> SandboxProcess:
 
 
 def backfill_command(input_path: Path, *options: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "hubassoc",
-        "backfill",
-        str(input_path),
-        "--from-type",
-        "contacts",
-        "--to-type",
-        "companies",
+    return command_line(
+        input_path,
         *options,
-    ]
+        from_type="contacts",
+        to_type="companies",
+        program=(sys.executable, "-m", "hubassoc"),
+    )
 
 
 def run_backfill(

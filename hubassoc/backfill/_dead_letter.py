@@ -30,7 +30,7 @@ import csv
 import io
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -89,8 +89,15 @@ class DeadLetter(AppendOnlyFile):
         "written_by_category",
     )
 
-    def __init__(self, path: Path, format: Format, input_header: Sequence[str] | None) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        path: Path,
+        format: Format,
+        input_header: Sequence[str] | None,
+        *,
+        redact: Callable[[bytes], bytes] | None = None,
+    ) -> None:
+        super().__init__(redact=redact)
         self.path = path
         self.format: Format = format
         self._header: list[str] | None = None
@@ -127,17 +134,19 @@ class DeadLetter(AppendOnlyFile):
         format: Format,
         input_header: Sequence[str] | None,
         done: bytearray,
+        redact: Callable[[bytes], bytes] | None = None,
     ) -> DeadLetter:
         """Prepare the dead-letter file at ``path``; if it exists, read it back.
 
         Every ``_line`` already in the file is set in ``done`` (the bitmap
         indexed by input line number) and counted; a torn last line is cut off.
+        ``redact`` is applied to every row written (see :class:`AppendOnlyFile`).
 
         Raises:
             DeadLetterError: the file is not a dead-letter file of this input.
             OSError: it cannot be read or repaired.
         """
-        dead = cls(Path(path), format, input_header)
+        dead = cls(Path(path), format, input_header, redact=redact)
         try:
             f = open(dead.path, "rb")  # noqa: SIM115
         except FileNotFoundError:

@@ -52,7 +52,7 @@ from typing import Any, BinaryIO, Final, Literal, NamedTuple
 
 import msgspec
 
-from hubassoc._validation import check_record_id
+from hubassoc import check_record_id
 
 __all__ = [
     "BROKEN_CSV_QUOTING",

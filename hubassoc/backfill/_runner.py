@@ -36,15 +36,15 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hubassoc._client import AssociationsClient
-from hubassoc._default_batches import Pair
-from hubassoc._errors import (
+from hubassoc import (
+    AssociationsClient,
     AuthenticationError,
     BatchItemError,
     DailyLimitError,
     DecodingError,
     HubSpotError,
     InvalidRequestError,
+    Pair,
     RateLimitError,
     ServerError,
     TransportError,
