@@ -426,6 +426,46 @@ def test_a_huge_line_is_skipped_in_bounded_memory_and_the_job_resumes(
     assert sandbox.stats()["requests"] == 1
 
 
+# --- secrets --------------------------------------------------------------------------------
+
+
+def test_a_token_the_server_echoes_is_in_nothing_the_backfill_writes(
+    sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    # Every field of the answers a server controls names the token: the message,
+    # the category, the correlation id, the context.
+    echo = {
+        "status": "error",
+        "message": f"bad request for Authorization: Bearer {TOKEN} ({TOKEN})",
+        "category": f"OBJECT_NOT_FOUND {TOKEN}",
+        "correlationId": TOKEN,
+        "context": {"token": [TOKEN]},
+    }
+    entry = {"status": 404, "body": json.dumps(echo)}
+    sandbox.call("POST", "/_sandbox/script", [None, entry, None, entry, None])
+    make_input(tmp_path / "pairs.csv", 250)
+    summary = tmp_path / "summary.json"
+    result = run_backfill(
+        tmp_path / "pairs.csv",
+        *("--base-url", sandbox.url, "--rate-limit", "off", "--batch-size", "50"),
+        *("--concurrency", "1", "--progress-interval", "0.05", "--summary-json", str(summary)),
+    )
+    assert result.returncode == 1, result.stderr
+    dead = (tmp_path / "pairs.dead.csv").read_text()
+    assert len(dead_rows(tmp_path / "pairs.dead.csv")) == 100
+    assert "[redacted]" in dead and "bad request for Authorization" in dead
+    written = [
+        result.stdout,
+        result.stderr,
+        dead,
+        (tmp_path / "pairs.csv.journal").read_text(),
+        summary.read_text(),
+    ]
+    for text in written:
+        assert TOKEN not in text
+        assert TOKEN.replace("-", "%2D") not in text
+
+
 # --- dry run and usage errors ----------------------------------------------------------
 
 
@@ -565,6 +605,7 @@ def test_sigint_stops_cleanly_and_the_printed_command_resumes(
     sandbox.configure(latency=0.05)
     expected = make_input(tmp_path / "pairs.csv", 2000)
     options = ("--base-url", sandbox.url, "--rate-limit", "off", "--batch-size", "50")
+    options += ("--summary-json", "summary.json")
     process = start_backfill(tmp_path / "pairs.csv", *options, "--concurrency", "2")
     wait_for(lambda: sandbox.stats()["pairs_received"] >= 300)
     process.send_signal(signal.SIGINT)
@@ -576,6 +617,13 @@ def test_sigint_stops_cleanly_and_the_printed_command_resumes(
     resume = err.rsplit("to resume, run:\n", 1)[1].strip()
     argv = shlex.split(resume)
     assert argv[:2] == ["hubassoc", "backfill"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["status"], summary["exit_status"]) == ("interrupted", 130)
+    assert summary["resume_command"] == resume
+    rows = summary["rows"]
+    assert rows["associated"] == len(journal_lines(tmp_path / "pairs.csv.journal"))
+    assert rows["remaining"] == 2000 - rows["done"] > 0
+    assert summary["requests"] >= 6 and summary["elapsed_seconds"] > 0
     # Everything answered before the stop is journalled: nothing is sent twice.
     received = sandbox.stats()["pairs_received"]
     assert len(journal_lines(tmp_path / "pairs.csv.journal")) == received
@@ -593,6 +641,13 @@ def test_sigint_stops_cleanly_and_the_printed_command_resumes(
         sandbox, expected, tmp_path / "pairs.csv.journal", tmp_path / "pairs.dead.csv"
     )
     assert sandbox.stats()["pairs_duplicate"] == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["status"], summary["exit_status"], summary["resume_command"]) == (
+        "finished",
+        0,
+        None,
+    )
+    assert summary["rows"]["done"] == summary["rows"]["total"] == 2000
 
 
 def test_daily_limit_stops_with_3_and_resumes_after_the_reset(
@@ -601,8 +656,36 @@ def test_daily_limit_stops_with_3_and_resumes_after_the_reset(
     sandbox.configure(daily_limit=4)
     expected = make_input(tmp_path / "pairs.csv", 500)
     options = ("--base-url", sandbox.url, "--rate-limit", "off", "--batch-size", "50")
-    result = run_backfill(tmp_path / "pairs.csv", *options)
+    result = run_backfill(tmp_path / "pairs.csv", *options, "--summary-json", "out/s.json")
+    assert result.returncode == 2 and "--summary-json" in result.stderr  # no such folder
+    assert not (tmp_path / "pairs.csv.journal").exists()
+    (tmp_path / "out").mkdir()
+    result = run_backfill(tmp_path / "pairs.csv", *options, "--summary-json", "out/s.json")
     assert result.returncode == 3, result.stderr
+    summary = json.loads((tmp_path / "out" / "s.json").read_text())
+    assert (summary["status"], summary["exit_status"]) == ("daily_limit", 3)
+    assert summary["rows"]["associated"] == 200 and summary["rate_limited"] >= 1
+    assert "daily" in summary["error"]
+    assert summary["resume_command"].startswith("hubassoc backfill ")
+    assert sorted(summary) == [
+        "bad_by_category",
+        "dead_letter",
+        "elapsed_seconds",
+        "error",
+        "exit_status",
+        "failed_by_category",
+        "from_type",
+        "input",
+        "journal",
+        "pairs_per_second",
+        "rate_limited",
+        "requests",
+        "resume_command",
+        "retries",
+        "rows",
+        "status",
+        "to_type",
+    ]
     assert "midnight" in result.stderr and "time zone" in result.stderr
     assert "run the same command" in result.stderr
     assert "daily request limit" in result.stdout

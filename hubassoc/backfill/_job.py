@@ -15,7 +15,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from hubassoc import TOKEN_ENV
 from hubassoc.backfill._dead_letter import DeadLetter, DeadLetterError, default_dead_letter_path
@@ -81,10 +80,9 @@ class Credentials:
         if self.oauth is not None:
             found += [self.oauth.client_secret, self.oauth.refresh_token]
         if self.redis_url:
-            try:
-                found.append(urlsplit(self.redis_url).password)
-            except ValueError:
-                found.append(self.redis_url)
+            # The user info by hand: a password with a "/" in it defeats URL parsing.
+            user_info = self.redis_url.partition("//")[2].rpartition("@")[0]
+            found += [user_info, user_info.partition(":")[2]]
         return [secret for secret in found if secret]
 
 
@@ -164,6 +162,10 @@ def prepare(options: Options, environ: Mapping[str, str], redactor: Redactor) ->
         raise UsageError("--sandbox and --base-url exclude each other")
     credentials = _credentials(options, environ)
     redactor.add(*credentials.secrets())
+    if options.summary_json is not None:
+        folder = Path(options.summary_json).parent
+        if not folder.is_dir():
+            raise UsageError(f"--summary-json: no such directory: {os.fspath(folder)!r}")
     input_path = Path(options.input)
     if input_path.is_dir():
         raise UsageError(f"{options.input!r} is a directory, not an input file")
