@@ -39,6 +39,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "not_found_ids": [],
     "poison_ids": [],
     "token": TOKEN,
+    "oauth": False,
+    "oauth_only": False,
 }
 
 pytestmark = pytest.mark.slow
@@ -121,9 +123,14 @@ def backfill_command(input_path: Path, *options: str) -> list[str]:
 
 
 def run_backfill(
-    input_path: Path, *options: str, token: str | None = TOKEN, timeout: float = 60
+    input_path: Path,
+    *options: str,
+    token: str | None = TOKEN,
+    timeout: float = 60,
+    environ: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = _env() if token is None else _env(HUBSPOT_ACCESS_TOKEN=token)
+    env.update(environ or {})
     return subprocess.run(
         backfill_command(input_path, *options),
         capture_output=True,
@@ -134,13 +141,15 @@ def run_backfill(
     )
 
 
-def start_backfill(input_path: Path, *options: str) -> subprocess.Popen[str]:
+def start_backfill(
+    input_path: Path, *options: str, environ: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         backfill_command(input_path, *options),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(HUBSPOT_ACCESS_TOKEN=TOKEN),
+        env=_env(HUBSPOT_ACCESS_TOKEN=TOKEN, **(environ or {})),
         cwd=input_path.parent,
     )
 
@@ -465,6 +474,68 @@ def test_a_token_the_server_echoes_is_in_nothing_the_backfill_writes(
     for text in written:
         assert TOKEN not in text
         assert TOKEN.replace("-", "%2D") not in text
+
+
+# --- OAuth apps and a shared budget ----------------------------------------------------------
+
+
+def test_an_oauth_app_runs_across_several_token_lifetimes(
+    sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    sandbox.configure(oauth=True, oauth_only=True, oauth_token_lifetime=0.4, latency=0.1)
+    app = sandbox.call("GET", "/_sandbox/oauth")
+    environ = {
+        "HUBSPOT_CLIENT_ID": app["client_id"],
+        "HUBSPOT_CLIENT_SECRET": app["client_secret"],
+        "HUBSPOT_REFRESH_TOKEN": app["refresh_token"],
+    }
+    expected = make_input(tmp_path / "pairs.csv", 600)
+    options = ("--base-url", sandbox.url, "--rate-limit", "off", "--oauth")
+    options += ("--batch-size", "20", "--concurrency", "2", "--progress-interval", "0.05")
+    result = run_backfill(
+        tmp_path / "pairs.csv", *options, "--summary-json", "s.json", token=None, environ=environ
+    )
+    assert result.returncode == 0, result.stderr
+    check_nothing_lost(
+        sandbox, expected, tmp_path / "pairs.csv.journal", tmp_path / "pairs.dead.csv"
+    )
+    stats = sandbox.stats()
+    assert stats["oauth_refreshes"] >= 3  # 15 rounds of 0.1 s, tokens of 0.4 s
+    # A token may expire on its way (0.1 s trips): the 401 is refreshed and retried.
+    assert stats["by_status"]["200"] == 30
+    written = result.stdout + result.stderr + (tmp_path / "s.json").read_text()
+    written += (tmp_path / "pairs.csv.journal").read_text()
+    for secret in (app["client_secret"], app["refresh_token"]):
+        assert secret not in written
+    # A refused refresh token stops the run like a refused token: exit 2, nothing lost.
+    sandbox.call("POST", "/_sandbox/oauth/revoke", {})
+    make_input(tmp_path / "more.csv", 20)
+    refused = run_backfill(tmp_path / "more.csv", *options, token=None, environ=environ)
+    assert refused.returncode == 2, refused.stderr
+    assert "HubSpot refused the token" in refused.stderr and "--oauth" in refused.stderr
+    assert app["refresh_token"] not in refused.stdout + refused.stderr
+
+
+def test_two_backfills_share_one_rate_limit_through_redis(
+    sandbox: SandboxProcess, tmp_path: Path, redis_url: str
+) -> None:
+    # 20 requests per 0.5 s between them: each alone would take all of it.
+    sandbox.configure(rate_limit=[20, 0.5])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    make_input(tmp_path / "a" / "pairs.csv", 300)
+    path_b = tmp_path / "b" / "pairs.csv"
+    path_b.write_text("from_id,to_id\n" + "".join(f"{5000 + i},{i % 50 + 1}\n" for i in range(300)))
+    options = ("--base-url", sandbox.url, "--rate-limit", "20/0.5", "--batch-size", "10")
+    options += ("--redis", redis_url, "--budget-key", "backfill-test", "--quiet")
+    processes = [start_backfill(tmp_path / name / "pairs.csv", *options) for name in "ab"]
+    for process in processes:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert re.search(r"requests\s+30 \(retries 0, 429s 0\)", out), out
+    stats = sandbox.stats()
+    assert stats["requests"] == 60 and stats["by_status"] == {"200": 60}
+    assert len(sandbox.store()) == 600
 
 
 # --- dry run and usage errors ----------------------------------------------------------

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from hubassoc import RateLimit, TransportStats
-from hubassoc._events import PacerWaited, RequestSent
 from hubassoc.backfill import Counters, Summary
 from hubassoc.backfill._command import add_parser
 from hubassoc.backfill._job import Credentials, OAuthCredentials, UsageError, prepare
@@ -18,6 +17,7 @@ from hubassoc.backfill._options import Options, resume_command
 from hubassoc.backfill._progress import PacingWatch, PlainReporter
 from hubassoc.backfill._redact import RedactingStream, Redactor
 from hubassoc.backfill._report import summary_document, write_json_atomically
+from hubassoc.events import PacerWaited, RequestSent
 
 SECRET = "pat-na1-zq9x/+=-token"
 

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 from hubassoc import TransportStats
-from hubassoc._events import PacerWaited, RequestSent
 from hubassoc.backfill._runner import Counters
+from hubassoc.events import PacerWaited, RequestSent
 
 __all__ = [
     "PacingWatch",

@@ -12,18 +12,24 @@ arguments: a base URL, API version or token it refuses is a usage error.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-import hubassoc
-from hubassoc import DEFAULT_BASE_URL, AssociationsClient
+from hubassoc import (
+    DEFAULT_BASE_URL,
+    AssociationsClient,
+    OAuthTokens,
+    RedisBudget,
+    RefreshedTokens,
+    TokenProvider,
+)
 from hubassoc.backfill._job import Credentials, Job, OAuthCredentials, UsageError
 from hubassoc.backfill._options import REFRESH_TOKEN_ENV
 from hubassoc.backfill._redact import Redactor
+from hubassoc.events import EventCallback
 
 __all__ = ["SANDBOX_RATE_LIMIT", "Target", "connect"]
 
@@ -41,22 +47,6 @@ class Target:
     description: str
 
 
-def _public(name: str, flag: str) -> Any:
-    """A name of hubassoc's public API that a flag needs (newer than some installs).
-
-    Raises:
-        UsageError: this hubassoc does not have it.
-    """
-    try:
-        return getattr(hubassoc, name)
-    except AttributeError:
-        raise UsageError(f"{flag} needs hubassoc.{name}, which this hubassoc lacks") from None
-
-
-def _accepts(keyword: str) -> bool:
-    return keyword in inspect.signature(AssociationsClient).parameters
-
-
 async def _start_sandbox(oauth: bool) -> Any:
     from hubassoc.sandbox import Sandbox
 
@@ -71,11 +61,11 @@ async def _start_sandbox(oauth: bool) -> Any:
     return sandbox
 
 
-def _oauth_tokens(oauth: OAuthCredentials, redactor: Redactor) -> Any:
+def _oauth_tokens(oauth: OAuthCredentials, redactor: Redactor) -> OAuthTokens:
     """``OAuthTokens`` for the app; each token it refreshes is redacted from then on."""
     warned = False
 
-    def on_refresh(tokens: Any) -> None:
+    def on_refresh(tokens: RefreshedTokens) -> None:
         nonlocal warned
         redactor.add(tokens.access_token, tokens.refresh_token)
         if tokens.refresh_token_rotated and not warned:
@@ -86,8 +76,7 @@ def _oauth_tokens(oauth: OAuthCredentials, redactor: Redactor) -> Any:
                 REFRESH_TOKEN_ENV,
             )
 
-    oauth_tokens = _public("OAuthTokens", "--oauth")
-    return oauth_tokens(
+    return OAuthTokens(
         client_id=oauth.client_id,
         client_secret=oauth.client_secret,
         refresh_token=oauth.refresh_token,
@@ -97,7 +86,7 @@ def _oauth_tokens(oauth: OAuthCredentials, redactor: Redactor) -> Any:
 
 @contextlib.asynccontextmanager
 async def connect(
-    job: Job, redactor: Redactor, on_event: Callable[[Any], object] | None = None
+    job: Job, redactor: Redactor, on_event: EventCallback | None = None
 ) -> AsyncIterator[Target]:
     """Start the sandbox if asked, then open the client the run sends with.
 
@@ -105,12 +94,12 @@ async def connect(
 
     Raises:
         UsageError: the client refuses an argument (a base URL, an API
-            version, a token), or a flag needs what this hubassoc lacks.
+            version, a token), or the shared budget its Redis URL.
     """
     options = job.options
     credentials = job.credentials
     sandbox: Any = None
-    budget: Any = None
+    budget: RedisBudget | None = None
     try:
         base_url = options.base_url or DEFAULT_BASE_URL
         description = base_url
@@ -129,19 +118,14 @@ async def connect(
             else:
                 credentials = Credentials(token=sandbox.token, redis_url=credentials.redis_url)
             redactor.add(*credentials.secrets())
-        extra: dict[str, Any] = {}
-        access_token: Any = credentials.token
+        access_token: str | TokenProvider | None = credentials.token
         if credentials.oauth is not None:
             access_token = _oauth_tokens(credentials.oauth, redactor)
         if credentials.redis_url is not None:
-            redis_budget = _public("RedisBudget", "--redis")
             try:
-                budget = redis_budget(credentials.redis_url, key=options.budget_key or None)
+                budget = RedisBudget(credentials.redis_url, key=options.budget_key or None)
             except (ValueError, TypeError, ModuleNotFoundError) as exc:
                 raise UsageError(f"--redis: {exc}") from None
-            extra["shared_budget"] = budget
-        if on_event is not None and _accepts("on_event"):
-            extra["on_event"] = on_event
         try:
             client = AssociationsClient(
                 access_token,
@@ -150,7 +134,8 @@ async def connect(
                 max_batch_size=options.batch_size,
                 max_concurrency=options.concurrency,
                 rate_limit=options.rate_limit,
-                **extra,
+                shared_budget=budget,
+                on_event=on_event,
             )
         except (ValueError, TypeError) as exc:
             raise UsageError(str(exc)) from None
