@@ -356,6 +356,24 @@ def test_plain_progress_lines_and_summary_when_not_on_a_terminal(
     assert quiet.returncode == 0 and quiet.stderr == ""
 
 
+def test_progress_lines_show_the_pacer_from_the_clients_events(
+    sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    make_input(tmp_path / "pairs.csv", 200)
+    result = run_backfill(
+        tmp_path / "pairs.csv",
+        *("--base-url", sandbox.url, "--rate-limit", "5/0.2", "--batch-size", "10"),
+        *("--concurrency", "2", "--progress-interval", "0.1"),
+    )
+    assert result.returncode == 0, result.stderr
+    progress = [line for line in result.stderr.splitlines() if "/200 rows (" in line]
+    assert len(progress) >= 3
+    paced = [re.search(r", paced ([\d.]+) s, window (\d+)/5$", line) for line in progress]
+    assert all(paced), progress
+    assert float(paced[-1][1]) > 0  # type: ignore[index]
+    assert all(1 <= int(match[2]) <= 5 for match in paced)  # type: ignore[index]
+
+
 def test_sandbox_option_runs_the_example_end_to_end(tmp_path: Path) -> None:
     example = shutil.copy(EXAMPLE, tmp_path / "contacts-companies.csv")
     result = run_backfill(Path(example), "--sandbox", token=None)
@@ -371,6 +389,15 @@ def test_sandbox_option_runs_the_example_end_to_end(tmp_path: Path) -> None:
     }
     assert "associated   993" in result.stdout
     assert (tmp_path / "contacts-companies.csv.sandbox.journal").exists()
+    # The same against the sandbox as an OAuth server.
+    again = run_backfill(Path(example), "--sandbox", "--oauth", "--journal", "j2", token=None)
+    assert again.returncode == 2 and "the dead-letter file" in again.stderr
+    oauth = run_backfill(
+        Path(example), "--sandbox", "--oauth", "--journal", "j2", "--dead-letter", "d2.csv"
+    )
+    assert oauth.returncode == 1, oauth.stderr
+    assert "sandbox (Free-tier pacing: 100 requests per 10 s) as an OAuth app" in oauth.stderr
+    assert "associated   993" in oauth.stdout
 
 
 # --- lines too long ------------------------------------------------------------------------

@@ -201,3 +201,23 @@ def test_a_csv_header_naming_a_used_column_twice_is_refused(
     # Another column twice is harmless: the ids are where they are.
     write(tmp_path / "ok.csv", b"from_id,to_id,note,note\n1,2,a,b\n")
     assert [row.line for row in read_all(tmp_path / "ok.csv")] == [2]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_long_error_message_is_cut_short_in_the_dead_letter_file(
+    tmp_path: Path, suffix: str
+) -> None:
+    dead_path = tmp_path / f"dead{suffix}"
+    header = ["from_id", "to_id"] if suffix == ".csv" else None
+    dead = DeadLetter.open(
+        dead_path,
+        format=suffix[1:],
+        input_header=header,
+        done=bytearray(4),  # type: ignore[arg-type]
+    )
+    raw = b"1,2\n" if suffix == ".csv" else b'{"from_id": 1, "to_id": 2}\n'
+    dead.write([BadRow(2, "SERVER_ERROR", "x\n" * 100_000, raw)])
+    dead.close()
+    assert dead_path.stat().st_size < 3000
+    text = dead_path.read_text()
+    assert "x x x" in text and "(198,000 more characters)" in text

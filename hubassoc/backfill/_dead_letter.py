@@ -6,7 +6,7 @@ It has the input's format and columns, so it is valid input for a re-run
 * ``_category``: why, in one word: a bad-row category of the reader
   (``INVALID_ID``, ``BROKEN_CSV_QUOTING``, ...) or HubSpot's error category
   (``OBJECT_NOT_FOUND``, ``SERVER_ERROR``, ...);
-* ``_error``: the message (one line);
+* ``_error``: the message (one line, at most :data:`MAX_MESSAGE_CHARS`);
 * ``_raw``: the line as read, only where the row could not be kept as fields
   (broken quoting, not UTF-8, not a JSON object, more fields than the header;
   the first bytes of a line too long);
@@ -46,13 +46,15 @@ from hubassoc.backfill._reader import (
     split_csv_line,
 )
 
-__all__ = ["DeadLetter", "DeadLetterError", "default_dead_letter_path"]
+__all__ = ["MAX_MESSAGE_CHARS", "DeadLetter", "DeadLetterError", "default_dead_letter_path"]
 
 _CATEGORY, _ERROR, _RAW, _LINE = DEAD_LETTER_COLUMNS
 _JSON_LINE_KEY: Final = b'"_line":'
 _json_decode = msgspec.json.Decoder().decode
 _json_encode = msgspec.json.Encoder().encode
 _FLATTEN: Final = str.maketrans({"\r": " ", "\n": " "})
+#: The longest ``_error`` written: HubSpot's messages are short, a server's may not be.
+MAX_MESSAGE_CHARS: Final = 2000
 #: Bad rows whose line is kept only as text: not UTF-8, or only the start of the line.
 _RAW_ONLY: Final = frozenset({INVALID_UTF8, LINE_TOO_LONG})
 
@@ -66,6 +68,15 @@ def default_dead_letter_path(input_path: str | os.PathLike[str], *, sandbox: boo
     path = Path(input_path)
     infix = ".sandbox.dead" if sandbox else ".dead"
     return path.with_name(path.stem + infix + path.suffix)
+
+
+def _message(row: BadRow) -> str:
+    """The row's message on one line, cut short if a server sent a novel."""
+    message = row.message.translate(_FLATTEN)
+    if len(message) > MAX_MESSAGE_CHARS:
+        cut = len(message) - MAX_MESSAGE_CHARS
+        message = f"{message[:MAX_MESSAGE_CHARS]}... ({cut:,} more characters)"
+    return message
 
 
 def _text(raw: bytes) -> str:
@@ -277,7 +288,7 @@ class DeadLetter(AppendOnlyFile):
             values += [""] * (width - len(values))
             values[line_index] = str(row.line)
             values[category_index] = row.category
-            values[error_index] = row.message.translate(_FLATTEN)
+            values[error_index] = _message(row)
             if keep_raw:
                 values[raw_index] = text
             writer.writerow(values)
@@ -293,6 +304,6 @@ class DeadLetter(AppendOnlyFile):
         for key in (_CATEGORY, _ERROR, _LINE):
             value.pop(key, None)  # a re-run's: this run's go last, _line at the very end
         value[_CATEGORY] = row.category
-        value[_ERROR] = row.message
+        value[_ERROR] = _message(row)
         value[_LINE] = row.line
         return _json_encode(value) + b"\n"
