@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hubassoc.sandbox import SandboxConfig
+from hubassoc.sandbox import OAuthCredentials, SandboxConfig
 from hubassoc.sandbox._command import add_parser, build_config, is_loopback
 
 REPO = Path(__file__).resolve().parents[1]
@@ -226,19 +226,8 @@ OAUTH_LINE = re.compile(
 
 @pytest.mark.slow
 async def test_standalone_oauth_prints_its_credentials() -> None:
-    process, url, _ = await start(
-        "-m",
-        "hubassoc",
-        "sandbox",
-        "--port",
-        "0",
-        "--oauth",
-        "--token-lifetime",
-        "0.5",
-        "--hub-id",
-        "42",
-        "--oauth-only",
-    )
+    argv = "-m hubassoc sandbox --port 0 --oauth --token-lifetime 0.5 --hub-id 42 --oauth-only"
+    process, url, _ = await start(*argv.split())
     try:
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), timeout=20)
@@ -246,12 +235,7 @@ async def test_standalone_oauth_prints_its_credentials() -> None:
         assert match is not None, line
         client_id, client_secret, refresh_token, hub_id = match.groups()
         assert hub_id == "42"
-        form = {
-            "grant_type": "refresh_token",
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "refresh_token": refresh_token,
-        }
+        form = OAuthCredentials(client_id, client_secret, refresh_token, 42).refresh_form()
         async with aiohttp.ClientSession(url) as session:
             async with session.post("/oauth/v3/token", data=form) as response:
                 assert response.status == 200

@@ -22,14 +22,7 @@ OAUTH_ERROR_KEYS = {"status", "message", "correlationId", "requestId"}
 
 
 def refresh_form(sandbox: Sandbox, **changes: str) -> dict[str, str]:
-    credentials = sandbox.oauth_credentials
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": credentials.client_id,
-        "client_secret": credentials.client_secret,
-        "refresh_token": credentials.refresh_token,
-    }
-    form.update(changes)
+    form = {**sandbox.oauth_credentials.refresh_form(), **changes}
     return {key: value for key, value in form.items() if value != "<omit>"}
 
 

@@ -32,18 +32,26 @@ A client that disconnects cancels its request wherever it is (latency
 included), and a reset is final: a request that arrived before it stores and
 counts nothing that the reset left behind.
 
+For the client's redaction tests, ``echo_authorization=True`` makes it
+hostile: every error it answers (whole-call errors of every status, 429s,
+faults, per-input errors inside 200/207 answers, OAuth token errors) repeats
+the request's ``Authorization`` value and bare token in every string field and
+in the ``X-HubSpot-Correlation-Id`` header.
+
 Latency is a round trip: half of ``latency`` (plus its own jitter draw from
 ``[0, jitter / 2]``) is spent before a request arrives and is counted in the
 rate-limit window, the other half after it was answered, so arrival times
 jitter as they do over a network.
 
 It shares no code with the client, so it tests the client against an
-independent reading of the specs. Introspection and control go through
-``/_sandbox/``; every call there needs ``Authorization: Bearer <control
-token>`` (`Sandbox.control_headers`; the ``control_token`` option, default
-the API ``token``) and every POST or DELETE a ``Content-Type:
-application/json`` body (``{}`` will do), else 401 or 415. ``hubassoc sandbox``
-refuses a non-loopback ``--host`` without ``--allow-remote``.
+independent reading of the specs.
+
+Introspection and control go through ``/_sandbox/``: every call there needs
+``Authorization: Bearer <control token>`` (`Sandbox.control_headers`; the
+``control_token`` option, default the API ``token``) and every POST or DELETE
+a ``Content-Type: application/json`` body (``{}`` will do), else 401 or 415.
+``hubassoc sandbox`` refuses a non-loopback ``--host`` without
+``--allow-remote``.
 
 - ``GET /_sandbox/stats``: the counters (`SandboxStats`);
 - ``GET /_sandbox/store?from=..&to=..``: stored pairs, ``{"fromObjectType",

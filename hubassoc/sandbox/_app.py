@@ -23,15 +23,15 @@ from ._config import SandboxConfig
 from ._configurations import ConfigurationEndpoints
 from ._control import ControlEndpoints
 from ._faults import ScriptEntry
+from ._inspect import send_counts, snapshot, store_pairs, types_or_raise
 from ._limits import peak_in_window
 from ._oauth import OAuthCredentials
 from ._pipeline import RequestPipeline
 from ._responses import error_response
 from ._state import SandboxState
 from ._stats import SandboxStats
-from ._store import AssociationStore, ConfigurationStore, unpack_pair
+from ._store import AssociationStore, ConfigurationStore
 from ._token import TokenEndpoint
-from ._types import canonical_type
 
 __all__ = ["SandboxApp", "SandboxStats"]
 
@@ -55,7 +55,7 @@ class SandboxApp:
         self._associations = AssociationEndpoints(self._state)
         self._configurations = ConfigurationEndpoints(self._state)
         self._token = TokenEndpoint(self._state)
-        self._control = ControlEndpoints(self)
+        self._control = ControlEndpoints(self._state)
 
     def __repr__(self) -> str:
         state = self._state
@@ -103,31 +103,7 @@ class SandboxApp:
 
     def stats(self) -> SandboxStats:
         """A snapshot of the counters."""
-        state = self._state
-        generation = state.generation
-        counts = generation.counts
-        return SandboxStats(
-            requests=counts.requests,
-            by_status=dict(sorted(counts.by_status.items())),
-            batch_sizes=dict(sorted(counts.batch_sizes.items())),
-            peak_window=state.arrivals.peak,
-            window_seconds=state.arrivals.window,
-            pairs_received=counts.pairs_received,
-            pairs_duplicate=counts.pairs_duplicate,
-            pairs_created=counts.pairs_created,
-            pairs_not_found=counts.pairs_not_found,
-            batches_poisoned=counts.batches_poisoned,
-            associations=len(generation.store),
-            configurations=len(generation.configurations),
-            rate_limited=counts.rate_limited,
-            daily_used=state.daily.used,
-            faults=counts.faults,
-            oauth_refreshes=counts.oauth_refreshes,
-            oauth_refresh_errors=counts.oauth_refresh_errors,
-            oauth_peak_in_flight=counts.oauth_peak_in_flight,
-            oauth_expired=counts.oauth_expired,
-            oauth_tokens=tuple(counts.oauth_tokens),
-        )
+        return snapshot(self._state)
 
     def arrival_times(self) -> list[float]:
         """Loop times (``loop.time()``) at which API requests arrived, in order."""
@@ -162,12 +138,11 @@ class SandboxApp:
 
         Raises `ValueError` for an invalid object type.
         """
-        from_key, to_key = _types_or_raise(from_type, to_type)
-        return [(str(f), str(t)) for f, t in self.store.pairs(from_key, to_key)]
+        return store_pairs(self._state, from_type, to_type)
 
     def has_association(self, from_type: str, to_type: str, from_id: str, to_id: str) -> bool:
         """Whether one association is stored. Raises `ValueError` for an invalid type."""
-        from_key, to_key = _types_or_raise(from_type, to_type)
+        from_key, to_key = types_or_raise(from_type, to_type)
         return self.store.contains(from_key, to_key, int(from_id), int(to_id))
 
     def send_counts(self, from_type: str, to_type: str) -> dict[tuple[str, str], int]:
@@ -175,20 +150,11 @@ class SandboxApp:
 
         Raises `ValueError` for an invalid object type.
         """
-        sends = self.store.sends
-        if sends is None:
-            raise RuntimeError("send counts need the track_sends option")
-        from_key, to_key = _types_or_raise(from_type, to_type)
-        out: dict[tuple[str, str], int] = {}
-        for (f_type, t_type, key), count in sends.items():
-            if f_type == from_key and t_type == to_key:
-                f, t = unpack_pair(key)
-                out[(str(f), str(t))] = count
-        return out
+        return send_counts(self._state, from_type, to_type)
 
     def configurations_of(self, from_type: str, to_type: str) -> list[dict[str, Any]]:
         """Stored limit configurations between two types, as the GET endpoint lists them."""
-        from_key, to_key = _types_or_raise(from_type, to_type)
+        from_key, to_key = types_or_raise(from_type, to_type)
         return self.configurations.results(from_key, to_key)
 
     # -- OAuth -------------------------------------------------------------------
@@ -277,16 +243,3 @@ def _loop_time() -> float:
         return asyncio.get_running_loop().time()
     except RuntimeError:
         return time.monotonic()
-
-
-def _types_or_raise(from_type: str, to_type: str) -> tuple[str, str]:
-    from_key = canonical_type(from_type)
-    to_key = canonical_type(to_type)
-    if from_key is None or to_key is None:
-        bad = from_type if from_key is None else to_type
-        raise ValueError(
-            f"not an object type: {bad!r} (expected a standard object name such as 'contacts', "
-            "an objectTypeId such as '0-1' or '2-1234567', or a custom object name such as "
-            "'p123_widget')"
-        )
-    return from_key, to_key

@@ -18,11 +18,12 @@ from ._responses import (
     batch_envelope,
     error_response,
     json_response,
+    path_and_body,
     path_types,
     validation_error,
     with_errors,
 )
-from ._state import SandboxState
+from ._state import StateBound
 from ._store import pack_pair
 from ._types import canonical_ids, default_type_id, parse_record_id, type_label
 from ._wire import decode_batch_associate, standard_error, timestamp
@@ -37,16 +38,10 @@ _RESULT_TEMPLATE: Final = (
 _POISON_MESSAGE: Final = "Invalid input: the request could not be processed"
 
 
-class AssociationEndpoints:
+class AssociationEndpoints(StateBound):
     """``batch/associate/default`` and ``associations/default`` handlers (`Handler` shaped)."""
 
-    __slots__ = ("_state",)
-
-    def __init__(self, state: SandboxState) -> None:
-        self._state = state
-
-    def __repr__(self) -> str:
-        return f"<AssociationEndpoints {self._state!r}>"
+    __slots__ = ()
 
     async def batch_associate(self, request: web.Request, call: Call) -> web.StreamResponse:
         """``POST .../{from}/{to}/batch/associate/default``."""
@@ -54,15 +49,10 @@ class AssociationEndpoints:
         # %-format per result); per-pair Python only when a rule actually hits.
         started = timestamp()
         state = self._state
-        config = state.config
-        types = path_types(config, request, call)
-        if isinstance(types, web.Response):
-            return types
-        from_type, to_type = types
-        try:
-            batch = decode_batch_associate(await request.read())
-        except msgspec.DecodeError as exc:
-            return validation_error(config, call, f"Invalid input JSON: {exc}")
+        read = await path_and_body(state.config, request, call, decode_batch_associate)
+        if isinstance(read, web.Response):
+            return read
+        (from_type, to_type), batch = read
         config = state.config  # options may have changed while the body was read
         generation = call.generation
         counts = generation.counts

@@ -87,8 +87,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="rolling-window limit, e.g. 100/10 (default: none)",
     )
     add("--daily-limit", type=int, default=None, metavar="N", help="daily request allowance")
-    add("--latency", type=float, default=0.0, metavar="SECONDS", help="delay of every answer")
-    add("--jitter", type=float, default=0.0, metavar="SECONDS", help="extra random delay, 0..J")
+    add(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="round trip of every request: half before it arrives (and is counted), half after",
+    )
+    add(
+        "--jitter",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="extra random round trip, 0..J (each way draws its own 0..J/2)",
+    )
     add(
         "--fault-rate",
         type=float,
@@ -135,6 +147,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add("--shuffle-results", action="store_true", help="answer results in random order")
     add("--extra-fields", action="store_true", help="add unknown fields to every answer")
     add("--subcategory-object", action="store_true", help="send subCategory as an object")
+    add(
+        "--echo-authorization",
+        action="store_true",
+        help="hostile mode for redaction tests: errors repeat the caller's token everywhere",
+    )
     add(
         "--peak-window",
         type=float,
@@ -193,6 +210,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         extra_fields=args.extra_fields,
         subcategory_object=args.subcategory_object,
         peak_window_seconds=args.peak_window,
+        echo_authorization=args.echo_authorization,
         oauth=args.oauth,
         oauth_client_id=args.client_id,
         oauth_client_secret=args.client_secret,

@@ -118,6 +118,12 @@ class SandboxConfig:
     track_sends: bool = False
     """Count how often each individual pair was sent (costs memory per pair)."""
 
+    echo_authorization: bool = False
+    """Hostile mode for redaction tests: every error answer repeats the request's
+    ``Authorization`` value and bare token in every string field, the correlation
+    id header included (token errors also repeat the refresh token and client
+    secret sent); see `echo_secrets`."""
+
     oauth: bool = False
     """Serve HubSpot's token endpoints (``POST /oauth/v3/token``, ``/oauth/v1/token``)
     and accept the access tokens they issue as bearer tokens until they expire."""
@@ -244,6 +250,7 @@ class SandboxOptions(TypedDict, total=False):
     peak_window_seconds: float
     count_rejected: bool
     track_sends: bool
+    echo_authorization: bool
     oauth: bool
     oauth_client_id: str | None
     oauth_client_secret: str | None

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from aiohttp import web
 
 from ._call import Call
-from ._responses import batch_envelope, json_response, path_types, validation_error, with_errors
-from ._state import SandboxState
+from ._responses import batch_envelope, json_response, path_and_body, path_types, with_errors
+from ._state import StateBound
 from ._wire import decode_config_inputs, decode_spec_inputs, standard_error, timestamp
 
 __all__ = ["ConfigurationEndpoints", "version_profile"]
@@ -27,16 +26,10 @@ def version_profile(version: str) -> str:
     return "2026-09" if version >= "2026-09" else "2026-03"
 
 
-class ConfigurationEndpoints:
+class ConfigurationEndpoints(StateBound):
     """``definitions/configurations`` handlers (`Handler` shaped)."""
 
-    __slots__ = ("_state",)
-
-    def __init__(self, state: SandboxState) -> None:
-        self._state = state
-
-    def __repr__(self) -> str:
-        return f"<ConfigurationEndpoints {self._state!r}>"
+    __slots__ = ()
 
     async def get(self, request: web.Request, call: Call) -> web.StreamResponse:
         """``GET .../configurations/all`` and ``GET .../configurations/{from}/{to}``."""
@@ -59,13 +52,10 @@ class ConfigurationEndpoints:
 
     async def _write(self, request: web.Request, call: Call, *, create: bool) -> web.StreamResponse:
         started = timestamp()
-        types = path_types(self._state.config, request, call)
-        if isinstance(types, web.Response):
-            return types
-        try:
-            inputs = decode_config_inputs(await request.read())
-        except msgspec.DecodeError as exc:
-            return validation_error(self._state.config, call, f"Invalid input JSON: {exc}")
+        read = await path_and_body(self._state.config, request, call, decode_config_inputs)
+        if isinstance(read, web.Response):
+            return read
+        types, inputs = read
         config = self._state.config
         configs = call.generation.configurations.for_pair(*types)
         results: list[Any] = []
@@ -109,13 +99,10 @@ class ConfigurationEndpoints:
     async def purge(self, request: web.Request, call: Call) -> web.StreamResponse:
         """``POST .../configurations/{from}/{to}/batch/purge``."""
         started = timestamp()
-        types = path_types(self._state.config, request, call)
-        if isinstance(types, web.Response):
-            return types
-        try:
-            inputs = decode_spec_inputs(await request.read())
-        except msgspec.DecodeError as exc:
-            return validation_error(self._state.config, call, f"Invalid input JSON: {exc}")
+        read = await path_and_body(self._state.config, request, call, decode_spec_inputs)
+        if isinstance(read, web.Response):
+            return read
+        types, inputs = read
         configs = call.generation.configurations.for_pair(*types)
         purged: list[Any] = []
         errors: list[Any] = []

@@ -9,6 +9,7 @@ keeps working. Times are loop times passed in by the caller.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import secrets
 import uuid
@@ -43,14 +44,18 @@ class OAuthCredentials:
     """The newest valid refresh token (after a rotation, the one last handed out)."""
     hub_id: int
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready, as ``GET /_sandbox/oauth`` answers it."""
+    def refresh_form(self) -> dict[str, str]:
+        """The form fields a client posts to the token endpoint to refresh."""
         return {
+            "grant_type": "refresh_token",
             "client_id": self.client_id,
             "client_secret": self.client_secret,
             "refresh_token": self.refresh_token,
-            "hub_id": self.hub_id,
         }
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, as ``GET /_sandbox/oauth`` answers it."""
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,10 +29,11 @@ from typing import Final
 from aiohttp import web
 
 from ._call import Call, Handler
+from ._echo import echo_secrets, secrets_of_request
 from ._faults import Fault
 from ._latency import one_way_trips
 from ._responses import CORRELATION_HEADER, error_response, json_response
-from ._state import SandboxState
+from ._state import StateBound
 from ._wire import HTML_502, new_correlation_id, rate_limit_body
 
 __all__ = ["RequestPipeline"]
@@ -60,16 +61,10 @@ _FAULT_ERRORS: Final[dict[int, tuple[str, str]]] = {
 }
 
 
-class RequestPipeline:
+class RequestPipeline(StateBound):
     """Arrival counting, auth, limits, faults and latency in front of endpoint handlers."""
 
-    __slots__ = ("_state",)
-
-    def __init__(self, state: SandboxState) -> None:
-        self._state = state
-
-    def __repr__(self) -> str:
-        return f"<RequestPipeline {self._state!r}>"
+    __slots__ = ()
 
     def wrap(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """An aiohttp handler that serves `handler` through the pipeline."""
@@ -136,6 +131,8 @@ class RequestPipeline:
         headers[CORRELATION_HEADER] = call.correlation_id
         if limits is not None:
             headers.update(limits)
+        if state.config.echo_authorization and isinstance(response, web.Response):
+            echo_secrets(response, secrets_of_request(request))
         counts.by_status[str(response.status)] += 1
         return response
 

@@ -2,14 +2,17 @@
 
 JSON answers (with the ``extra_fields`` quirk applied), the ``Error`` body of a
 whole-call failure, the batch envelope with its timestamps, and the object
-types of a path (or the 400 HubSpot answers for one it cannot infer).
+types of a path and the decoded body (or the 400 HubSpot answers for a type
+it cannot infer or a body it cannot read).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
+import msgspec
 from aiohttp import web
 
 from ._call import Call
@@ -23,10 +26,13 @@ __all__ = [
     "batch_envelope",
     "error_response",
     "json_response",
+    "path_and_body",
     "path_types",
     "validation_error",
     "with_errors",
 ]
+
+T = TypeVar("T")
 
 CORRELATION_HEADER: Final = "X-HubSpot-Correlation-Id"
 JSON: Final = "application/json"
@@ -85,6 +91,22 @@ def path_types(
         raw = match["from"] if from_type is None else match["to"]
         return validation_error(config, call, f"Unable to infer object type from: {raw}")
     return from_type, to_type
+
+
+async def path_and_body(
+    config: SandboxConfig, request: web.Request, call: Call, decode: Callable[[bytes], T]
+) -> tuple[tuple[str, str], T] | web.Response:
+    """The path's canonical object types and the decoded body, or HubSpot's 400 for either.
+
+    `decode` raises `msgspec.DecodeError` (a ``ValidationError`` names the JSON path).
+    """
+    types = path_types(config, request, call)
+    if isinstance(types, web.Response):
+        return types
+    try:
+        return types, decode(await request.read())
+    except msgspec.DecodeError as exc:
+        return validation_error(config, call, f"Invalid input JSON: {exc}")
 
 
 def _iso(epoch: float) -> str:

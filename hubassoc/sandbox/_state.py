@@ -19,7 +19,7 @@ from ._limits import ArrivalLog, DailyCounter, RollingWindowLimiter
 from ._oauth import OAuthAuthority
 from ._rules import IdRule
 
-__all__ = ["SandboxState"]
+__all__ = ["SandboxState", "StateBound"]
 
 
 class SandboxState:
@@ -115,3 +115,15 @@ class SandboxState:
         if self.limiter is not None:
             self.limiter.clear()
         self.daily.used = 0
+
+
+class StateBound:
+    """Base of the parts that serve requests from one `SandboxState` (pipeline, endpoints)."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: SandboxState) -> None:
+        self._state = state
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._state!r}>"

@@ -24,10 +24,11 @@ from typing import Final
 
 from aiohttp import web
 
+from ._echo import echo_secrets, secrets_of_request
 from ._latency import one_way_trips
 from ._oauth import OAuthRefusal, TokenGrant
 from ._responses import CORRELATION_HEADER, JSON
-from ._state import SandboxState
+from ._state import StateBound
 from ._wire import encode, new_correlation_id
 
 __all__ = ["TokenEndpoint"]
@@ -36,6 +37,8 @@ _FORM: Final = "application/x-www-form-urlencoded"
 _PARAMETERS: Final = frozenset(
     {"grant_type", "client_id", "client_secret", "refresh_token", "code"}
 )
+_SECRETS: Final = ("refresh_token", "client_secret")
+"""Form fields the ``echo_authorization`` mode repeats in token errors."""
 _NO_APP = OAuthRefusal(400, "BAD_CLIENT_ID", "missing or unknown client id")
 _QUERY_REFUSED = OAuthRefusal(
     400,
@@ -44,16 +47,10 @@ _QUERY_REFUSED = OAuthRefusal(
 )
 
 
-class TokenEndpoint:
+class TokenEndpoint(StateBound):
     """The aiohttp handlers of the token endpoints (plain handlers, no pipeline)."""
 
-    __slots__ = ("_state",)
-
-    def __init__(self, state: SandboxState) -> None:
-        self._state = state
-
-    def __repr__(self) -> str:
-        return f"<TokenEndpoint {self._state.oauth!r}>"
+    __slots__ = ()
 
     async def v3(self, request: web.Request) -> web.StreamResponse:
         """``POST /oauth/v3/token``: parameters in the body only."""
@@ -78,7 +75,7 @@ class TokenEndpoint:
         oauth.in_flight += 1
         counts.oauth_peak_in_flight = max(counts.oauth_peak_in_flight, oauth.in_flight)
         try:
-            answer = await self._answer(request, query_allowed=query_allowed)
+            answer, form = await self._answer(request, query_allowed=query_allowed)
             if trip_out > 0:
                 await asyncio.sleep(trip_out)
         finally:
@@ -101,26 +98,27 @@ class TokenEndpoint:
         response = web.Response(body=encode(body), status=status, content_type=JSON)
         response.headers[CORRELATION_HEADER] = correlation_id
         response.headers["Cache-Control"] = "no-store"
+        if state.config.echo_authorization:
+            sent = [(name, form[name]) for name in _SECRETS if form.get(name)]
+            echo_secrets(response, secrets_of_request(request) + sent)
         return response
 
     async def _answer(
         self, request: web.Request, *, query_allowed: bool
-    ) -> TokenGrant | OAuthRefusal:
+    ) -> tuple[TokenGrant | OAuthRefusal, dict[str, str]]:
+        """The answer, and the parameters it was given."""
         query = request.query
         if not query_allowed and not _PARAMETERS.isdisjoint(query):
-            return _QUERY_REFUSED
+            return _QUERY_REFUSED, dict(query)
         form: dict[str, str] = dict(query) if query_allowed else {}
         if request.body_exists:
             if request.content_type != _FORM:
-                return OAuthRefusal(
-                    415,
-                    "UNSUPPORTED_MEDIA_TYPE",
-                    f"the body must be {_FORM}, not {request.content_type}",
-                )
+                message = f"the body must be {_FORM}, not {request.content_type}"
+                return OAuthRefusal(415, "UNSUPPORTED_MEDIA_TYPE", message), form
             posted = await request.post()
             form.update((key, value) for key, value in posted.items() if isinstance(value, str))
         state = self._state
         if not state.config.oauth:
-            return _NO_APP
+            return _NO_APP, form
         now = asyncio.get_running_loop().time()
-        return state.oauth.grant(form, now, state.config)
+        return state.oauth.grant(form, now, state.config), form

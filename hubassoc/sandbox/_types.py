@@ -80,7 +80,7 @@ _TYPE_ID = re.compile(r"[0-9]{1,4}-[0-9]{1,12}")
 # Fully qualified custom object names: p<portal id>_<name>.
 _CUSTOM_NAME = re.compile(r"p[0-9]{1,19}_[a-z0-9_]{1,100}")
 
-# HUBSPOT_DEFINED (unlabelled) association type ids, per HUBSPOT.md.
+# HUBSPOT_DEFINED (unlabelled) association type ids, per docs/hubspot.md.
 _DEFAULT_TYPE_IDS: dict[tuple[str, str], int] = {
     ("0-1", "0-2"): 279,
     ("0-2", "0-1"): 280,

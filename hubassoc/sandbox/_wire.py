@@ -157,7 +157,7 @@ def standard_error(
 
 
 def rate_limit_body(correlation_id: str, policy: str) -> dict[str, Any]:
-    """The 429 body HubSpot sends (not in the specs; shape from HUBSPOT.md)."""
+    """The 429 body HubSpot sends (not in the specs; shape from docs/hubspot.md)."""
     what = "daily" if policy == "DAILY" else policy.lower()
     return {
         "status": "error",
