@@ -41,6 +41,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "token": TOKEN,
     "oauth": False,
     "oauth_only": False,
+    "echo_authorization": False,
 }
 
 pytestmark = pytest.mark.slow
@@ -469,8 +470,13 @@ def test_a_huge_line_is_skipped_in_bounded_memory_and_the_job_resumes(
 def test_a_token_the_server_echoes_is_in_nothing_the_backfill_writes(
     sandbox: SandboxProcess, tmp_path: Path
 ) -> None:
-    # Every field of the answers a server controls names the token: the message,
-    # the category, the correlation id, the context.
+    # Every error answer repeats the Authorization header and the bare token in
+    # every string: records not found, whole-batch 400s, a 404 with its own body.
+    sandbox.configure(
+        echo_authorization=True,
+        not_found_ids=["1013", "1150"],
+        poison_ids=["1210"],
+    )
     echo = {
         "status": "error",
         "message": f"bad request for Authorization: Bearer {TOKEN} ({TOKEN})",
@@ -479,8 +485,9 @@ def test_a_token_the_server_echoes_is_in_nothing_the_backfill_writes(
         "context": {"token": [TOKEN]},
     }
     entry = {"status": 404, "body": json.dumps(echo)}
-    sandbox.call("POST", "/_sandbox/script", [None, entry, None, entry, None])
-    make_input(tmp_path / "pairs.csv", 250)
+    sandbox.call("POST", "/_sandbox/script", [None, None, entry, None, 503, None])
+    # And a row of the input itself holds the token (pasted into the wrong column).
+    make_input(tmp_path / "pairs.csv", 250, bad={5: f"{TOKEN},1"})
     summary = tmp_path / "summary.json"
     result = run_backfill(
         tmp_path / "pairs.csv",
@@ -489,7 +496,8 @@ def test_a_token_the_server_echoes_is_in_nothing_the_backfill_writes(
     )
     assert result.returncode == 1, result.stderr
     dead = (tmp_path / "pairs.dead.csv").read_text()
-    assert len(dead_rows(tmp_path / "pairs.dead.csv")) == 100
+    categories = {row["_category"] for row in dead_rows(tmp_path / "pairs.dead.csv")}
+    assert len(categories) >= 3, categories  # not found, whole-batch 400, the 404
     assert "[redacted]" in dead and "bad request for Authorization" in dead
     written = [
         result.stdout,
@@ -535,12 +543,18 @@ def test_an_oauth_app_runs_across_several_token_lifetimes(
     for secret in (app["client_secret"], app["refresh_token"]):
         assert secret not in written
     # A refused refresh token stops the run like a refused token: exit 2, nothing lost.
+    # The refusal echoes the refresh token and the client secret it was sent.
+    sandbox.configure(echo_authorization=True)
     sandbox.call("POST", "/_sandbox/oauth/revoke", {})
     make_input(tmp_path / "more.csv", 20)
-    refused = run_backfill(tmp_path / "more.csv", *options, token=None, environ=environ)
+    refused = run_backfill(
+        tmp_path / "more.csv", *options, "--summary-json", "r.json", token=None, environ=environ
+    )
     assert refused.returncode == 2, refused.stderr
     assert "HubSpot refused the token" in refused.stderr and "--oauth" in refused.stderr
-    assert app["refresh_token"] not in refused.stdout + refused.stderr
+    written = refused.stdout + refused.stderr + (tmp_path / "r.json").read_text()
+    for secret in (app["client_secret"], app["refresh_token"]):
+        assert secret not in written
 
 
 def test_two_backfills_share_one_rate_limit_through_redis(
