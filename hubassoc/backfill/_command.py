@@ -27,7 +27,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, cast
 
 import msgspec
 
@@ -80,8 +80,8 @@ class Command:
         self.options = options
         self.environ = environ
         self.redactor = Redactor()
-        self.out: TextIO = RedactingStream(out, self.redactor)  # type: ignore[assignment]
-        self.err: TextIO = RedactingStream(err, self.redactor)  # type: ignore[assignment]
+        self.out = cast(TextIO, RedactingStream(out, self.redactor))
+        self.err = cast(TextIO, RedactingStream(err, self.redactor))
 
     def say(self, text: str) -> None:
         """A message on stderr (the summary goes to stdout)."""
@@ -125,8 +125,7 @@ class Command:
             self.error(f"cannot write the summary to {path!r}: {exc}")
 
     def dry_run(self, job: Job) -> int:
-        found = DryRun(bad={}, shown=[])
-        assert found.bad is not None and found.shown is not None
+        found = DryRun()
         for row in job.reader.rows():
             if isinstance(row, BadRow):
                 found.bad[row.category] = found.bad.get(row.category, 0) + 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -92,17 +92,17 @@ class DryRun:
     """What a ``--dry-run`` found in the input."""
 
     good: int = 0
-    bad: dict[str, int] | None = None
-    shown: list[BadRow] | None = None  #: the first bad rows
+    bad: dict[str, int] = field(default_factory=dict)  #: bad rows by category
+    shown: list[BadRow] = field(default_factory=list)  #: the first bad rows
 
     @property
     def bad_count(self) -> int:
-        return sum((self.bad or {}).values())
+        return sum(self.bad.values())
 
 
 def dry_run_text(options: Options, reader: InputReader, found: DryRun) -> str:
     """The report of a ``--dry-run``."""
-    bad = found.bad or {}
+    bad = found.bad
     lines = [
         f"{PROG} --dry-run: {options.input} ({describe_input(reader)}); nothing was sent",
         f"  rows        {found.good + found.bad_count:,}",
