@@ -27,7 +27,7 @@ from hubassoc._auth import StaticToken, TokenProvider, token_source
 from hubassoc._coalescer import Coalescer
 from hubassoc._configurations import Configurations
 from hubassoc._default_batches import DefaultBatchSender, Pair
-from hubassoc._errors import ClientClosedError, DecodingError
+from hubassoc._errors import ClientClosedError, DecodingError, HubSpotError
 from hubassoc._events import BatchSettled, Emitter, EventCallback
 from hubassoc._models import (
     DEFAULT_ASSOCIATION_BATCH_DECODER,
@@ -41,10 +41,13 @@ from hubassoc._outcome import BatchOutcome, item_error
 from hubassoc._pacing import Pacer, PacingView, RateLimit
 from hubassoc._retry import RetryPolicy
 from hubassoc._routes import Routes
+from hubassoc._tracing import make_tracer
 from hubassoc._transport import Response, Transport, TransportStats, check_base_url
 from hubassoc._validation import check_object_type, check_record_id
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
     from hubassoc._redis_budget import RedisBudget
 
 __all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "AssociationsClient"]
@@ -132,8 +135,10 @@ class AssociationsClient:
         on_event: a callable given each :mod:`event <hubassoc.events>` as it
             happens (requests, waits, 429s, retries, failures, the daily stop,
             token refreshes); see ``hubassoc.events.combine`` for several.
-        tracing: make an OpenTelemetry span per request when
-            ``opentelemetry-api`` is installed (nothing happens without it).
+        tracing: make an OpenTelemetry span per request attempt when
+            ``opentelemetry-api`` is installed (nothing happens without it):
+            ``True`` on the global tracer provider, a ``TracerProvider`` for
+            that one, ``False`` for none.
 
     Raises:
         ValueError, TypeError: an argument is invalid, or no token was given.
@@ -159,7 +164,7 @@ class AssociationsClient:
         max_pending: int = 10_000,
         close_timeout: float = 60.0,
         on_event: EventCallback | None = None,
-        tracing: bool = True,
+        tracing: bool | TracerProvider = True,
     ) -> None:
         tokens = token_source(access_token)
         url = check_base_url(base_url)
@@ -185,8 +190,7 @@ class AssociationsClient:
         if on_event is not None and not callable(on_event):
             raise TypeError(f"on_event must be callable, not {on_event!r}")
         emit = Emitter(on_event) if on_event is not None else None
-        if not isinstance(tracing, bool):
-            raise TypeError(f"tracing must be a bool, not {tracing!r}")
+        tracer = make_tracer(tracing, server_address=url.host, server_port=url.port)
         if shared_budget is not None:
             _check_budget(shared_budget, tokens, rate_limit)
         if rate_limit is False:
@@ -218,7 +222,7 @@ class AssociationsClient:
             max_response_bytes=max_response_bytes,
             connection_limit=max(max_concurrency, 10),
             emit=emit,
-            tracer=_make_tracer() if tracing else None,
+            tracer=tracer,
         )
         if isinstance(tokens, OAuthTokens):
             # It refreshes through this client's base URL, session, timeout and
@@ -500,20 +504,27 @@ class AssociationsClient:
         self._direct_calls += 1
         try:
             results, errors = await self._sender.send(from_type, to_type, unique)
+        except HubSpotError:
+            # Every request failed whole: the pairs failed all the same.
+            self._batch_settled(from_type, to_type, len(unique), 0)
+            raise
         finally:
             self._direct_call_done()
+        self._batch_settled(from_type, to_type, len(unique), len(results))
+        return BatchOutcome(unique, results, errors)
+
+    def _batch_settled(self, from_type: str, to_type: str, pairs: int, succeeded: int) -> None:
         if self._emit is not None:
             self._emit(
                 BatchSettled(
                     from_type=from_type,
                     to_type=to_type,
-                    pairs=len(unique),
-                    succeeded=len(results),
-                    failed=len(errors),
+                    pairs=pairs,
+                    succeeded=succeeded,
+                    failed=pairs - succeeded,
                     pending=self._coalescer.pending,
                 )
             )
-        return BatchOutcome(unique, results, errors)
 
 
 def _check_budget(
@@ -532,10 +543,6 @@ def _check_budget(
             "a shared budget with a custom token provider needs a key: "
             "RedisBudget(..., key='my-app') (tokens rotate, so they cannot name the budget)"
         )
-
-
-def _make_tracer() -> object | None:
-    return None
 
 
 def _check_pairs(pairs: Iterable[tuple[str | int, str | int]]) -> list[Pair]:

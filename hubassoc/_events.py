@@ -9,9 +9,10 @@ so they must be quick; an exception from one is logged and swallowed, never
 raised into a caller.
 
 Events carry no secret (no token, no header) and no record id: only object
-types, route templates (``/crm/associations/{version}/{fromObjectType}/...``),
-counts, statuses, seconds and HubSpot's correlation id. They are safe to put
-into logs, metrics and traces as they are.
+types, route templates (``/crm/associations/2026-03/{fromObjectType}/...``:
+the API version stays, object types and ids do not), counts, statuses,
+seconds and HubSpot's correlation id. They are safe to put into logs,
+metrics and traces as they are.
 
 Without a callback nothing is built, so the hot path pays nothing for this.
 """

@@ -16,7 +16,7 @@ request the log admits.
 apart may *arrive* up to the spread of their one-way trips less than a window
 apart. Unless a :class:`RateLimit` gives one, the margin is derived from what
 the pacer observes: the spread (largest less smallest) of recent round-trip
-times, which bounds the spread of one-way trips, with a small floor. Before
+times, which bounds the spread of one-way trips, plus a small floor. Before
 anything is observed it is the conservative 2.5 % of the window (at most
 0.25 s).
 
@@ -66,8 +66,9 @@ logger = logging.getLogger("hubassoc")
 
 #: The smallest derived margin: covers timer granularity and scheduling noise.
 MIN_MARGIN = 0.005
-#: Round-trip samples the derived margin is computed from.
-_RTT_SAMPLES = 128
+#: Round-trip samples the derived margin is computed from (several windows' worth,
+#: so that one calm window does not shrink it below what a burst needs).
+_RTT_SAMPLES = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ class Pacer:
         "_adaptive",
         "_background",
         "_bucket",
+        "_clock_offsets",
         "_budget",
         "_budget_down_since",
         "_default_key",
@@ -229,6 +231,7 @@ class Pacer:
         self._budget_down_since: float | None = None
         self._participants = 1
         self._fallback_sends: deque[float] = deque(maxlen=4096)
+        self._clock_offsets: deque[float] = deque(maxlen=64)
         self._background: set[asyncio.Task[object]] = set()
         self._id = f"{os.getpid()}-{secrets.token_hex(4)}"
         if limit is None and adaptive:
@@ -291,7 +294,7 @@ class Pacer:
             else:
                 # Never more than the conservative default, so one slow
                 # answer cannot cost a tenth of the window.
-                cached = min(max(MIN_MARGIN, max(rtts) - min(rtts)), 0.1 * limit.per)
+                cached = min(MIN_MARGIN + max(rtts) - min(rtts), 0.1 * limit.per)
             self._margin_cache = cached
         return cached
 
@@ -531,8 +534,17 @@ class Pacer:
                 reservation.requests != limit.requests or reservation.per != limit.per
             ):
                 self._set_limit(RateLimit(reservation.requests, reservation.per, limit.margin))
-            if reservation.wait > 0:
-                await asyncio.sleep(reservation.wait)
+            # The slot, on this loop's clock: Redis's time plus the offset
+            # between the clocks, whose smallest recent sample is the one
+            # least delayed by getting the answer back. It is returned as the
+            # send time, so the round trips the margin is derived from include
+            # how late this process got to its slot (a busy loop).
+            now = loop.time()
+            offsets = self._clock_offsets
+            offsets.append(now - reservation.server_time)
+            slot = reservation.server_time + reservation.wait + min(offsets)
+            if slot > now:
+                await asyncio.sleep(slot - now)
             paused = self._paused_until - loop.time()
             if paused > 0:
                 # A 429 paused everyone after this slot was reserved: the slot
@@ -540,9 +552,8 @@ class Pacer:
                 await asyncio.sleep(paused)
                 continue
             if reservation.reserved:
-                now = loop.time()
-                self._waited(now - waited_from, "shared")
-                return self._record(now)
+                self._waited(loop.time() - waited_from, "shared")
+                return self._record(slot)
             if self.daily_error is not None:
                 raise fresh_copy(self.daily_error)
 

@@ -356,6 +356,8 @@ class Transport:
                 raise
             except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
                 if isinstance(exc, RuntimeError) and not self._closing:
+                    if span is not None:
+                        self.tracer.end(span, None, None, type(exc).__name__)
                     raise
                 pacer.failed(sent_at)
                 lost = self._transport_error(exc, method, route, attempt)
@@ -384,6 +386,12 @@ class Transport:
                     attempt += 1
                     continue
                 raise lost from exc
+            except BaseException as exc:
+                # Cancelled (a caller's timeout): the span is current in the
+                # caller's context and must not outlive the attempt.
+                if span is not None:
+                    self.tracer.end(span, None, None, type(exc).__name__)
+                raise
 
             by_status = stats.by_status
             by_status[status] = by_status.get(status, 0) + 1

@@ -466,20 +466,58 @@ async def test_an_own_session_is_closed_and_the_client_stays_closed(sandbox: San
 
 
 def test_the_public_surface() -> None:
+    """What users hold, and nothing more (no wire structs they never get, no pacer)."""
     import hubassoc
 
+    assert sorted(hubassoc.__all__) == sorted(
+        [
+            "DEFAULT_API_VERSION",
+            "DEFAULT_BASE_URL",
+            "FREE_TIER",
+            "TOKEN_ENV",
+            "AssociationLimitConfiguration",
+            "AssociationSpec",
+            "AssociationSpecKey",
+            "AssociationsClient",
+            "AuthenticationError",
+            "BatchItemError",
+            "BatchOutcome",
+            "BatchResponse",
+            "ClientClosedError",
+            "ConfigurationInput",
+            "ConfigurationKey",
+            "ConfigurationUpdateResult",
+            "Configurations",
+            "DailyLimitError",
+            "DecodingError",
+            "DefaultAssociation",
+            "ErrorDetail",
+            "HubSpotError",
+            "InvalidRequestError",
+            "OAuthTokens",
+            "PacingView",
+            "Pair",
+            "PublicObjectId",
+            "RateLimit",
+            "RateLimitError",
+            "RedisBudget",
+            "RefreshedTokens",
+            "ResponseTooLargeError",
+            "RetryPolicy",
+            "ServerError",
+            "StandardError",
+            "TokenProvider",
+            "TransportError",
+            "TransportStats",
+            "__version__",
+            "events",
+        ]
+    )
     for name in hubassoc.__all__:
         assert hasattr(hubassoc, name), name
-    for name in (
-        "AssociationsClient",
-        "RateLimit",
-        "HubSpotError",
-        "BatchItemError",
-        "DailyLimitError",
-        "BatchOutcome",
-        "RetryPolicy",
-    ):
-        assert name in hubassoc.__all__
+    assert sorted(hubassoc.events.__all__) == sorted(
+        name for name in dir(hubassoc.events) if not name.startswith("_") and name[0].isupper()
+    ) + ["combine"]
 
 
 async def test_close_waits_for_direct_calls_under_way(
