@@ -272,22 +272,15 @@ class Coalescer:
         :class:`ClientClosedError`, and cancel the batches in flight (their
         callers get a :class:`ClientClosedError` saying HubSpot may have acted)."""
         self._closing = True
-        batches = {id(b): b for b in (*self._ready, *self._open.values())}
-        self._ready.clear()
-        never_sent = ClientClosedError("the client was closed before this association was sent")
-        for batch in batches.values():
-            self._detach(batch)
-            _fail(batch, never_sent)
-            self._admitted -= batch.callers
-        while self._overflow:
-            future = self._overflow.popleft()[2]
-            if not future.done():
-                future.set_exception(fresh_copy(never_sent))
+        self._fail_everything(
+            ClientClosedError("the client was closed before this association was sent")
+        )
         for task in self._tasks:
             task.cancel()
 
-    def _fail_everything(self, error: DailyLimitError) -> None:
-        """After a DAILY 429: answer every waiting pair now, without further requests."""
+    def _fail_everything(self, error: HubSpotError) -> None:
+        """Answer every pair that has not left with ``error``, without sending it
+        (after a DAILY 429, or when closing)."""
         # A due batch may also still be open: take each batch once.
         batches = {id(b): b for b in (*self._ready, *self._open.values())}
         self._ready.clear()

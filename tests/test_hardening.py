@@ -262,3 +262,75 @@ async def test_put_default_raises_an_error_inside_a_2xx(
         await client.put_default("contacts", 1, "companies", 2)
     assert caught.value.category == "OBJECT_NOT_FOUND"
     assert caught.value.input == ("1", "2")
+
+
+# --- 1: no token in any field of any error, whatever the server echoes --------------------
+
+
+def _everything_in(error: BaseException) -> str:
+    """Every text an error shows or holds: str, repr, args, each attribute (nested too)."""
+    parts = [str(error), repr(error), repr(error.args)]
+    for value in vars(error).values():
+        parts.append(repr(value))
+        if isinstance(value, BaseException):
+            parts.append(_everything_in(value))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("api_version", ["v4", "2026-09"])
+async def test_an_echoing_server_never_gets_the_token_into_an_error(
+    sandbox_factory: SandboxFactory,
+    make_client: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
+    api_version: str,
+) -> None:
+    token = "pat-na1-" + "7f3c9a1e" * 6
+    sandbox = await sandbox_factory(
+        token=token, echo_authorization=True, not_found_ids={"13"}, poison_ids={"666"}
+    )
+    events: list[object] = []
+    client = make_client(
+        sandbox,
+        api_version=api_version,
+        retry=RetryPolicy(max_retries=0),
+        max_retry_wait=0.05,  # a 429's pause, capped
+        on_event=events.append,
+    )
+    errors: list[BaseException] = []
+    caplog.set_level("DEBUG", logger="hubassoc")
+    for status in (400, 401, 403, 404, 409, 500, 503, (429, "TEN_SECONDLY_ROLLING")):
+        sandbox.script([status])
+        try:
+            await client.put_default("contacts", 1, "companies", 2)
+        except HubSpotError as error:
+            errors.append(error)
+    # Per-input errors inside a 2xx (200 for 2026-09, 207 for v4), coalesced and explicit.
+    outcomes = await asyncio.gather(
+        client.associate_default("contacts", 13, "companies", 2),
+        client.associate_default("contacts", 14, "companies", 2),
+        return_exceptions=True,
+    )
+    errors.extend(o for o in outcomes if isinstance(o, BaseException))
+    outcome = await client.batch_associate_default("contacts", "companies", [(13, 3), (15, 3)])
+    errors.extend(outcome.errors.values())
+    # A whole-batch 400 that bisection narrows to one pair.
+    outcome = await client.batch_associate_default("contacts", "companies", [(666, 3), (16, 3)])
+    errors.extend(outcome.errors.values())
+    with pytest.raises(HubSpotError) as single:
+        await client.put_default("contacts", 13, "companies", 2)
+    errors.append(single.value)
+    sandbox.script([(429, "DAILY")])
+    with pytest.raises(HubSpotError) as daily:
+        await client.put_default("contacts", 1, "companies", 2)
+    errors.append(daily.value)
+    assert len(errors) >= 13
+    assert any(isinstance(e, BatchItemError) and e.request_error for e in errors)
+    for error in errors:
+        shown = _everything_in(error)
+        assert token not in shown, shown
+        assert "redacted" in shown  # the echo was there, and was scrubbed
+    assert all(token not in repr(event) for event in events)
+    for record in caplog.records:
+        assert token not in record.getMessage()
+        assert all(token not in repr(value) for value in vars(record).values())
+    assert token not in repr(client)
