@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._sandbox_proc import SandboxProcess
+from hubassoc.backfill import command_line
 from hubassoc.backfill._dead_letter import default_dead_letter_path
 
 __all__ = ["main", "run_backfill_bench"]
@@ -64,23 +65,13 @@ def generate(directory: Path, rows: int, fmt: str = "csv") -> Path:
 
 def backfill_command(input_path: Path, url: str, *extra: str) -> list[str]:
     """The measured command (the token travels in the environment)."""
-    return [
-        sys.executable,
-        "-m",
-        "hubassoc",
-        "backfill",
-        str(input_path),
-        "--from-type",
-        "contacts",
-        "--to-type",
-        "companies",
-        "--base-url",
-        url,
-        "--rate-limit",
-        "off",
-        "--quiet",
-        *extra,
-    ]
+    return command_line(
+        input_path,
+        *("--base-url", url, "--rate-limit", "off", "--quiet", *extra),
+        from_type="contacts",
+        to_type="companies",
+        program=(sys.executable, "-m", "hubassoc"),
+    )
 
 
 def shown(command: Sequence[str]) -> str:

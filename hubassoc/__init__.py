@@ -40,6 +40,7 @@ from hubassoc._pacing import FREE_TIER, PacingView, RateLimit
 from hubassoc._redis_budget import RedisBudget
 from hubassoc._retry import RetryPolicy
 from hubassoc._transport import TransportStats
+from hubassoc._validation import check_object_type, check_record_id
 
 __version__ = "0.2.0"
 
@@ -83,5 +84,7 @@ __all__ = [
     "TransportError",
     "TransportStats",
     "__version__",
+    "check_object_type",
+    "check_record_id",
     "events",
 ]

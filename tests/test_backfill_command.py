@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from hubassoc.backfill import command_line
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "contacts-companies.csv"
 LISTENING = re.compile(r"hubassoc sandbox listening on (http://\S+) token=(\S+)\n")
@@ -37,6 +39,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "not_found_ids": [],
     "poison_ids": [],
     "token": TOKEN,
+    "oauth": False,
+    "oauth_only": False,
+    "echo_authorization": False,
 }
 
 pytestmark = pytest.mark.slow
@@ -109,24 +114,24 @@ def sandbox(sandbox_process: SandboxProcess) -> SandboxProcess:
 
 
 def backfill_command(input_path: Path, *options: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "hubassoc",
-        "backfill",
-        str(input_path),
-        "--from-type",
-        "contacts",
-        "--to-type",
-        "companies",
+    return command_line(
+        input_path,
         *options,
-    ]
+        from_type="contacts",
+        to_type="companies",
+        program=(sys.executable, "-m", "hubassoc"),
+    )
 
 
 def run_backfill(
-    input_path: Path, *options: str, token: str | None = TOKEN, timeout: float = 60
+    input_path: Path,
+    *options: str,
+    token: str | None = TOKEN,
+    timeout: float = 60,
+    environ: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = _env() if token is None else _env(HUBSPOT_ACCESS_TOKEN=token)
+    env.update(environ or {})
     return subprocess.run(
         backfill_command(input_path, *options),
         capture_output=True,
@@ -137,13 +142,15 @@ def run_backfill(
     )
 
 
-def start_backfill(input_path: Path, *options: str) -> subprocess.Popen[str]:
+def start_backfill(
+    input_path: Path, *options: str, environ: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         backfill_command(input_path, *options),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(HUBSPOT_ACCESS_TOKEN=TOKEN),
+        env=_env(HUBSPOT_ACCESS_TOKEN=TOKEN, **(environ or {})),
         cwd=input_path.parent,
     )
 
@@ -350,6 +357,24 @@ def test_plain_progress_lines_and_summary_when_not_on_a_terminal(
     assert quiet.returncode == 0 and quiet.stderr == ""
 
 
+def test_progress_lines_show_the_pacer_from_the_clients_events(
+    sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    make_input(tmp_path / "pairs.csv", 200)
+    result = run_backfill(
+        tmp_path / "pairs.csv",
+        *("--base-url", sandbox.url, "--rate-limit", "5/0.2", "--batch-size", "10"),
+        *("--concurrency", "2", "--progress-interval", "0.1"),
+    )
+    assert result.returncode == 0, result.stderr
+    progress = [line for line in result.stderr.splitlines() if "/200 rows (" in line]
+    assert len(progress) >= 3
+    paced = [re.search(r", paced ([\d.]+) s, window (\d+)/5$", line) for line in progress]
+    assert all(paced), progress
+    assert float(paced[-1][1]) > 0  # type: ignore[index]
+    assert all(1 <= int(match[2]) <= 5 for match in paced)  # type: ignore[index]
+
+
 def test_sandbox_option_runs_the_example_end_to_end(tmp_path: Path) -> None:
     example = shutil.copy(EXAMPLE, tmp_path / "contacts-companies.csv")
     result = run_backfill(Path(example), "--sandbox", token=None)
@@ -365,6 +390,193 @@ def test_sandbox_option_runs_the_example_end_to_end(tmp_path: Path) -> None:
     }
     assert "associated   993" in result.stdout
     assert (tmp_path / "contacts-companies.csv.sandbox.journal").exists()
+    # The same against the sandbox as an OAuth server.
+    again = run_backfill(Path(example), "--sandbox", "--oauth", "--journal", "j2", token=None)
+    assert again.returncode == 2 and "the dead-letter file" in again.stderr
+    oauth = run_backfill(
+        Path(example), "--sandbox", "--oauth", "--journal", "j2", "--dead-letter", "d2.csv"
+    )
+    assert oauth.returncode == 1, oauth.stderr
+    assert "sandbox (Free-tier pacing: 100 requests per 10 s) as an OAuth app" in oauth.stderr
+    assert "associated   993" in oauth.stdout
+
+
+# --- lines too long ------------------------------------------------------------------------
+
+#: Runs the command line, then reports the process's peak resident memory on stderr.
+PEAK_MEMORY = """
+import sys
+from hubassoc._cli import main
+status = main(sys.argv[1:])
+with open("/proc/self/status") as f:
+    print(*[line for line in f if line.startswith("VmHWM:")], file=sys.stderr, end="")
+sys.exit(status)
+"""
+
+
+def run_measuring_peak(input_path: Path, *options: str) -> tuple[int, str, str, int]:
+    """Run the backfill; its exit status, stdout, stderr and peak memory (``VmHWM``) in KiB."""
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_MEMORY, *backfill_command(input_path, *options)[3:]],
+        capture_output=True,
+        text=True,
+        env=_env(HUBSPOT_ACCESS_TOKEN=TOKEN),
+        timeout=60,
+        cwd=input_path.parent,
+    )
+    peak = re.search(r"VmHWM:\s+(\d+) kB", done.stderr)
+    assert peak is not None, done.stderr
+    return done.returncode, done.stdout, done.stderr, int(peak[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_a_huge_line_is_skipped_in_bounded_memory_and_the_job_resumes(
+    sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    options = ("--base-url", sandbox.url, "--rate-limit", "off", "--quiet")
+    make_input(tmp_path / "small.csv", 4)
+    _, _, _, baseline = run_measuring_peak(tmp_path / "small.csv", *options)
+    sandbox.call("POST", "/_sandbox/reset", {})
+
+    line_bytes = 64 << 20
+    path = tmp_path / "pairs.csv"
+    with open(path, "wb") as f:
+        f.write(b"from_id,to_id\n1,2\n3,")
+        for _ in range(line_bytes // (1 << 20)):
+            f.write(b"4" * (1 << 20))
+        f.write(b"\n5,6\n\n7,8\n")
+    status, out, err, peak = run_measuring_peak(path, *options)
+    assert status == 1, err
+    assert "LINE_TOO_LONG 1" in out
+    # Flat: the line never is in memory whole (it would take many times its size).
+    assert peak - baseline < 16 * 1024, (peak, baseline)
+    assert sandbox.store() == {("1", "2"), ("5", "6"), ("7", "8")}
+    (dead,) = dead_rows(tmp_path / "pairs.dead.csv")
+    assert (dead["_line"], dead["_category"]) == ("3", "LINE_TOO_LONG")
+    assert dead["_raw"].startswith("3,444") and len(dead["_raw"]) <= 1024
+    assert f"{line_bytes + 2:,} bytes long" in dead["_error"]
+    assert (tmp_path / "pairs.dead.csv").stat().st_size < 2048
+    assert journal_lines(tmp_path / "pairs.csv.journal") == [2, 4, 6]
+
+    again = run_backfill(path, *options)
+    assert again.returncode == 1, again.stderr
+    assert "already done 4" in again.stdout
+    assert sandbox.stats()["requests"] == 1
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+
+def test_a_token_the_server_echoes_is_in_nothing_the_backfill_writes(
+    sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    # Every error answer repeats the Authorization header and the bare token in
+    # every string: records not found, whole-batch 400s, a 404 with its own body.
+    sandbox.configure(
+        echo_authorization=True,
+        not_found_ids=["1013", "1150"],
+        poison_ids=["1210"],
+    )
+    echo = {
+        "status": "error",
+        "message": f"bad request for Authorization: Bearer {TOKEN} ({TOKEN})",
+        "category": f"OBJECT_NOT_FOUND {TOKEN}",
+        "correlationId": TOKEN,
+        "context": {"token": [TOKEN]},
+    }
+    entry = {"status": 404, "body": json.dumps(echo)}
+    sandbox.call("POST", "/_sandbox/script", [None, None, entry, None, 503, None])
+    # And a row of the input itself holds the token (pasted into the wrong column).
+    make_input(tmp_path / "pairs.csv", 250, bad={5: f"{TOKEN},1"})
+    summary = tmp_path / "summary.json"
+    result = run_backfill(
+        tmp_path / "pairs.csv",
+        *("--base-url", sandbox.url, "--rate-limit", "off", "--batch-size", "50"),
+        *("--concurrency", "1", "--progress-interval", "0.05", "--summary-json", str(summary)),
+    )
+    assert result.returncode == 1, result.stderr
+    dead = (tmp_path / "pairs.dead.csv").read_text()
+    categories = {row["_category"] for row in dead_rows(tmp_path / "pairs.dead.csv")}
+    assert len(categories) >= 3, categories  # not found, whole-batch 400, the 404
+    assert "[redacted]" in dead and "bad request for Authorization" in dead
+    written = [
+        result.stdout,
+        result.stderr,
+        dead,
+        (tmp_path / "pairs.csv.journal").read_text(),
+        summary.read_text(),
+    ]
+    for text in written:
+        assert TOKEN not in text
+        assert TOKEN.replace("-", "%2D") not in text
+
+
+# --- OAuth apps and a shared budget ----------------------------------------------------------
+
+
+def test_an_oauth_app_runs_across_several_token_lifetimes(
+    sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    sandbox.configure(oauth=True, oauth_only=True, oauth_token_lifetime=0.4, latency=0.1)
+    app = sandbox.call("GET", "/_sandbox/oauth")
+    environ = {
+        "HUBSPOT_CLIENT_ID": app["client_id"],
+        "HUBSPOT_CLIENT_SECRET": app["client_secret"],
+        "HUBSPOT_REFRESH_TOKEN": app["refresh_token"],
+    }
+    expected = make_input(tmp_path / "pairs.csv", 600)
+    options = ("--base-url", sandbox.url, "--rate-limit", "off", "--oauth")
+    options += ("--batch-size", "20", "--concurrency", "2", "--progress-interval", "0.05")
+    result = run_backfill(
+        tmp_path / "pairs.csv", *options, "--summary-json", "s.json", token=None, environ=environ
+    )
+    assert result.returncode == 0, result.stderr
+    check_nothing_lost(
+        sandbox, expected, tmp_path / "pairs.csv.journal", tmp_path / "pairs.dead.csv"
+    )
+    stats = sandbox.stats()
+    assert stats["oauth_refreshes"] >= 3  # 15 rounds of 0.1 s, tokens of 0.4 s
+    # A token may expire on its way (0.1 s trips): the 401 is refreshed and retried.
+    assert stats["by_status"]["200"] == 30
+    written = result.stdout + result.stderr + (tmp_path / "s.json").read_text()
+    written += (tmp_path / "pairs.csv.journal").read_text()
+    for secret in (app["client_secret"], app["refresh_token"]):
+        assert secret not in written
+    # A refused refresh token stops the run like a refused token: exit 2, nothing lost.
+    # The refusal echoes the refresh token and the client secret it was sent.
+    sandbox.configure(echo_authorization=True)
+    sandbox.call("POST", "/_sandbox/oauth/revoke", {})
+    make_input(tmp_path / "more.csv", 20)
+    refused = run_backfill(
+        tmp_path / "more.csv", *options, "--summary-json", "r.json", token=None, environ=environ
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "HubSpot refused the token" in refused.stderr and "--oauth" in refused.stderr
+    written = refused.stdout + refused.stderr + (tmp_path / "r.json").read_text()
+    for secret in (app["client_secret"], app["refresh_token"]):
+        assert secret not in written
+
+
+def test_two_backfills_share_one_rate_limit_through_redis(
+    sandbox: SandboxProcess, tmp_path: Path, redis_url: str
+) -> None:
+    # 20 requests per 0.5 s between them: each alone would take all of it.
+    sandbox.configure(rate_limit=[20, 0.5])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    make_input(tmp_path / "a" / "pairs.csv", 300)
+    path_b = tmp_path / "b" / "pairs.csv"
+    path_b.write_text("from_id,to_id\n" + "".join(f"{5000 + i},{i % 50 + 1}\n" for i in range(300)))
+    options = ("--base-url", sandbox.url, "--rate-limit", "20/0.5", "--batch-size", "10")
+    options += ("--redis", redis_url, "--budget-key", "backfill-test", "--quiet")
+    processes = [start_backfill(tmp_path / name / "pairs.csv", *options) for name in "ab"]
+    for process in processes:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert re.search(r"requests\s+30 \(retries 0, 429s 0\)", out), out
+    stats = sandbox.stats()
+    assert stats["requests"] == 60 and stats["by_status"] == {"200": 60}
+    assert len(sandbox.store()) == 600
 
 
 # --- dry run and usage errors ----------------------------------------------------------
@@ -421,6 +633,10 @@ def test_more_usage_errors_exit_2(sandbox: SandboxProcess, tmp_path: Path) -> No
     assert missing.returncode == 2 and "no such input file" in missing.stderr
     (tmp_path / "pairs.txt").write_text("from_id,to_id\n1,2\n")
     assert "--format" in run_backfill(tmp_path / "pairs.txt").stderr
+    # A header naming an id column twice: which one holds the ids is not guessed.
+    (tmp_path / "twice.csv").write_text("from_id,to_id,to_id\n1,2,3\n")
+    twice = run_backfill(tmp_path / "twice.csv")
+    assert twice.returncode == 2 and "column 'to_id' appears 2 times" in twice.stderr
     # A token on the command line is refused without being echoed.
     make_input(tmp_path / "pairs.csv", 5)
     leaked = run_backfill(tmp_path / "pairs.csv", "--token", "pat-on-the-command-line")
@@ -502,6 +718,7 @@ def test_sigint_stops_cleanly_and_the_printed_command_resumes(
     sandbox.configure(latency=0.05)
     expected = make_input(tmp_path / "pairs.csv", 2000)
     options = ("--base-url", sandbox.url, "--rate-limit", "off", "--batch-size", "50")
+    options += ("--summary-json", "summary.json")
     process = start_backfill(tmp_path / "pairs.csv", *options, "--concurrency", "2")
     wait_for(lambda: sandbox.stats()["pairs_received"] >= 300)
     process.send_signal(signal.SIGINT)
@@ -513,6 +730,13 @@ def test_sigint_stops_cleanly_and_the_printed_command_resumes(
     resume = err.rsplit("to resume, run:\n", 1)[1].strip()
     argv = shlex.split(resume)
     assert argv[:2] == ["hubassoc", "backfill"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["status"], summary["exit_status"]) == ("interrupted", 130)
+    assert summary["resume_command"] == resume
+    rows = summary["rows"]
+    assert rows["associated"] == len(journal_lines(tmp_path / "pairs.csv.journal"))
+    assert rows["remaining"] == 2000 - rows["done"] > 0
+    assert summary["requests"] >= 6 and summary["elapsed_seconds"] > 0
     # Everything answered before the stop is journalled: nothing is sent twice.
     received = sandbox.stats()["pairs_received"]
     assert len(journal_lines(tmp_path / "pairs.csv.journal")) == received
@@ -530,6 +754,13 @@ def test_sigint_stops_cleanly_and_the_printed_command_resumes(
         sandbox, expected, tmp_path / "pairs.csv.journal", tmp_path / "pairs.dead.csv"
     )
     assert sandbox.stats()["pairs_duplicate"] == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["status"], summary["exit_status"], summary["resume_command"]) == (
+        "finished",
+        0,
+        None,
+    )
+    assert summary["rows"]["done"] == summary["rows"]["total"] == 2000
 
 
 def test_daily_limit_stops_with_3_and_resumes_after_the_reset(
@@ -538,8 +769,36 @@ def test_daily_limit_stops_with_3_and_resumes_after_the_reset(
     sandbox.configure(daily_limit=4)
     expected = make_input(tmp_path / "pairs.csv", 500)
     options = ("--base-url", sandbox.url, "--rate-limit", "off", "--batch-size", "50")
-    result = run_backfill(tmp_path / "pairs.csv", *options)
+    result = run_backfill(tmp_path / "pairs.csv", *options, "--summary-json", "out/s.json")
+    assert result.returncode == 2 and "--summary-json" in result.stderr  # no such folder
+    assert not (tmp_path / "pairs.csv.journal").exists()
+    (tmp_path / "out").mkdir()
+    result = run_backfill(tmp_path / "pairs.csv", *options, "--summary-json", "out/s.json")
     assert result.returncode == 3, result.stderr
+    summary = json.loads((tmp_path / "out" / "s.json").read_text())
+    assert (summary["status"], summary["exit_status"]) == ("daily_limit", 3)
+    assert summary["rows"]["associated"] == 200 and summary["rate_limited"] >= 1
+    assert "daily" in summary["error"]
+    assert summary["resume_command"].startswith("hubassoc backfill ")
+    assert sorted(summary) == [
+        "bad_by_category",
+        "dead_letter",
+        "elapsed_seconds",
+        "error",
+        "exit_status",
+        "failed_by_category",
+        "from_type",
+        "input",
+        "journal",
+        "pairs_per_second",
+        "rate_limited",
+        "requests",
+        "resume_command",
+        "retries",
+        "rows",
+        "status",
+        "to_type",
+    ]
     assert "midnight" in result.stderr and "time zone" in result.stderr
     assert "run the same command" in result.stderr
     assert "daily request limit" in result.stdout

@@ -510,6 +510,8 @@ def test_the_public_surface() -> None:
             "TransportError",
             "TransportStats",
             "__version__",
+            "check_object_type",
+            "check_record_id",
             "events",
         ]
     )

@@ -12,11 +12,17 @@ Modules, one concern each:
 * :mod:`._dead_letter`: the file of rows that failed, re-readable as input;
 * :mod:`._runner`: the asyncio pipeline that sends chunks and journals their outcomes;
 * :mod:`._progress`: the live progress bar, or plain periodic log lines;
-* :mod:`._command`: the ``hubassoc backfill`` command line.
+* :mod:`._redact`: the one place secrets are taken out of whatever the backfill writes;
+* the command line, one step per module: :mod:`._options` (parsing, and
+  :func:`command_line` back), :mod:`._job` (checks, credentials, the job's
+  files), :mod:`._target` (the client, the sandbox), :mod:`._stops` (signals,
+  log lines), :mod:`._report` (summary, advice, summary JSON), and
+  :mod:`._command`, which runs them in turn.
 """
 
 from hubassoc.backfill._dead_letter import DeadLetter
 from hubassoc.backfill._journal import JobIdentity, Journal, JournalError, JournalMismatchError
+from hubassoc.backfill._options import command_line
 from hubassoc.backfill._reader import BadRow, InputError, InputReader, Row, count_lines
 from hubassoc.backfill._runner import Backfill, Counters, StopReason, Summary
 
@@ -34,5 +40,6 @@ __all__ = [
     "Row",
     "StopReason",
     "Summary",
+    "command_line",
     "count_lines",
 ]

@@ -3,11 +3,14 @@
 The journal and the dead-letter file both append with ``os.write`` (no
 user-space buffer), so a SIGKILL loses nothing already written, and fsync
 on demand (every second and at exit) for what the machine itself might lose.
+Every byte appended passes the file's ``redact`` function first, the one
+point where the backfill's durable files are kept free of secrets.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 __all__ = ["AppendOnlyFile", "write_all"]
 
@@ -23,11 +26,12 @@ def write_all(fd: int, data: bytes) -> None:
 class AppendOnlyFile:
     """Base of the backfill's durable files: a descriptor, appends, fsync, close."""
 
-    __slots__ = ("_dirty", "_fd")
+    __slots__ = ("_dirty", "_fd", "_redact")
 
-    def __init__(self, fd: int = -1) -> None:
+    def __init__(self, fd: int = -1, *, redact: Callable[[bytes], bytes] | None = None) -> None:
         self._fd = fd  # -1: not open (yet, or any more)
         self._dirty = False
+        self._redact = redact
 
     def _append(self, data: bytes) -> None:
         """Append ``data`` in one go.
@@ -35,6 +39,8 @@ class AppendOnlyFile:
         Raises:
             OSError: the write failed (a full disk, say).
         """
+        if self._redact is not None:
+            data = self._redact(data)
         write_all(self._fd, data)
         self._dirty = True
 

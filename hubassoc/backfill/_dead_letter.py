@@ -6,9 +6,10 @@ It has the input's format and columns, so it is valid input for a re-run
 * ``_category``: why, in one word: a bad-row category of the reader
   (``INVALID_ID``, ``BROKEN_CSV_QUOTING``, ...) or HubSpot's error category
   (``OBJECT_NOT_FOUND``, ``SERVER_ERROR``, ...);
-* ``_error``: the message (one line);
+* ``_error``: the message (one line, at most :data:`MAX_MESSAGE_CHARS`);
 * ``_raw``: the line as read, only where the row could not be kept as fields
-  (broken quoting, not UTF-8, not a JSON object, more fields than the header);
+  (broken quoting, not UTF-8, not a JSON object, more fields than the header;
+  the first bytes of a line too long);
 * ``_line``: its line number in the input; last, so that reading the file
   back on resume needs no parsing of the rest of the line.
 
@@ -29,7 +30,7 @@ import csv
 import io
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,18 +40,23 @@ from hubassoc.backfill._append_file import AppendOnlyFile
 from hubassoc.backfill._reader import (
     DEAD_LETTER_COLUMNS,
     INVALID_UTF8,
+    LINE_TOO_LONG,
     BadRow,
     Format,
     split_csv_line,
 )
 
-__all__ = ["DeadLetter", "DeadLetterError", "default_dead_letter_path"]
+__all__ = ["MAX_MESSAGE_CHARS", "DeadLetter", "DeadLetterError", "default_dead_letter_path"]
 
 _CATEGORY, _ERROR, _RAW, _LINE = DEAD_LETTER_COLUMNS
 _JSON_LINE_KEY: Final = b'"_line":'
 _json_decode = msgspec.json.Decoder().decode
 _json_encode = msgspec.json.Encoder().encode
 _FLATTEN: Final = str.maketrans({"\r": " ", "\n": " "})
+#: The longest ``_error`` written: HubSpot's messages are short, a server's may not be.
+MAX_MESSAGE_CHARS: Final = 2000
+#: Bad rows whose line is kept only as text: not UTF-8, or only the start of the line.
+_RAW_ONLY: Final = frozenset({INVALID_UTF8, LINE_TOO_LONG})
 
 
 class DeadLetterError(Exception):
@@ -62,6 +68,15 @@ def default_dead_letter_path(input_path: str | os.PathLike[str], *, sandbox: boo
     path = Path(input_path)
     infix = ".sandbox.dead" if sandbox else ".dead"
     return path.with_name(path.stem + infix + path.suffix)
+
+
+def _message(row: BadRow) -> str:
+    """The row's message on one line, cut short if a server sent a novel."""
+    message = row.message.translate(_FLATTEN)
+    if len(message) > MAX_MESSAGE_CHARS:
+        cut = len(message) - MAX_MESSAGE_CHARS
+        message = f"{message[:MAX_MESSAGE_CHARS]}... ({cut:,} more characters)"
+    return message
 
 
 def _text(raw: bytes) -> str:
@@ -85,8 +100,15 @@ class DeadLetter(AppendOnlyFile):
         "written_by_category",
     )
 
-    def __init__(self, path: Path, format: Format, input_header: Sequence[str] | None) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        path: Path,
+        format: Format,
+        input_header: Sequence[str] | None,
+        *,
+        redact: Callable[[bytes], bytes] | None = None,
+    ) -> None:
+        super().__init__(redact=redact)
         self.path = path
         self.format: Format = format
         self._header: list[str] | None = None
@@ -123,17 +145,19 @@ class DeadLetter(AppendOnlyFile):
         format: Format,
         input_header: Sequence[str] | None,
         done: bytearray,
+        redact: Callable[[bytes], bytes] | None = None,
     ) -> DeadLetter:
         """Prepare the dead-letter file at ``path``; if it exists, read it back.
 
         Every ``_line`` already in the file is set in ``done`` (the bitmap
         indexed by input line number) and counted; a torn last line is cut off.
+        ``redact`` is applied to every row written (see :class:`AppendOnlyFile`).
 
         Raises:
             DeadLetterError: the file is not a dead-letter file of this input.
             OSError: it cannot be read or repaired.
         """
-        dead = cls(Path(path), format, input_header)
+        dead = cls(Path(path), format, input_header, redact=redact)
         try:
             f = open(dead.path, "rb")  # noqa: SIM115
         except FileNotFoundError:
@@ -255,15 +279,16 @@ class DeadLetter(AppendOnlyFile):
         writer = csv.writer(buffer, lineterminator="\n")
         for row in rows:
             text = _text(row.raw)
-            fields = None if row.category == INVALID_UTF8 else split_csv_line(text)
             # The line as read is kept where its fields cannot be: unparseable, not
-            # UTF-8, or more fields than the header (they would land under our columns).
+            # UTF-8, more fields than the header (they would land under our columns),
+            # or only the start of a line too long (a cut field could read as an id).
+            fields = None if row.category in _RAW_ONLY else split_csv_line(text)
             keep_raw = fields is None or len(fields) > input_width
             values = (fields or [])[:input_width]
             values += [""] * (width - len(values))
             values[line_index] = str(row.line)
             values[category_index] = row.category
-            values[error_index] = row.message.translate(_FLATTEN)
+            values[error_index] = _message(row)
             if keep_raw:
                 values[raw_index] = text
             writer.writerow(values)
@@ -271,7 +296,7 @@ class DeadLetter(AppendOnlyFile):
 
     def _json(self, row: BadRow) -> bytes:
         try:
-            value: Any = _json_decode(row.raw)
+            value: Any = None if row.category in _RAW_ONLY else _json_decode(row.raw)
         except msgspec.DecodeError:
             value = None
         if not isinstance(value, dict):
@@ -279,6 +304,6 @@ class DeadLetter(AppendOnlyFile):
         for key in (_CATEGORY, _ERROR, _LINE):
             value.pop(key, None)  # a re-run's: this run's go last, _line at the very end
         value[_CATEGORY] = row.category
-        value[_ERROR] = row.message
+        value[_ERROR] = _message(row)
         value[_LINE] = row.line
         return _json_encode(value) + b"\n"

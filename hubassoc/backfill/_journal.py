@@ -38,7 +38,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,9 +166,16 @@ class Journal(AppendOnlyFile):
     __slots__ = ("created", "done", "identity", "path", "previously_done")
 
     def __init__(
-        self, path: Path, fd: int, identity: JobIdentity, done: bytearray, *, created: bool
+        self,
+        path: Path,
+        fd: int,
+        identity: JobIdentity,
+        done: bytearray,
+        *,
+        created: bool,
+        redact: Callable[[bytes], bytes] | None = None,
     ) -> None:
-        super().__init__(fd)
+        super().__init__(fd, redact=redact)
         self.path = path
         self.identity = identity
         #: One byte per input line number (index 0 unused): non-zero once the line is done.
@@ -183,10 +190,18 @@ class Journal(AppendOnlyFile):
         return f"<Journal {state} {os.fspath(self.path)!r} previously_done={self.previously_done}>"
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], identity: JobIdentity, *, lines: int) -> Journal:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        identity: JobIdentity,
+        *,
+        lines: int,
+        redact: Callable[[bytes], bytes] | None = None,
+    ) -> Journal:
         """Open the journal at ``path`` for ``identity``, creating it if absent.
 
-        ``lines`` is the number of physical lines of the input (the bitmap's size).
+        ``lines`` is the number of physical lines of the input (the bitmap's size);
+        ``redact`` is applied to everything written (see :class:`AppendOnlyFile`).
 
         Raises:
             JournalMismatchError: the journal belongs to another job.
@@ -200,7 +215,7 @@ class Journal(AppendOnlyFile):
             fd = os.open(path, flags)
             created = False
         except FileNotFoundError:
-            cls._create(path, identity)
+            cls._create(path, identity, redact)
             fd = os.open(path, flags)
             created = True
         try:
@@ -212,10 +227,10 @@ class Journal(AppendOnlyFile):
         except BaseException:
             os.close(fd)
             raise
-        return cls(path, fd, identity, done, created=created)
+        return cls(path, fd, identity, done, created=created, redact=redact)
 
     @staticmethod
-    def _create(path: Path, identity: JobIdentity) -> None:
+    def _create(path: Path, identity: JobIdentity, redact: Callable[[bytes], bytes] | None) -> None:
         header = {
             "journal": _MAGIC,
             "version": _VERSION,
@@ -224,6 +239,8 @@ class Journal(AppendOnlyFile):
         }
         temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
         data = (json.dumps(header, sort_keys=True) + "\n").encode()
+        if redact is not None:
+            data = redact(data)
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             write_all(fd, data)

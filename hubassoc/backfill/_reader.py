@@ -8,9 +8,17 @@ record, so a resumed run can skip done lines before even parsing them.
 
 Rules, the same for both formats:
 
-* ids are checked with the client's own :func:`~hubassoc._validation.check_record_id`
-  (decimal int64, leading zeros dropped); whitespace around an id is ignored;
-* blank lines are not rows: they are skipped (and counted);
+* ids are checked with the client's own :func:`~hubassoc.check_record_id`
+  (decimal int64, leading zeros dropped); ASCII spaces and tabs around an id
+  are ignored, and nothing else: an id with any other character (a no-break
+  space, a Unicode line separator, a control character) is a bad row, never
+  trimmed into a valid id;
+* blank lines (nothing but spaces and tabs) are not rows: they are skipped
+  (and counted);
+* a line longer than ``max_line_bytes`` is never held whole: it is read in
+  bounded pieces and becomes a ``LINE_TOO_LONG`` bad row that keeps only
+  its first :data:`EXCERPT_BYTES` bytes, so one runaway line cannot take the
+  job's memory or fill the dead-letter file;
 * every other problem is a bad row, never an exception: a missing column, an
   empty or invalid id, broken CSV quoting, text that is not UTF-8, a JSON
   line that does not parse or is not an object.
@@ -22,15 +30,21 @@ are found by name: ``--from-column`` / ``--to-column``, by default ``from_id``
 and ``to_id``; when the header has neither default name (and no option was
 given) the first two columns are used, in that order (the dead-letter file's
 own columns excepted, so that a dead-letter file reads back the same way).
+A header that names one of the id columns (or a column of the dead-letter
+file) twice is refused: which column holds the ids would be a guess.
 
 JSON Lines: one object per line; ids are strings or integers under the keys
-``from_id`` / ``to_id`` (or the ones given). Other keys are ignored.
+``from_id`` / ``to_id`` (or the ones given). Other keys are ignored. An object
+with one of those keys twice is a ``DUPLICATE_KEY`` bad row, not its last value.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import json
 import os
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -38,18 +52,22 @@ from typing import Any, BinaryIO, Final, Literal, NamedTuple
 
 import msgspec
 
-from hubassoc._validation import check_record_id
+from hubassoc import check_record_id
 
 __all__ = [
     "BROKEN_CSV_QUOTING",
     "DEAD_LETTER_COLUMNS",
     "DEFAULT_FROM_COLUMN",
+    "DEFAULT_MAX_LINE_BYTES",
     "DEFAULT_TO_COLUMN",
+    "DUPLICATE_KEY",
     "EMPTY_ID",
+    "EXCERPT_BYTES",
     "FORMATS",
     "INVALID_ID",
     "INVALID_JSON",
     "INVALID_UTF8",
+    "LINE_TOO_LONG",
     "MISSING_COLUMN",
     "NOT_A_JSON_OBJECT",
     "BadRow",
@@ -78,11 +96,21 @@ BROKEN_CSV_QUOTING: Final = "BROKEN_CSV_QUOTING"
 INVALID_JSON: Final = "INVALID_JSON"
 NOT_A_JSON_OBJECT: Final = "NOT_A_JSON_OBJECT"
 INVALID_UTF8: Final = "INVALID_UTF8"
+LINE_TOO_LONG: Final = "LINE_TOO_LONG"
+DUPLICATE_KEY: Final = "DUPLICATE_KEY"
+
+#: Longest line read (its ``\\n`` excluded): ids and a few columns fit many times over.
+DEFAULT_MAX_LINE_BYTES: Final = 1 << 20
+#: What a ``LINE_TOO_LONG`` bad row keeps of its line, to show what it was.
+EXCERPT_BYTES: Final = 256
 
 _EXTENSIONS: Final[dict[str, Format]] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _BOM: Final = b"\xef\xbb\xbf"
 _READ_BUFFER: Final = 1 << 20
 _json_decode = msgspec.json.Decoder().decode
+_json_encode = msgspec.json.Encoder().encode
+#: What may be trimmed around an id or a header name: ASCII spaces and tabs only.
+_SPACE: Final = " \t"
 
 
 class InputError(ValueError):
@@ -154,6 +182,52 @@ def split_csv_line(text: str) -> list[str] | None:
     return records[0]
 
 
+def _too_long(raw: bytes, piece: int) -> bool:
+    """Whether ``raw``, read with ``readline(piece)``, is only the start of its line."""
+    return len(raw) == piece and raw[-1:] != b"\n"
+
+
+def _id_problem(message: str, value: object) -> str:
+    """``message``, plus what stands out in an id that is digits but for a stray character."""
+    if type(value) is not str:
+        return message
+    odd = [c for c in value if not ("0" <= c <= "9")]
+    if not odd or not all(c.isspace() or not c.isprintable() for c in odd):
+        return message
+    names = ", ".join(
+        dict.fromkeys(f"U+{ord(c):04X} {unicodedata.name(c, 'control character')}" for c in odd)
+    )
+    return f"{message} (it holds {names}; only spaces and tabs around an id are ignored)"
+
+
+class _PairsOf(dict[str, Any]):
+    """An object as parsed by :func:`_repeated_key`, remembering its keys in order."""
+
+    __slots__ = ("keys_in_order",)
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        self.keys_in_order = [key for key, _ in pairs]
+
+
+def _repeated_key(raw: bytes, keys: tuple[str, str]) -> str | None:
+    """The first of ``keys`` that the top-level object in ``raw`` has twice, if any.
+
+    The exact check behind the reader's quick one: every key decoded (escapes
+    such as ``\\u0066rom_id`` included), nested objects apart.
+    """
+    try:
+        value = json.loads(raw, object_pairs_hook=_PairsOf)
+    except (ValueError, RecursionError):
+        return None  # msgspec parsed it: nothing to add
+    if not isinstance(value, _PairsOf):
+        return None
+    for key in keys:
+        if value.keys_in_order.count(key) > 1:
+            return key
+    return None
+
+
 def _describe_json(value: Any) -> str:
     if value is None:
         return "null"
@@ -175,15 +249,19 @@ class InputReader:
         from_column, to_column: the columns (CSV) or keys (JSONL) holding the
             ids; by default ``from_id`` / ``to_id`` (see the module docstring
             for the CSV fallback to the first two columns).
+        max_line_bytes: the longest line read (its ``\\n`` excluded); longer
+            ones are ``LINE_TOO_LONG`` bad rows.
 
     Raises:
         OSError: the file cannot be opened or read.
         InputError: unknown format, no usable header, a column not in the header.
+        ValueError: ``max_line_bytes`` is below 1.
     """
 
     __slots__ = (
         "_file",
         "_from_index",
+        "_json_keys",
         "_to_index",
         "blank_lines",
         "columns_guessed",
@@ -191,6 +269,7 @@ class InputReader:
         "format",
         "from_column",
         "header",
+        "max_line_bytes",
         "path",
         "to_column",
     )
@@ -202,7 +281,11 @@ class InputReader:
         *,
         from_column: str | None = None,
         to_column: str | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> None:
+        if max_line_bytes < 1:
+            raise ValueError(f"max_line_bytes must be >= 1, not {max_line_bytes!r}")
+        self.max_line_bytes = max_line_bytes
         self.path = Path(path)
         self.format: Format = format if format is not None else guess_format(path)
         if self.format not in FORMATS:
@@ -213,6 +296,7 @@ class InputReader:
         self.columns_guessed = False
         self.header: list[str] | None = None
         self._from_index = self._to_index = -1
+        self._json_keys: tuple[bytes, bytes] = (b"", b"")
         self._file: BinaryIO = open(self.path, "rb", buffering=_READ_BUFFER)  # noqa: SIM115
         try:
             if self.format == "csv":
@@ -225,6 +309,7 @@ class InputReader:
                 if self.from_column == self.to_column:
                     raise InputError(f"the from and to keys are both {self.from_column!r}")
                 self.first_line = 1
+                self._json_keys = (_json_encode(self.from_column), _json_encode(self.to_column))
         except BaseException:
             self._file.close()
             raise
@@ -253,7 +338,12 @@ class InputReader:
     # --- header and columns -------------------------------------------------------------
 
     def _read_header(self) -> list[str]:
-        raw = self._file.readline()
+        raw = self._file.readline(self.max_line_bytes + 1)
+        if _too_long(raw, self.max_line_bytes + 1):
+            raise InputError(
+                f"the header of {os.fspath(self.path)!r} is longer than {self.max_line_bytes:,} "
+                "bytes (--max-line-bytes)"
+            )
         if not raw.strip():
             raise InputError(f"{os.fspath(self.path)!r} has no CSV header row on line 1")
         try:
@@ -263,11 +353,13 @@ class InputReader:
         fields = split_csv_line(text)
         if fields is None:
             raise InputError(f"the header of {os.fspath(self.path)!r} has broken CSV quoting")
-        return [name.strip() for name in fields]
+        return [name.strip(_SPACE) for name in fields]
 
     def _csv_columns(self, from_column: str | None, to_column: str | None) -> tuple[str, str]:
         header = self.header
         assert header is not None
+        for name in DEAD_LETTER_COLUMNS:
+            self._refuse_duplicate(name)
         if from_column is None and to_column is None:
             has_from = DEFAULT_FROM_COLUMN in header
             has_to = DEFAULT_TO_COLUMN in header
@@ -291,9 +383,20 @@ class InputReader:
                     f"column {name!r} is not in the header of {os.fspath(self.path)!r} "
                     f"(columns: {', '.join(map(repr, header))}); pass {option}"
                 )
+        self._refuse_duplicate(from_column)
+        self._refuse_duplicate(to_column)
         self._from_index = header.index(from_column)
         self._to_index = header.index(to_column)
         return from_column, to_column
+
+    def _refuse_duplicate(self, name: str) -> None:
+        assert self.header is not None
+        count = self.header.count(name)
+        if count > 1:
+            raise InputError(
+                f"column {name!r} appears {count} times in the header of "
+                f"{os.fspath(self.path)!r}: which one to use is ambiguous; rename the others"
+            )
 
     # --- rows ---------------------------------------------------------------------------
 
@@ -310,8 +413,14 @@ class InputReader:
         parse = self._parse_csv if self.format == "csv" else self._parse_json
         line = self.first_line - 1
         limit = len(done) if done is not None else 0
-        for raw in self._file:
+        # One byte more than allowed: a piece that long without a line break
+        # is a line too long, found without ever reading it whole.
+        piece = self.max_line_bytes + 1
+        for raw in iter(functools.partial(self._file.readline, piece), b""):
             line += 1
+            if raw[-1] != 0x0A and len(raw) == piece:
+                yield from self._skip_long_line(line, raw, done)
+                continue
             if line < limit and done is not None and done[line]:
                 continue
             row = parse(line, raw)
@@ -319,6 +428,26 @@ class InputReader:
                 self.blank_lines += 1
             else:
                 yield row
+
+    def _skip_long_line(self, line: int, start: bytes, done: bytearray | None) -> Iterator[BadRow]:
+        """Skip the rest of a line too long, in bounded pieces; a bad row unless it is done."""
+        size = len(start)
+        readline = self._file.readline
+        while piece := readline(_READ_BUFFER):
+            size += len(piece)
+            if piece.endswith(b"\n"):
+                size -= 1
+                break
+        if done is not None and line < len(done) and done[line]:
+            return
+        excerpt = start[:EXCERPT_BYTES]
+        yield BadRow(
+            line,
+            LINE_TOO_LONG,
+            f"the line is {size:,} bytes long, more than the {self.max_line_bytes:,} allowed "
+            f"(--max-line-bytes); only its first {len(excerpt)} bytes are kept here",
+            excerpt,
+        )
 
     def _parse_csv(self, line: int, raw: bytes) -> Row | BadRow | None:
         try:
@@ -331,7 +460,7 @@ class InputReader:
                 raw,
             )
         text = text.rstrip("\r\n")
-        if not text or text.isspace():
+        if not text.strip(_SPACE):
             return None
         fields = split_csv_line(text)
         if fields is None:
@@ -357,7 +486,7 @@ class InputReader:
 
     def _parse_json(self, line: int, raw: bytes) -> Row | BadRow | None:
         raw_json = raw.removeprefix(_BOM) if line == 1 else raw
-        if not raw_json.strip():
+        if not raw_json.strip(b" \t\r\n"):
             return None
         try:
             value = _json_decode(raw_json)
@@ -374,6 +503,19 @@ class InputReader:
         if from_key not in value or to_key not in value:
             missing = from_key if from_key not in value else to_key
             return BadRow(line, MISSING_COLUMN, f"the object has no key {missing!r}", raw)
+        # Each key once, spelled plainly, and no escapes anywhere: unambiguous (the
+        # common case, three byte scans). Otherwise an exact parse settles it.
+        from_json, to_json = self._json_keys
+        if raw_json.count(from_json) != 1 or raw_json.count(to_json) != 1 or b"\\" in raw_json:
+            repeated = _repeated_key(raw_json, (from_key, to_key))
+            if repeated is not None:
+                return BadRow(
+                    line,
+                    DUPLICATE_KEY,
+                    f"the object has the key {repeated!r} more than once: "
+                    "which value to use is ambiguous",
+                    raw,
+                )
         from_value, to_value = value[from_key], value[to_key]
         for key, item in ((from_key, from_value), (to_key, to_value)):
             if item is None:
@@ -394,11 +536,11 @@ class InputReader:
         ids: list[str] = []
         for name, value in ((self.from_column, from_value), (self.to_column, to_value)):
             if type(value) is str:
-                value = value.strip()
+                value = value.strip(_SPACE)
                 if not value:
                     return BadRow(line, EMPTY_ID, f"{name} is empty", raw)
             try:
                 ids.append(check_record_id(value, name))
             except (TypeError, ValueError) as exc:
-                return BadRow(line, INVALID_ID, str(exc), raw)
+                return BadRow(line, INVALID_ID, _id_problem(str(exc), value), raw)
         return Row(line, ids[0], ids[1], raw)

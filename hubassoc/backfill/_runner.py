@@ -36,15 +36,15 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hubassoc._client import AssociationsClient
-from hubassoc._default_batches import Pair
-from hubassoc._errors import (
+from hubassoc import (
+    AssociationsClient,
     AuthenticationError,
     BatchItemError,
     DailyLimitError,
     DecodingError,
     HubSpotError,
     InvalidRequestError,
+    Pair,
     RateLimitError,
     ServerError,
     TransportError,
@@ -151,7 +151,8 @@ def _whole_failure(
     """The error, if every pair failed for a reason about the request rather than the pair.
 
     That is a whole-call error given to each pair of a request that was split,
-    or a whole-batch 400 the client attributed pair by pair (its cause); not a
+    or a whole-request 400 the client narrowed down to each pair by bisection
+    (:attr:`~hubassoc.BatchItemError.request_error` set); not a
     per-pair error from HubSpot (a record not found), nor the daily limit or a
     refused token, which stop the run on their own.
     """

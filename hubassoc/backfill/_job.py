@@ -1,0 +1,269 @@
+"""Checking a job before anything is written, then opening its files.
+
+:func:`prepare` turns :class:`~hubassoc.backfill._options.Options` into a
+:class:`Job`: the input opened and its header read, the paths of the journal
+and the dead-letter file, the line counts, and the credentials the run will
+use, read from the environment. :func:`open_job_files` then opens (or
+creates) the journal and reads the dead-letter file back into its bitmap.
+Every problem is a :class:`UsageError` (exit status 2) with a message that
+says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from hubassoc import TOKEN_ENV
+from hubassoc.backfill._dead_letter import DeadLetter, DeadLetterError, default_dead_letter_path
+from hubassoc.backfill._journal import JobIdentity, Journal, JournalError
+from hubassoc.backfill._options import (
+    CLIENT_ID_ENV,
+    CLIENT_SECRET_ENV,
+    REDIS_URL_ENV,
+    REFRESH_TOKEN_ENV,
+    Options,
+)
+from hubassoc.backfill._reader import InputError, InputReader, count_lines
+from hubassoc.backfill._redact import Redactor
+
+__all__ = [
+    "Credentials",
+    "Job",
+    "JobFiles",
+    "OAuthCredentials",
+    "UsageError",
+    "open_job_files",
+    "prepare",
+]
+
+
+class UsageError(Exception):
+    """The command cannot run as asked (exit status 2); the message says why."""
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class OAuthCredentials:
+    """A public app's credentials, from the environment (``--oauth``)."""
+
+    client_id: str
+    client_secret: str
+    refresh_token: str
+
+    def __repr__(self) -> str:
+        return f"OAuthCredentials(client_id={self.client_id!r}, <secrets hidden>)"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Credentials:
+    """What the run authenticates with (nothing for ``--sandbox`` or ``--dry-run``).
+
+    The values are secrets: the repr hides them, and :meth:`secrets` lists
+    them for the :class:`~hubassoc.backfill._redact.Redactor`.
+    """
+
+    token: str | None = None
+    oauth: OAuthCredentials | None = None
+    redis_url: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(token={'<hidden>' if self.token else None}, "
+            f"oauth={self.oauth!r}, redis={'<hidden>' if self.redis_url else None})"
+        )
+
+    def secrets(self) -> list[str]:
+        """Every secret in here (a Redis URL's password included)."""
+        found = [self.token]
+        if self.oauth is not None:
+            found += [self.oauth.client_secret, self.oauth.refresh_token]
+        if self.redis_url:
+            # The user info by hand: a password with a "/" in it defeats URL parsing.
+            user_info = self.redis_url.partition("//")[2].rpartition("@")[0]
+            found += [user_info, user_info.partition(":")[2]]
+        return [secret for secret in found if secret]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A checked job, its input open: what :func:`open_job_files` and the run need."""
+
+    options: Options
+    reader: InputReader
+    journal_path: Path
+    dead_path: Path
+    lines: int  #: physical lines of the input
+    total: int  #: data lines (CSV header excluded)
+    credentials: Credentials
+
+
+@dataclass(frozen=True, slots=True)
+class JobFiles:
+    """The job's journal and dead-letter file, open."""
+
+    journal: Journal
+    dead: DeadLetter
+
+    def close(self) -> None:
+        """Close both (each fsyncs first)."""
+        try:
+            self.dead.close()
+        finally:
+            self.journal.close()
+
+
+def _credentials(options: Options, environ: Mapping[str, str]) -> Credentials:
+    """Read what the run authenticates with from the environment.
+
+    Raises:
+        UsageError: something needed is not set.
+    """
+    redis_url = options.redis
+    if redis_url == "":
+        redis_url = environ.get(REDIS_URL_ENV) or None
+        if redis_url is None:
+            raise UsageError(f"--redis without a URL reads it from {REDIS_URL_ENV}, which is unset")
+    if options.budget_key is not None and redis_url is None:
+        raise UsageError("--budget-key names a budget shared through Redis: it needs --redis")
+    if options.sandbox or options.dry_run:
+        return Credentials(redis_url=redis_url)
+    if options.oauth:
+        names = (CLIENT_ID_ENV, CLIENT_SECRET_ENV, REFRESH_TOKEN_ENV)
+        missing = [name for name in names if not environ.get(name)]
+        if missing:
+            raise UsageError(
+                "--oauth reads the app's credentials from the environment: "
+                f"set {', '.join(missing)}"
+            )
+        oauth = OAuthCredentials(*(environ[name] for name in names))
+        return Credentials(oauth=oauth, redis_url=redis_url)
+    token = environ.get(TOKEN_ENV) or None
+    if token is None:
+        raise UsageError(
+            f"no HubSpot token: set {TOKEN_ENV} to a private app's access token "
+            "(scopes: crm.objects.<type>.write for both object types), pass --oauth for a "
+            "public app, or try the job against the built-in sandbox with --sandbox"
+        )
+    return Credentials(token=token, redis_url=redis_url)
+
+
+def prepare(options: Options, environ: Mapping[str, str], redactor: Redactor) -> Job:
+    """Check everything that can be checked before any file is written; open the input.
+
+    The secrets found are added to ``redactor`` at once. The base URL, API
+    version and token are checked by the client itself, when the run builds it.
+
+    Raises:
+        UsageError: the command cannot run as asked.
+    """
+    if options.sandbox and options.base_url is not None:
+        raise UsageError("--sandbox and --base-url exclude each other")
+    credentials = _credentials(options, environ)
+    redactor.add(*credentials.secrets())
+    if options.summary_json is not None:
+        folder = Path(options.summary_json).parent
+        if not folder.is_dir():
+            raise UsageError(f"--summary-json: no such directory: {os.fspath(folder)!r}")
+    input_path = Path(options.input)
+    if input_path.is_dir():
+        raise UsageError(f"{options.input!r} is a directory, not an input file")
+    try:
+        reader = InputReader(
+            input_path,
+            options.format,
+            from_column=options.from_column,
+            to_column=options.to_column,
+            max_line_bytes=options.max_line_bytes,
+        )
+    except FileNotFoundError:
+        raise UsageError(f"no such input file: {options.input!r}") from None
+    except (OSError, InputError) as exc:
+        raise UsageError(f"cannot read {options.input!r}: {exc}") from None
+    try:
+        lines = count_lines(input_path)
+    except OSError as exc:
+        reader.close()
+        raise UsageError(f"cannot read {options.input!r}: {exc}") from None
+    infix = ".sandbox" if options.sandbox else ""
+    journal_path = Path(options.journal or f"{options.input}{infix}.journal")
+    dead_path = (
+        Path(options.dead_letter)
+        if options.dead_letter
+        else default_dead_letter_path(input_path, sandbox=options.sandbox)
+    )
+    named = {"input": input_path, "--journal": journal_path, "--dead-letter": dead_path}
+    if options.summary_json is not None:
+        named["--summary-json"] = Path(options.summary_json)
+    resolved = {name: path.resolve() for name, path in named.items()}
+    if len(set(resolved.values())) < len(resolved):
+        reader.close()
+        raise UsageError(f"{', '.join(named)} must each be a file of their own")
+    return Job(
+        options=options,
+        reader=reader,
+        journal_path=journal_path,
+        dead_path=dead_path,
+        lines=lines,
+        total=max(0, lines - (reader.first_line - 1)),
+        credentials=credentials,
+    )
+
+
+_DIFFERENT_JOB_HINT = (
+    ". Run the job's own command to resume it; or, to start over, delete the journal "
+    "(and its dead-letter file), or pass --journal PATH for a new one"
+)
+
+
+def open_job_files(job: Job, redactor: Redactor) -> JobFiles:
+    """Open (or create) the journal, and read the dead-letter file back into its bitmap.
+
+    Both files write through ``redactor``.
+
+    Raises:
+        UsageError: the files belong to another job, are damaged, or cannot be opened.
+    """
+    options, reader = job.options, job.reader
+    try:
+        if (
+            not job.journal_path.exists()
+            and job.dead_path.exists()
+            and job.dead_path.stat().st_size
+        ):
+            raise UsageError(
+                f"the dead-letter file {os.fspath(job.dead_path)!r} exists but the journal "
+                f"{os.fspath(job.journal_path)!r} does not: it is left from an earlier job. "
+                "Move it away (or pass --dead-letter PATH) and run again"
+            )
+        identity = JobIdentity.of(
+            reader.path,
+            from_type=options.from_type,
+            to_type=options.to_type,
+            format=reader.format,
+            from_column=reader.from_column,
+            to_column=reader.to_column,
+            dead_letter=job.dead_path,
+            sandbox=options.sandbox,
+        )
+        journal = Journal.open(job.journal_path, identity, lines=job.lines, redact=redactor.data)
+        try:
+            dead = DeadLetter.open(
+                job.dead_path,
+                format=reader.format,
+                input_header=reader.header,
+                done=journal.done,
+                redact=redactor.data,
+            )
+        except BaseException:
+            journal.close()
+            raise
+    except JournalError as exc:
+        hint = _DIFFERENT_JOB_HINT if "different job" in str(exc) else ""
+        raise UsageError(f"{exc}{hint}") from None
+    except DeadLetterError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot open the journal or the dead-letter file: {exc}") from None
+    return JobFiles(journal, dead)

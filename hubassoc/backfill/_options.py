@@ -1,0 +1,385 @@
+"""The command line of ``hubassoc backfill``: its options, parsed into :class:`Options`, and back.
+
+:func:`add_parser` registers the sub-command; :meth:`Options.of` turns the
+parsed namespace into a typed, frozen :class:`Options`; :func:`command_line`
+builds an argument list (the one resume command, tests and benchmarks all
+use it), and :func:`resume_command` the text that runs the same job again.
+
+Secrets never come from the command line, where the process list and the
+shell history would show them: ``--token`` and the OAuth credential flags are
+refused without echoing their values, and so is a Redis URL with a password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, NoReturn
+
+from hubassoc import DEFAULT_API_VERSION, TOKEN_ENV, RateLimit, check_object_type
+from hubassoc.backfill._reader import (
+    DEFAULT_FROM_COLUMN,
+    DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_TO_COLUMN,
+    Format,
+)
+
+__all__ = [
+    "CLIENT_ID_ENV",
+    "CLIENT_SECRET_ENV",
+    "PROG",
+    "REDIS_URL_ENV",
+    "REFRESH_TOKEN_ENV",
+    "Options",
+    "add_parser",
+    "command_line",
+    "resume_command",
+]
+
+PROG: Final = "hubassoc backfill"
+CLIENT_ID_ENV: Final = "HUBSPOT_CLIENT_ID"
+CLIENT_SECRET_ENV: Final = "HUBSPOT_CLIENT_SECRET"
+REFRESH_TOKEN_ENV: Final = "HUBSPOT_REFRESH_TOKEN"
+#: Where ``--redis`` given alone finds its URL (one with a password belongs there).
+REDIS_URL_ENV: Final = "HUBASSOC_REDIS_URL"
+
+_DEFAULT_BATCH_SIZE: Final = 100
+_DEFAULT_CONCURRENCY: Final = 8
+_DEFAULT_PROGRESS_INTERVAL: Final = 2.0
+#: ``--redis`` given without a URL: the URL is read from :data:`REDIS_URL_ENV`.
+_FROM_ENVIRONMENT: Final = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    """One ``hubassoc backfill`` command line, checked and typed."""
+
+    input: str
+    from_type: str
+    to_type: str
+    format: Format | None = None
+    from_column: str | None = None
+    to_column: str | None = None
+    sandbox: bool = False
+    base_url: str | None = None
+    rate_limit: RateLimit | Literal[False] | None = None  #: ``None``: adaptive
+    batch_size: int = _DEFAULT_BATCH_SIZE
+    api_version: str = DEFAULT_API_VERSION
+    concurrency: int = _DEFAULT_CONCURRENCY
+    journal: str | None = None
+    dead_letter: str | None = None
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    dry_run: bool = False
+    quiet: bool = False
+    progress_interval: float = _DEFAULT_PROGRESS_INTERVAL
+    summary_json: str | None = None
+    #: A Redis URL for a budget shared with other processes; ``""``: from the environment.
+    redis: str | None = None
+    budget_key: str | None = None
+    oauth: bool = False
+
+    @classmethod
+    def of(cls, namespace: argparse.Namespace) -> Options:
+        """The options of a namespace parsed by the parser of :func:`add_parser`."""
+        names = cls.__dataclass_fields__
+        return cls(**{name: getattr(namespace, name) for name in names})
+
+
+# --- argument types --------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, not {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, not {text!r}")
+    return value
+
+
+def _object_type(text: str) -> str:
+    try:
+        return check_object_type(text, "object type")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _rate_limit(text: str) -> RateLimit | Literal[False]:
+    if text.strip().lower() in ("off", "none"):
+        return False
+    try:
+        return RateLimit.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, or 'off'") from None
+
+
+def _redis_url(text: str) -> str:
+    """A Redis URL without credentials (those belong in the environment); never echoed."""
+    # Any user info at all counts: a password with a "/" in it defeats URL parsing.
+    if "@" in text:
+        raise argparse.ArgumentTypeError(
+            "the URL holds credentials, which the process list and the shell history "
+            f"would show: set {REDIS_URL_ENV} to the URL and pass --redis alone"
+        )
+    return text  # "" (the flag alone): the URL is read from the environment
+
+
+class _Refuse(argparse.Action):
+    """A flag that would put a secret on the command line: refused, its value never echoed."""
+
+    def __init__(self, *args: Any, source: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.source = source
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> NoReturn:
+        parser.error(
+            f"{option_string} is not an option: {self.source}, so that it never shows "
+            "in the process list or the shell history"
+        )
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``backfill`` sub-command on an argparse sub-parsers object; returns it."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "backfill",
+        help="associate pairs of records listed in a CSV or JSON Lines file",
+        description=(
+            "Stream pairs of record ids from INPUT into HubSpot default associations, "
+            "journalling progress so that running the same command again resumes. "
+            f"The token is read from {TOKEN_ENV} (or, with --oauth, a public app's "
+            f"credentials from {CLIENT_ID_ENV}, {CLIENT_SECRET_ENV} and "
+            f"{REFRESH_TOKEN_ENV}); --sandbox needs none."
+        ),
+        epilog=(
+            "exit status: 0 all rows associated; 1 some rows in the dead-letter file; "
+            "2 usage error; 3 stopped at HubSpot's daily limit; 130 interrupted. "
+            "After any stop, run the same command again to resume."
+        ),
+    )
+    add = parser.add_argument
+    add("input", metavar="INPUT", help="CSV (with a header row) or JSON Lines file of id pairs")
+    add("--from-type", required=True, type=_object_type, metavar="TYPE", help="e.g. contacts")
+    add("--to-type", required=True, type=_object_type, metavar="TYPE", help="e.g. companies")
+    add(
+        "--format",
+        choices=("csv", "jsonl"),
+        default=None,
+        help="input format (default: from the extension: .csv, .jsonl or .ndjson)",
+    )
+    add(
+        "--from-column",
+        metavar="NAME",
+        default=None,
+        help=f"column (CSV) or key (JSONL) of the from ids (default: {DEFAULT_FROM_COLUMN}; "
+        "a CSV header with neither default name is read by position: first two columns)",
+    )
+    add(
+        "--to-column",
+        metavar="NAME",
+        default=None,
+        help=f"column or key of the to ids (default: {DEFAULT_TO_COLUMN})",
+    )
+    add(
+        "--sandbox",
+        action="store_true",
+        help="run against the built-in sandbox (in-process, Free-tier pacing); no token needed "
+        "(with --oauth, the sandbox plays the OAuth server too)",
+    )
+    add(
+        "--base-url",
+        default=None,
+        metavar="URL",
+        help="a proxy or another HubSpot-compatible host (default: https://api.hubapi.com; "
+        "plain http only to loopback)",
+    )
+    add(
+        "--oauth",
+        action="store_true",
+        help=f"authenticate as a public (OAuth) app: {CLIENT_ID_ENV}, {CLIENT_SECRET_ENV} and "
+        f"{REFRESH_TOKEN_ENV} are read from the environment and the access token is "
+        f"refreshed before it expires ({TOKEN_ENV} is then not used)",
+    )
+    add(
+        "--rate-limit",
+        type=_rate_limit,
+        default=None,
+        metavar="N/SECONDS",
+        help="hold to N requests per SECONDS, e.g. 190/10; 'off' not to pace "
+        "(default: adaptive, from HubSpot's rate-limit headers)",
+    )
+    add(
+        "--redis",
+        type=_redis_url,
+        nargs="?",
+        const=_FROM_ENVIRONMENT,
+        default=None,
+        metavar="URL",
+        help="share one rate-limit budget through Redis with every other process of the same "
+        "HubSpot app (e.g. redis://localhost:6379/0); alone, the URL is read from "
+        f"{REDIS_URL_ENV} (where a URL with a password belongs)",
+    )
+    add(
+        "--budget-key",
+        default=None,
+        metavar="KEY",
+        help="the shared budget's name in Redis, the same for every process of one app "
+        "(default: one derived from the app's credentials); needs --redis",
+    )
+    add(
+        "--batch-size",
+        type=_positive_int,
+        default=_DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="pairs per request (default: %(default)s)",
+    )
+    add(
+        "--api-version",
+        default=DEFAULT_API_VERSION,
+        metavar="VERSION",
+        help="v4 or a date version such as 2026-03 (default: %(default)s)",
+    )
+    add(
+        "--concurrency",
+        type=_positive_int,
+        default=_DEFAULT_CONCURRENCY,
+        metavar="N",
+        help="requests in flight at once (default: %(default)s)",
+    )
+    add(
+        "--journal",
+        default=None,
+        metavar="PATH",
+        help="the progress journal (default: INPUT.journal; INPUT.sandbox.journal with --sandbox)",
+    )
+    add(
+        "--dead-letter",
+        default=None,
+        metavar="PATH",
+        help="where rows that fail go (default: INPUT with .dead before the extension, "
+        "e.g. pairs.dead.csv; pairs.sandbox.dead.csv with --sandbox)",
+    )
+    add(
+        "--max-line-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_LINE_BYTES,
+        metavar="N",
+        help="longest input line read, in bytes; a longer line is a LINE_TOO_LONG bad row, "
+        "skipped without being held in memory (default: %(default)s)",
+    )
+    add(
+        "--summary-json",
+        default=None,
+        metavar="PATH",
+        help="also write the final summary as JSON to PATH (atomically, whatever the exit "
+        "status), for a job runner such as Airflow or cron",
+    )
+    add("--dry-run", action="store_true", help="check the input and count rows; send nothing")
+    add("--quiet", action="store_true", help="no progress display; only the summary and errors")
+    add(
+        "--progress-interval",
+        type=_positive_float,
+        default=_DEFAULT_PROGRESS_INTERVAL,
+        metavar="SECONDS",
+        help="seconds between progress lines when not on a terminal (default: %(default)s)",
+    )
+    refusals = (
+        (("--token", "--access-token"), f"the token is read from {TOKEN_ENV} only"),
+        (("--client-id",), f"the OAuth client id is read from {CLIENT_ID_ENV} only"),
+        (("--client-secret",), f"the OAuth client secret is read from {CLIENT_SECRET_ENV} only"),
+        (("--refresh-token",), f"the OAuth refresh token is read from {REFRESH_TOKEN_ENV} only"),
+    )
+    for flags, source in refusals:
+        add(*flags, nargs="?", action=_Refuse, source=source, help=argparse.SUPPRESS)
+    return parser
+
+
+# --- and back to a command line ------------------------------------------------------------
+
+
+def command_line(
+    input: str | os.PathLike[str],
+    *options: str,
+    from_type: str,
+    to_type: str,
+    program: Sequence[str] = ("hubassoc",),
+) -> list[str]:
+    """``hubassoc backfill INPUT --from-type T --to-type T OPTIONS...`` as an argument list.
+
+    ``program`` is what runs ``hubassoc``: ``(sys.executable, "-m", "hubassoc")``
+    to start it as a child process of this interpreter.
+    """
+    return [
+        *program,
+        "backfill",
+        os.fspath(input),
+        "--from-type",
+        from_type,
+        "--to-type",
+        to_type,
+        *options,
+    ]
+
+
+def resume_command(options: Options, *, input: str | None = None) -> str:
+    """The command line that runs this job again (resumes it); ``input`` swaps the input.
+
+    With ``input``, the journal, dead-letter and summary options are left out
+    (a new job, on the dead-letter file say). No secret is ever part of it.
+    """
+    o = options
+    flags: list[tuple[str, Any, Any]] = [
+        ("--format", o.format, None),
+        ("--from-column", o.from_column, None),
+        ("--to-column", o.to_column, None),
+        ("--base-url", o.base_url, None),
+        ("--batch-size", o.batch_size, _DEFAULT_BATCH_SIZE),
+        ("--api-version", o.api_version, DEFAULT_API_VERSION),
+        ("--concurrency", o.concurrency, _DEFAULT_CONCURRENCY),
+        ("--progress-interval", o.progress_interval, _DEFAULT_PROGRESS_INTERVAL),
+        ("--max-line-bytes", o.max_line_bytes, DEFAULT_MAX_LINE_BYTES),
+        ("--redis", o.redis or None, None),
+        ("--budget-key", o.budget_key, None),
+    ]
+    if input is None:
+        flags += [
+            ("--journal", o.journal, None),
+            ("--dead-letter", o.dead_letter, None),
+            ("--summary-json", o.summary_json, None),
+        ]
+    parts: list[str] = []
+    for flag, value, default in flags:
+        if value != default:
+            parts += [flag, str(value)]
+    if o.redis == _FROM_ENVIRONMENT:
+        parts.append("--redis")
+    limit = o.rate_limit
+    if limit is False:
+        parts += ["--rate-limit", "off"]
+    elif isinstance(limit, RateLimit):
+        parts += ["--rate-limit", f"{limit.requests}/{limit.per:g}"]
+    switches = (("--sandbox", o.sandbox), ("--oauth", o.oauth), ("--quiet", o.quiet))
+    parts += [flag for flag, on in switches if on]
+    argv = command_line(
+        input if input is not None else o.input, *parts, from_type=o.from_type, to_type=o.to_type
+    )
+    return shlex.join(argv)
