@@ -19,6 +19,7 @@ from hubassoc import (
 from hubassoc._coalescer import Coalescer
 from hubassoc._default_batches import Pair, PairAnswers
 
+from .peaks import watch_peak
 from .virtual_clock import run_virtual
 
 KEY = ("contacts", "companies")
@@ -197,25 +198,15 @@ def test_a_cancelled_caller_loses_only_its_own_wait() -> None:
 
 def test_backpressure_bounds_waiting_callers() -> None:
     sender = ScriptedSender(latency=0.1, max_batch_size=10)
-    peak = 0
 
-    async def main() -> None:
-        nonlocal peak
+    async def main() -> int:
         coalescer = make(sender, max_pending=25, max_concurrency=2)
-
-        async def watch() -> None:
-            nonlocal peak
-            while True:
-                peak = max(peak, coalescer.pending)
-                await asyncio.sleep(0.001)
-
-        watcher = asyncio.ensure_future(watch())
-        results = await asyncio.gather(*(coalescer.enqueue(KEY, pair(i)) for i in range(500)))
-        watcher.cancel()
+        async with watch_peak(lambda: coalescer.pending, 0.001) as peak:
+            results = await asyncio.gather(*(coalescer.enqueue(KEY, pair(i)) for i in range(500)))
         assert results == [SPEC] * 500
+        return peak.value
 
-    run_virtual(main)
-    assert 0 < peak <= 25
+    assert 0 < run_virtual(main) <= 25
     assert sum(len(pairs) for _, pairs in sender.batches) == 500
 
 

@@ -20,6 +20,7 @@ from hubassoc import (
 from hubassoc.sandbox import Sandbox
 
 from .conftest import ClientFactory, SandboxFactory
+from .peaks import watch_peak
 
 
 @pytest.fixture
@@ -120,19 +121,10 @@ async def test_backpressure_bounds_what_waits(
 ) -> None:
     sandbox = await sandbox_factory(latency=0.01)
     client = make_client(sandbox, max_pending=50, max_batch_size=10, max_concurrency=2)
-    peak = 0
-
-    async def watch() -> None:
-        nonlocal peak
-        while True:
-            peak = max(peak, client.pending)
-            await asyncio.sleep(0)
-
-    watcher = asyncio.ensure_future(watch())
-    results = await associate_all(client, pairs(1000))
-    watcher.cancel()
+    async with watch_peak(lambda: client.pending) as peak:
+        results = await associate_all(client, pairs(1000))
     assert all(isinstance(r, AssociationSpec) for r in results)
-    assert 0 < peak <= 50
+    assert 0 < peak.value <= 50
 
 
 async def test_close_sends_everything_pending(sandbox: Sandbox, make_client: ClientFactory) -> None:

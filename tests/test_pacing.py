@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import bisect
 
 import pytest
 from aiolimiter import AsyncLimiter
@@ -11,16 +10,8 @@ from aiolimiter import AsyncLimiter
 from hubassoc import FREE_TIER, DailyLimitError, RateLimit
 from hubassoc._pacing import MIN_MARGIN, Pacer
 
+from .peaks import peak_in_window
 from .virtual_clock import run_virtual
-
-
-def peak_in_window(times: list[float], per: float) -> int:
-    """The most send times that fall in any closed span of ``per`` seconds."""
-    times = sorted(times)
-    return max(
-        (bisect.bisect_right(times, t + per) - i for i, t in enumerate(times)),
-        default=0,
-    )
 
 
 async def acquire_many(pacer: Pacer, total: int, workers: int) -> list[float]:
