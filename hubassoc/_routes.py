@@ -1,6 +1,6 @@
 """Where each call goes, for the legacy ``v4`` paths and the date-versioned ones.
 
-HubSpot has two path styles (see ``HUBSPOT.md``): ``/crm/v4/...`` for the
+HubSpot has two path styles (see ``docs/hubspot.md``): ``/crm/v4/...`` for the
 legacy version and ``/crm/associations/{V}/...`` or ``/crm/objects/{V}/...``
 for date versions. The version is part of the path and nothing else. Every
 segment that comes from a caller is validated beforehand and percent-encoded

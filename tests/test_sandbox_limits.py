@@ -31,7 +31,7 @@ async def call(session: aiohttp.ClientSession, body: Any = None) -> aiohttp.Clie
 
 
 def assert_rate_limit_body(body: dict[str, Any], policy: str) -> None:
-    # Not in the specs; the shape HUBSPOT.md documents.
+    # Not in the specs; the shape docs/hubspot.md documents.
     assert set(body) == RATE_LIMIT_KEYS
     assert body["status"] == "error"
     assert body["errorType"] == "RATE_LIMIT"
