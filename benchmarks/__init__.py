@@ -2,6 +2,8 @@
 
 Modules: ``_sandbox_proc`` (the sandbox as a child process), ``_clients`` (one
 function per contender), ``_efficiency``, ``_limits``, ``_latency`` and
-``_backfill`` (the four sections), ``_profile`` (``--profile``), ``_report``
-(``RESULTS.md`` and ``throughput.png``).
+``_backfill`` (the sections, each returning a typed result), ``_profile``
+(``--profile``), ``_machine`` (where the run happened), ``_results`` (all of a
+run's results and their JSON form) and ``_report/`` (``RESULTS.md`` and
+``throughput.png``).
 """

@@ -13,7 +13,6 @@ limit (capacity after the first window, 429s only in the first window).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,16 @@ from benchmarks._sandbox_proc import SandboxProcess
 from benchmarks._stats import median
 from hubassoc import RateLimit
 
-__all__ = ["ADAPTIVE", "FIXED", "OFFICIAL", "LimitsResult", "Scenario", "run_limits"]
+__all__ = [
+    "ADAPTIVE",
+    "FIXED",
+    "OFFICIAL",
+    "ClientRun",
+    "ClientSummary",
+    "LimitsResult",
+    "Scenario",
+    "run_limits",
+]
 
 FIXED = "hubassoc RateLimit"
 ADAPTIVE = "hubassoc adaptive"
@@ -63,13 +71,56 @@ class Scenario:
 
 
 @dataclass
+class ClientRun:
+    """One client's run of one scenario in one repetition."""
+
+    pairs: int
+    ok: int
+    failed: int
+    wall: float
+    per_s: float
+    fraction: float  #: of the ceiling
+    sustained_per_s: float  #: after the first window
+    sustained_fraction: float
+    rate_limited: int  #: 429s (the client's own count; the sandbox's for the official SDK)
+    sandbox_429: int
+    limited_first_window: int
+    limited_later: int
+    requests: int
+    peak_window: int
+    cpu: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ClientSummary:
+    """One client's runs of one scenario: medians, totals (429s, failures) and maxima."""
+
+    pairs: int
+    repeat: int
+    per_s: float
+    fraction: float
+    sustained_per_s: float
+    sustained_fraction: float
+    wall: float
+    requests: float
+    cpu: float
+    rate_limited: int
+    limited_first_window: int
+    limited_later: int
+    failed: int
+    rate_limited_max: int
+    peak_window: int
+
+
+@dataclass
 class LimitsResult:
     time_scale: float
     scenarios: list[Scenario] = field(default_factory=list)
-    #: scenario name -> client -> one summary dict per repetition
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    #: scenario name -> client -> one run per repetition
+    runs: dict[str, dict[str, list[ClientRun]]] = field(default_factory=dict)
     #: scenario name -> client -> medians and totals
-    summary: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    summary: dict[str, dict[str, ClientSummary]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -113,7 +164,7 @@ def _run_client(
     return clients.official_batch(client, url, token, pairs, retry=retry)
 
 
-def _summarise(run: clients.Run, scenario: Scenario, stats: dict[str, Any]) -> dict[str, Any]:
+def _summarise(run: clients.Run, scenario: Scenario, stats: dict[str, Any]) -> ClientRun:
     window = scenario.window
     per_s = run.ok / run.wall if run.wall > 0 else math.nan
     after = sum(n for t, n in run.done if t > window)
@@ -123,24 +174,24 @@ def _summarise(run: clients.Run, scenario: Scenario, stats: dict[str, Any]) -> d
     # hubassoc counts its own 429s; the official SDK's retries are invisible to
     # the caller, so the sandbox's count stands in for it.
     rate_limited = run.rate_limited if run.client != OFFICIAL else sandbox_429
-    return {
-        "pairs": run.pairs,
-        "ok": run.ok,
-        "failed": run.failed,
-        "wall": run.wall,
-        "per_s": per_s,
-        "fraction": per_s / scenario.ceiling,
-        "sustained_per_s": sustained,
-        "sustained_fraction": sustained / scenario.ceiling,
-        "rate_limited": rate_limited,
-        "sandbox_429": sandbox_429,
-        "limited_first_window": sum(1 for t in run.limited_at if t <= window),
-        "limited_later": sum(1 for t in run.limited_at if t > window),
-        "requests": stats["requests"],
-        "peak_window": stats["peak_window"],
-        "cpu": run.cpu,
-        "extra": run.extra,
-    }
+    return ClientRun(
+        pairs=run.pairs,
+        ok=run.ok,
+        failed=run.failed,
+        wall=run.wall,
+        per_s=per_s,
+        fraction=per_s / scenario.ceiling,
+        sustained_per_s=sustained,
+        sustained_fraction=sustained / scenario.ceiling,
+        rate_limited=rate_limited,
+        sandbox_429=sandbox_429,
+        limited_first_window=sum(1 for t in run.limited_at if t <= window),
+        limited_later=sum(1 for t in run.limited_at if t > window),
+        requests=stats["requests"],
+        peak_window=stats["peak_window"],
+        cpu=run.cpu,
+        extra=run.extra,
+    )
 
 
 def _run_rounds(
@@ -166,14 +217,14 @@ def _run_rounds(
                 result.runs.setdefault(scenario.name, {}).setdefault(client, []).append(out)
                 log(
                     f"limits rep {r + 1}/{repeat} {scenario.name:22} {client:26} "
-                    f"{out['per_s']:>8,.0f} pairs/s = {out['fraction']:6.1%} of ceiling, "
-                    f"sustained {out['sustained_fraction']:6.1%}, 429s {out['rate_limited']}, "
-                    f"peak {out['peak_window']}/{scenario.requests}, {run.wall:.1f}s"
+                    f"{out.per_s:>8,.0f} pairs/s = {out.fraction:6.1%} of ceiling, "
+                    f"sustained {out.sustained_fraction:6.1%}, 429s {out.rate_limited}, "
+                    f"peak {out.peak_window}/{scenario.requests}, {run.wall:.1f}s"
                 )
-                if out["failed"] or out["ok"] != out["pairs"]:
+                if out.failed or out.ok != out.pairs:
                     result.problems.append(
-                        f"{scenario.name} {client} rep {r + 1}: {out['failed']} of "
-                        f"{out['pairs']} pairs failed ({out['extra']})"
+                        f"{scenario.name} {client} rep {r + 1}: {out.failed} of "
+                        f"{out.pairs} pairs failed ({out.extra})"
                     )
 
 
@@ -196,29 +247,25 @@ def run_limits(
     _run_rounds(sandbox, ids, tiers, repeat, time_scale, result, log)
     _run_rounds(sandbox, ids, [fast], fast_repeat, time_scale, result, log)
     for name, by_client in result.runs.items():
-        result.summary[name] = {}
-        for client, runs in by_client.items():
-            summary: dict[str, Any] = {
-                key: median([run[key] for run in runs])
-                for key in (
-                    "per_s",
-                    "fraction",
-                    "sustained_per_s",
-                    "sustained_fraction",
-                    "wall",
-                    "requests",
-                    "cpu",
-                )
-            }
-            for key in ("rate_limited", "limited_first_window", "limited_later", "failed"):
-                summary[key] = sum(run[key] for run in runs)
-            summary["rate_limited_max"] = max(run["rate_limited"] for run in runs)
-            summary["peak_window"] = max(run["peak_window"] for run in runs)
-            summary["repeat"] = len(runs)
-            summary["pairs"] = runs[0]["pairs"]
-            result.summary[name][client] = summary
+        result.summary[name] = {client: _summary(runs) for client, runs in by_client.items()}
     return result
 
 
-def as_json(result: LimitsResult) -> dict[str, Any]:
-    return dataclasses.asdict(result)
+def _summary(runs: list[ClientRun]) -> ClientSummary:
+    return ClientSummary(
+        pairs=runs[0].pairs,
+        repeat=len(runs),
+        per_s=median([run.per_s for run in runs]),
+        fraction=median([run.fraction for run in runs]),
+        sustained_per_s=median([run.sustained_per_s for run in runs]),
+        sustained_fraction=median([run.sustained_fraction for run in runs]),
+        wall=median([run.wall for run in runs]),
+        requests=median([run.requests for run in runs]),
+        cpu=median([run.cpu for run in runs]),
+        rate_limited=sum(run.rate_limited for run in runs),
+        limited_first_window=sum(run.limited_first_window for run in runs),
+        limited_later=sum(run.limited_later for run in runs),
+        failed=sum(run.failed for run in runs),
+        rate_limited_max=max(run.rate_limited for run in runs),
+        peak_window=max(run.peak_window for run in runs),
+    )
