@@ -24,6 +24,7 @@ __all__ = [
     "OFFICIAL_BATCH",
     "OFFICIAL_SINGLE",
     "PIPE",
+    "SDK_BATCH",
     "SUBMITTED",
     "TARGETS",
     "ContenderRun",
@@ -39,6 +40,7 @@ EXPLICIT = "hubassoc explicit batch"
 PIPE = "pipe (bare aiohttp)"
 OFFICIAL_BATCH = "official SDK batch"
 OFFICIAL_SINGLE = "official SDK single PUT"
+SDK_BATCH = "hubspot-sdk batch (async)"
 FLOOR = "asyncio floor (no I/O)"
 
 #: (numerator, denominator, target on the CPU ratio or None for information only)
@@ -51,6 +53,8 @@ TARGETS: list[tuple[str, str, float | None]] = [
     (COALESCED, FLOOR, None),
     (SUBMITTED, PIPE, None),
     (SUBMITTED, OFFICIAL_BATCH, None),
+    (COALESCED, SDK_BATCH, None),
+    (EXPLICIT, SDK_BATCH, None),
 ]
 
 WHAT = {
@@ -60,6 +64,8 @@ WHAT = {
     PIPE: "8 aiohttp workers POSTing prebuilt 100-pair bodies, reading every answer",
     OFFICIAL_BATCH: "`batch_api.create_default`, 100 pairs a call, plain loop",
     OFFICIAL_SINGLE: "`basic_api.create_default`, one PUT per pair, plain loop",
+    SDK_BATCH: "`AsyncHubSpot().crm.associations.batch.create_default`, 100 pairs a call, "
+    "8 concurrent workers",
     FLOOR: "reference: gathered awaits of futures resolved 100 at a time, no HTTP",
 }
 
@@ -150,6 +156,9 @@ def _contenders(
     def official_single() -> clients.Run:
         return clients.official_single(OFFICIAL_SINGLE, url, token, ids.pairs(single_pairs))
 
+    def sdk_batch() -> clients.Run:
+        return clients.hubspot_sdk_batch(SDK_BATCH, url, token, ids.pairs(pairs))
+
     def floor() -> clients.Run:
         return clients.asyncio_floor(FLOOR, ids.pairs(pairs))
 
@@ -160,6 +169,7 @@ def _contenders(
         (PIPE, pipe),
         (OFFICIAL_BATCH, official_batch),
         (OFFICIAL_SINGLE, official_single),
+        *([(SDK_BATCH, sdk_batch)] if clients.has_hubspot_sdk() else []),
         (FLOOR, floor),
     ]
 

@@ -27,6 +27,7 @@ __all__ = [
     "ADAPTIVE",
     "FIXED",
     "OFFICIAL",
+    "SDK",
     "ClientRun",
     "ClientSummary",
     "LimitsResult",
@@ -37,6 +38,9 @@ __all__ = [
 FIXED = "hubassoc RateLimit"
 ADAPTIVE = "hubassoc adaptive"
 OFFICIAL = "official SDK + Retry(429)"
+SDK = "hubspot-sdk as shipped"
+#: The clients whose 429s only the sandbox sees (they retry them silently).
+SILENT_RETRIES = (OFFICIAL, SDK)
 
 #: The round trip HubSpot's API takes from a typical client, at time scale 1.
 ROUND_TRIP = 0.15
@@ -90,6 +94,9 @@ class ClientRun:
     peak_window: int
     cpu: float
     extra: dict[str, Any] = field(default_factory=dict)
+    batches: int = 0  #: batch calls made (hubspot-sdk only)
+    failed_batches: int = 0  #: batch calls that failed after the client's own retries
+    rate_limited_batches: int = 0  #: of which on a 429
 
 
 @dataclass
@@ -111,6 +118,9 @@ class ClientSummary:
     failed: int
     rate_limited_max: int
     peak_window: int
+    batches: int = 0  #: totals over the repetitions
+    failed_batches: int = 0
+    rate_limited_batches: int = 0
 
 
 @dataclass
@@ -126,7 +136,8 @@ class LimitsResult:
 
 def tier_scenarios(time_scale: float, windows: int) -> list[Scenario]:
     """HubSpot's Free and Professional tiers, with the window and round trip scaled."""
-    everyone = (FIXED, ADAPTIVE, OFFICIAL)
+    sdk = (SDK,) if clients.has_hubspot_sdk() else ()
+    everyone = (FIXED, ADAPTIVE, OFFICIAL, *sdk)
     window, latency = 10.0 * time_scale, ROUND_TRIP * time_scale
     return [
         Scenario("Free 100/10 s", 100, window, latency, windows, everyone),
@@ -136,7 +147,8 @@ def tier_scenarios(time_scale: float, windows: int) -> list[Scenario]:
 
 def fast_scenario(windows: int) -> Scenario:
     """The quick limit-efficiency check: 20 requests per 1 s window, 15 ms round trip."""
-    return Scenario("20/1 s", 20, 1.0, ROUND_TRIP * 0.1, windows, (FIXED, ADAPTIVE))
+    sdk = (SDK,) if clients.has_hubspot_sdk() else ()
+    return Scenario("20/1 s", 20, 1.0, ROUND_TRIP * 0.1, windows, (FIXED, ADAPTIVE, *sdk))
 
 
 def _run_client(
@@ -153,6 +165,9 @@ def _run_client(
         return clients.hubassoc_coalesced(client, url, token, pairs, rate_limit=limit, trace=True)
     if client == ADAPTIVE:
         return clients.hubassoc_coalesced(client, url, token, pairs, rate_limit=None, trace=True)
+    if client == SDK:
+        # As it ships: its own two retries and backoff (not scaled by time_scale), no pacing.
+        return clients.hubspot_sdk_batch(client, url, token, pairs)
     from urllib3.util.retry import Retry
 
     retry = Retry(
@@ -171,9 +186,9 @@ def _summarise(run: clients.Run, scenario: Scenario, stats: dict[str, Any]) -> C
     span = run.wall - window
     sustained = after / span if span > 0 else math.nan
     sandbox_429 = int(stats["by_status"].get("429", 0))
-    # hubassoc counts its own 429s; the official SDK's retries are invisible to
-    # the caller, so the sandbox's count stands in for it.
-    rate_limited = run.rate_limited if run.client != OFFICIAL else sandbox_429
+    # hubassoc counts its own 429s; HubSpot's SDKs retry invisibly to the
+    # caller, so the sandbox's count stands in for theirs.
+    rate_limited = sandbox_429 if run.client in SILENT_RETRIES else run.rate_limited
     return ClientRun(
         pairs=run.pairs,
         ok=run.ok,
@@ -191,6 +206,9 @@ def _summarise(run: clients.Run, scenario: Scenario, stats: dict[str, Any]) -> C
         peak_window=stats["peak_window"],
         cpu=run.cpu,
         extra=run.extra,
+        batches=run.extra.get("batches", 0),
+        failed_batches=run.extra.get("failed_batches", 0),
+        rate_limited_batches=run.extra.get("rate_limited_batches", 0),
     )
 
 
@@ -268,4 +286,7 @@ def _summary(runs: list[ClientRun]) -> ClientSummary:
         failed=sum(run.failed for run in runs),
         rate_limited_max=max(run.rate_limited for run in runs),
         peak_window=max(run.peak_window for run in runs),
+        batches=sum(run.batches for run in runs),
+        failed_batches=sum(run.failed_batches for run in runs),
+        rate_limited_batches=sum(run.rate_limited_batches for run in runs),
     )

@@ -16,7 +16,14 @@ __all__ = ["DISTRIBUTIONS", "Machine", "machine_info"]
 ROOT = Path(__file__).resolve().parents[1]
 
 #: The packages whose versions the report names.
-DISTRIBUTIONS = ("hubassoc", "aiohttp", "msgspec", "aiolimiter", "hubspot-api-client")
+DISTRIBUTIONS = (
+    "hubassoc",
+    "aiohttp",
+    "msgspec",
+    "aiolimiter",
+    "hubspot-api-client",
+    "hubspot-sdk",
+)
 
 
 @dataclass

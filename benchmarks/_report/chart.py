@@ -14,6 +14,7 @@ _COLOURS = {
     lim.FIXED: "#1f77b4",
     lim.ADAPTIVE: "#6baed6",
     lim.OFFICIAL: "#d62728",
+    lim.SDK: "#ff7f0e",
 }
 
 
@@ -46,8 +47,8 @@ def write_chart(
 
 
 def _limits_panel(ax: Any, result: lim.LimitsResult) -> None:
-    clients = [lim.FIXED, lim.ADAPTIVE, lim.OFFICIAL]
-    width = 0.26
+    clients = [lim.FIXED, lim.ADAPTIVE, lim.OFFICIAL, lim.SDK]
+    width = 0.8 / len(clients)
     for g, scenario in enumerate(result.scenarios):
         summary = result.summary.get(scenario.name, {})
         present = [c for c in clients if c in summary]
@@ -93,7 +94,7 @@ def _limits_panel(ax: Any, result: lim.LimitsResult) -> None:
     ax.set_ylabel("associations per second")
     ax.set_title(
         f"Under HubSpot's rolling-window limits, {rtt:g} ms round trip\n"
-        "(on each bar: % of the ceiling; official SDK in a plain loop)",
+        "(on each bar: % of the ceiling; official SDK in a plain loop; hubspot-sdk as shipped)",
         fontsize=10,
     )
     ax.legend(loc="upper left", fontsize=8, ncol=2)
@@ -106,6 +107,10 @@ def _efficiency_panel(ax: Any, result: eff.EfficiencyResult) -> None:
     colours = ["#1f77b4" if name.startswith("hubassoc") else "#7f7f7f" for name in names]
     colours = [
         "#d62728" if name.startswith("official") else c
+        for name, c in zip(names, colours, strict=True)
+    ]
+    colours = [
+        "#ff7f0e" if name.startswith("hubspot-sdk") else c
         for name, c in zip(names, colours, strict=True)
     ]
     ax.barh(range(len(names)), values, color=colours)
