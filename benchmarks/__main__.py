@@ -7,7 +7,10 @@ interleaved: repetition r runs every client once before repetition r+1):
 2. ``limits``: the Free and Professional rolling windows (scaled by
    ``--time-scale``), a 20/1 s window, and the adaptive client;
 3. ``latency``: a lone awaited call against ``linger`` + round trip;
-4. ``backfill``: ``hubassoc backfill`` over 1,000,000 rows.
+4. ``backfill``: ``hubassoc backfill`` over 1,000,000 rows;
+5. ``pacing``: a burst on an idle client, short jobs, long runs with a
+   jittered round trip, K processes on one window (through Redis, and
+   adaptive without it), and Redis's cost per request.
 
 Writes ``RESULTS.md`` and ``throughput.png`` to ``benchmarks/``, and the raw
 figures to ``benchmarks/out/results.json``. Runs with ``--quick`` or
@@ -33,13 +36,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import _backfill, _efficiency, _latency, _limits, _profile, _report
+from benchmarks import _backfill, _efficiency, _latency, _limits, _pacing, _profile, _report
 from benchmarks._clients import IdSource
 from benchmarks._machine import machine_info
 from benchmarks._results import Results, load_results, write_results
 from benchmarks._sandbox_proc import SandboxProcess
 
-SECTIONS = ("efficiency", "limits", "latency", "backfill")
+SECTIONS = ("efficiency", "limits", "latency", "backfill", "pacing")
 HERE = Path(__file__).resolve().parent
 
 
@@ -62,6 +65,16 @@ def _sections(text: str) -> list[str]:
             f"choose from {', '.join(SECTIONS)}"
         )
     return names
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of counts: {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"not a list of counts >= 1: {text!r}")
+    return values
 
 
 def _lingers(text: str) -> list[float]:
@@ -165,6 +178,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="backfill runs (--repeat)",
     )
     add("--skip-backfill", action="store_true", help="leave the backfill section out")
+    add(
+        "--long-windows",
+        type=_positive(int),
+        default=10,
+        metavar="N",
+        help="windows of each pacing long run (10)",
+    )
+    add(
+        "--process-windows",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="windows of each K-process pacing run (6; quick 4)",
+    )
+    add(
+        "--processes",
+        type=_counts,
+        default=[1, 2, 4, 8],
+        metavar="K,K",
+        help="process counts of the pacing section (1,2,4,8)",
+    )
+    add(
+        "--redis-requests",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="requests per Redis-cost run (500; quick 200)",
+    )
     add("--profile", action="store_true", help="also cProfile one run of each hubassoc contender")
     add("--out", type=Path, default=None, metavar="DIR", help="where RESULTS.md and the PNG go")
     add(
@@ -187,6 +228,8 @@ def _settle(args: argparse.Namespace) -> None:
     args.single_pairs = args.single_pairs or (500 if quick else 2_000)
     args.time_scale = args.time_scale or (0.1 if quick else 1.0)
     args.fast_windows = args.fast_windows or (5 if quick else 10)
+    args.process_windows = args.process_windows or (4 if quick else 6)
+    args.redis_requests = args.redis_requests or (200 if quick else 500)
     sections = list(args.only or SECTIONS)
     # --quick leaves the backfill out unless --only asks for it by name.
     if args.skip_backfill or (quick and not args.only):
@@ -209,7 +252,7 @@ def _write(args: argparse.Namespace, results: Results) -> None:
     print(text)
     (args.out / "RESULTS.md").write_text(text)
     chart = args.out / "throughput.png"
-    if _report.write_chart(chart, results.efficiency, results.limits):
+    if _report.write_chart(chart, results.efficiency, results.limits, results.pacing):
         _log(f"chart written: {chart}")
     _log(f"RESULTS.md written: {args.out / 'RESULTS.md'} ({results.elapsed / 60:.1f} min)")
 
@@ -267,6 +310,18 @@ def main(argv: list[str] | None = None) -> int:
         if "backfill" in args.sections:
             results.backfill = _backfill.run_backfill(
                 sandbox, rows=args.backfill_rows, repeat=args.backfill_repeat, log=_log
+            )
+        if "pacing" in args.sections:
+            results.pacing = _pacing.run_pacing(
+                sandbox,
+                ids,
+                time_scale=args.time_scale,
+                repeat=args.repeat,
+                long_windows=args.long_windows,
+                process_windows=args.process_windows,
+                process_counts=args.processes,
+                redis_requests=args.redis_requests,
+                log=_log,
             )
     results.machine.load_after = os.getloadavg()
     results.elapsed = time.perf_counter() - started

@@ -20,6 +20,7 @@ from benchmarks._efficiency import EfficiencyResult
 from benchmarks._latency import LatencyResult
 from benchmarks._limits import LimitsResult
 from benchmarks._machine import Machine
+from benchmarks._pacing import PacingResult
 
 __all__ = ["Results", "load_results", "write_results"]
 
@@ -33,6 +34,7 @@ class Results:
     limits: LimitsResult | None = None
     latency: LatencyResult | None = None
     backfill: BackfillResult | None = None
+    pacing: PacingResult | None = None
     elapsed: float = 0.0  #: seconds
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from benchmarks import _efficiency as eff
 from benchmarks import _limits as lim
+from benchmarks import _pacing as pac
 
 __all__ = ["write_chart"]
 
@@ -19,10 +20,15 @@ _COLOURS = {
 
 
 def write_chart(
-    path: Path, efficiency: eff.EfficiencyResult | None, limits: lim.LimitsResult | None
+    path: Path,
+    efficiency: eff.EfficiencyResult | None,
+    limits: lim.LimitsResult | None,
+    pacing: pac.PacingResult | None = None,
 ) -> bool:
     """Write the PNG; False if there is nothing to draw or matplotlib is missing."""
-    if efficiency is None and limits is None:
+    if pacing is not None and not pacing.processes:
+        pacing = None
+    if efficiency is None and limits is None and pacing is None:
         return False
     try:
         import matplotlib
@@ -31,7 +37,7 @@ def write_chart(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [p for p in (limits, efficiency) if p is not None]
+    panels = [p for p in (limits, efficiency, pacing) if p is not None]
     fig, axes = plt.subplots(
         1, len(panels), figsize=(7.5 * len(panels), 5.0), squeeze=False, layout="constrained"
     )
@@ -41,6 +47,9 @@ def write_chart(
         column += 1
     if efficiency is not None:
         _efficiency_panel(axes[0][column], efficiency)
+        column += 1
+    if pacing is not None:
+        _processes_panel(axes[0][column], pacing)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return True
@@ -129,3 +138,42 @@ def _efficiency_panel(ax: Any, result: eff.EfficiencyResult) -> None:
         fontsize=10,
     )
     ax.set_xlim(right=max(values) * 4)
+
+
+def _processes_panel(ax: Any, result: pac.PacingResult) -> None:
+    counts = sorted({run.processes for run in result.processes})
+    modes = [
+        ("redis", "shared RedisBudget", "#1f77b4"),
+        ("adaptive", "adaptive, no Redis", "#6baed6"),
+    ]
+    width = 0.38
+    for i, (mode, label, colour) in enumerate(modes):
+        runs = {run.processes: run for run in result.processes if run.mode == mode}
+        if not runs:
+            continue
+        xs = [g + (i - 0.5) * width for g, k in enumerate(counts) if k in runs]
+        values = [runs[k].sustained_fraction * 100 for k in counts if k in runs]
+        ax.bar(xs, values, width * 0.9, color=colour, label=label)
+        for x, k in zip(xs, [k for k in counts if k in runs], strict=True):
+            run = runs[k]
+            ax.annotate(
+                f"{run.sandbox_429} 429s",
+                (x, run.sustained_fraction * 100),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
+    ax.axhline(pac.PROCESS_TARGET * 100, color="black", linestyle="dashed", label="target 95%")
+    ax.set_xticks(range(len(counts)))
+    ax.set_xticklabels([f"K = {k}" for k in counts])
+    ax.set_ylabel("% of the ceiling after the first window (all processes)")
+    first = result.processes[0]
+    ax.set_title(
+        f"K processes on one {first.requests}/{first.window:g} s window\n"
+        "(on each bar: 429s the sandbox answered)",
+        fontsize=10,
+    )
+    ax.set_ylim(0, 115)
+    ax.legend(loc="lower left", fontsize=8)

@@ -8,11 +8,13 @@ from benchmarks._report.efficiency import efficiency_section
 from benchmarks._report.fmt import table
 from benchmarks._report.latency import latency_section
 from benchmarks._report.limits import limits_section
+from benchmarks._report.pacing import pacing_section
 from benchmarks._report.verdicts import (
     Verdict,
     efficiency_verdicts,
     latency_verdicts,
     limits_verdicts,
+    pacing_verdicts,
 )
 from benchmarks._results import Results
 from benchmarks._stats import mark
@@ -22,11 +24,12 @@ __all__ = ["markdown"]
 
 def markdown(results: Results) -> str:
     """The whole document."""
-    efficiency, limits, latency, backfill = (
+    efficiency, limits, latency, backfill, pacing = (
         results.efficiency,
         results.limits,
         results.latency,
         results.backfill,
+        results.pacing,
     )
     out: list[str] = ["# hubassoc benchmarks", ""]
     out += [
@@ -47,6 +50,8 @@ def markdown(results: Results) -> str:
         verdicts += limits_verdicts(limits)
     if latency is not None:
         verdicts += latency_verdicts(latency)
+    if pacing is not None:
+        verdicts += pacing_verdicts(pacing)
     if verdicts:
         out += ["", "## Targets", ""]
         out += table(
@@ -62,10 +67,13 @@ def markdown(results: Results) -> str:
         out += ["", *latency_section(latency)]
     if backfill is not None:
         out += ["", *backfill_section(backfill)]
+    if pacing is not None:
+        out += ["", *pacing_section(pacing)]
     problems = [
         *(efficiency.problems if efficiency else []),
         *(limits.problems if limits else []),
         *(backfill.problems if backfill else []),
+        *(pacing.problems if pacing else []),
     ]
     if problems:
         out += ["", "## Problems seen during the run", ""]

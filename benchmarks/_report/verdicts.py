@@ -7,9 +7,16 @@ from dataclasses import dataclass
 from benchmarks import _efficiency as eff
 from benchmarks import _latency as lat
 from benchmarks import _limits as lim
+from benchmarks import _pacing as pac
 from benchmarks._report.fmt import pct, x
 
-__all__ = ["Verdict", "efficiency_verdicts", "latency_verdicts", "limits_verdicts"]
+__all__ = [
+    "Verdict",
+    "efficiency_verdicts",
+    "latency_verdicts",
+    "limits_verdicts",
+    "pacing_verdicts",
+]
 
 
 @dataclass(frozen=True)
@@ -75,3 +82,64 @@ def latency_verdicts(result: lat.LatencyResult) -> list[Verdict]:
         )
         for v in lat.verdicts(result)
     ]
+
+
+def pacing_verdicts(result: pac.PacingResult) -> list[Verdict]:
+    """Burst, short jobs, long runs, K processes through Redis, Redis's cost."""
+    out = []
+    b = result.burst
+    if b is not None:
+        out.append(
+            Verdict(
+                target=f"burst: {b.burst} requests' worth on an idle RateLimit({b.requests}, "
+                f"{b.window:g}) client done within linger + ceil({b.burst}/"
+                f"{pac.MAX_CONCURRENCY}) round trips + 20 ms",
+                measured=f"{b.wall * 1000:.0f} ms (bound {b.bound * 1000:.0f} ms), "
+                f"{b.rate_limited} 429s",
+                passed=b.passed,
+            )
+        )
+    for j in result.short:
+        out.append(
+            Verdict(
+                target=f"short job at {j.requests}/{j.window:g} s ({j.sent} requests): >= 95% "
+                "of what the rolling window allows, zero 429s",
+                measured=f"{pct(j.fraction)} ({j.wall:.2f} s for {j.allowed:.2f} s allowed), "
+                f"{j.rate_limited} 429s",
+                passed=j.passed,
+            )
+        )
+    for r in result.long:
+        out.append(
+            Verdict(
+                target=f"long run at {r.requests}/{r.window:g} s, jittered round trip: "
+                "sustained >= 99% of the ceiling, zero 429s, peak <= limit",
+                measured=f"sustained {pct(r.sustained_fraction)}, {r.rate_limited} 429s, "
+                f"peak {r.peak_window}/{r.requests}",
+                passed=r.passed,
+            )
+        )
+    for p in result.processes:
+        if p.passed is None:
+            continue
+        out.append(
+            Verdict(
+                target=f"{p.processes} process(es) on one {p.requests}/{p.window:g} s window "
+                "through Redis: together >= 95% of the ceiling, zero 429s",
+                measured=f"{pct(p.sustained_fraction)} after the first window, "
+                f"{p.sandbox_429} 429s",
+                passed=p.passed,
+            )
+        )
+    c = result.redis_cost
+    if c is not None:
+        out.append(
+            Verdict(
+                target="Redis's cost: at most one Redis round trip (+ 0.5 ms) per request",
+                measured=f"{(c.wall_with - c.wall_without) * 1000:+.3f} ms and "
+                f"{(c.cpu_with - c.cpu_without) * 1e6:+.0f} us CPU per request "
+                f"(PING {c.redis_rtt * 1000:.3f} ms)",
+                passed=c.passed,
+            )
+        )
+    return out
