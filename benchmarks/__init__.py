@@ -1,7 +1,7 @@
 """hubassoc's benchmarks: ``python -m benchmarks`` (see ``benchmarks/__main__.py``).
 
 Modules: ``_sandbox_proc`` (the sandbox as a child process), ``_clients`` (one
-function per contender), ``_efficiency``, ``_limits``, ``_latency`` and
+function per contender), ``_efficiency``, ``_limits``, ``_latency``,
 ``_backfill`` and ``_pacing`` (the sections, each returning a typed result;
 ``_pacing_worker`` is one of the pacing section's client processes and
 ``_redis_proc`` its throwaway ``redis-server``), ``_profile``

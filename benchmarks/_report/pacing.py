@@ -60,7 +60,7 @@ def _burst(b: pac.BurstResult, repeat: int) -> list[str]:
                 [
                     str(b.burst),
                     f"{b.wall * 1000:.0f}",
-                    f"{b.cpu * 1000:.0f}",
+                    n(b.cpu * 1000),
                     f"{b.bound * 1000:.0f}",
                     str(b.rate_limited),
                     f"{b.peak_window}/{b.requests}",
