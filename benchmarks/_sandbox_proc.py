@@ -3,8 +3,8 @@
 The benchmark process is the client process, so its ``time.process_time()``
 is the client's CPU; the sandbox must not share it. It is started as
 ``python -m hubassoc sandbox --port 0`` and found by the one line it prints.
-Run-time control goes through its unauthenticated ``/_sandbox/`` routes with
-plain ``urllib`` (never timed).
+Run-time control goes through its ``/_sandbox/`` routes (with its token, which
+is also the control token) with plain ``urllib`` (never timed).
 """
 
 from __future__ import annotations
@@ -116,6 +116,8 @@ class SandboxProcess:
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method)
+        # The sandbox's control token is its API token unless told otherwise.
+        request.add_header("Authorization", f"Bearer {self.token}")
         if data is not None:
             request.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(request, timeout=30) as response:

@@ -87,8 +87,10 @@ def shown(command: Sequence[str]) -> str:
     return "HUBSPOT_ACCESS_TOKEN=... python " + shlex.join(command[1:])
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=30) as response:
+def _get(url: str, token: str) -> Any:
+    """``GET`` a ``/_sandbox/`` route (the sandbox's token is also its control token)."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 
@@ -146,7 +148,7 @@ def measure_run(input_path: Path, url: str, token: str, rows: int, *extra: str) 
             leftover.unlink(missing_ok=True)
     command = backfill_command(input_path, url, *extra)
     code, wall, (usage, peak_kib), err = _run_child(command, token, input_path.parent)
-    stats = _get(url + "/_sandbox/stats")
+    stats = _get(url + "/_sandbox/stats", token)
     cpu = usage.ru_utime + usage.ru_stime
     return {
         "rows": rows,
@@ -191,12 +193,12 @@ def measure_resume(
     runs: list[dict[str, float]] = []
     for _ in range(repeat):
         journal.write_bytes(cut)
-        _post(url + "/_sandbox/reset")
+        _post(url + "/_sandbox/reset", token)
         started = time.monotonic()
         code, wall, _, err = _run_child(command, token, input_path.parent)
         if code != 0:
             raise RuntimeError(f"the resumed run exited {code}: {err}")
-        arrivals = _get(url + "/_sandbox/arrivals")["arrivals"]
+        arrivals = _get(url + "/_sandbox/arrivals", token)["arrivals"]
         runs.append({"first_request": arrivals[0] - started, "wall": wall})
     return runs
 
@@ -215,8 +217,10 @@ def interpreter_startup(repeat: int) -> float:
     return statistics.median(times)
 
 
-def _post(url: str) -> None:
-    request = urllib.request.Request(url, data=b"{}", method="POST")
+def _post(url: str, token: str) -> None:
+    """``POST {}`` to a ``/_sandbox/`` route."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=b"{}", method="POST", headers=headers)
     with urllib.request.urlopen(request, timeout=30):
         pass
 

@@ -1,9 +1,12 @@
 """hubassoc: create HubSpot CRM associations at scale, from asyncio.
 
-The public surface is re-exported here; the modules behind it are private.
+The public surface is re-exported here (and the events in
+:mod:`hubassoc.events`); the modules behind it are private.
 """
 
-from hubassoc._client import DEFAULT_BASE_URL, AssociationsClient
+from hubassoc import events
+from hubassoc._auth import TOKEN_ENV, TokenProvider
+from hubassoc._client import DEFAULT_API_VERSION, DEFAULT_BASE_URL, AssociationsClient
 from hubassoc._configurations import ConfigurationKey, Configurations
 from hubassoc._default_batches import Pair
 from hubassoc._errors import (
@@ -15,6 +18,7 @@ from hubassoc._errors import (
     HubSpotError,
     InvalidRequestError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
     TransportError,
 )
@@ -26,22 +30,24 @@ from hubassoc._models import (
     ConfigurationInput,
     ConfigurationUpdateResult,
     DefaultAssociation,
-    Error,
     ErrorDetail,
     PublicObjectId,
-    RateLimitErrorBody,
     StandardError,
 )
+from hubassoc._oauth import OAuthTokens, RefreshedTokens
 from hubassoc._outcome import BatchOutcome
-from hubassoc._pacing import FREE_TIER, Pacer, RateLimit
+from hubassoc._pacing import FREE_TIER, PacingView, RateLimit
+from hubassoc._redis_budget import RedisBudget
 from hubassoc._retry import RetryPolicy
 from hubassoc._transport import TransportStats
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "DEFAULT_API_VERSION",
     "DEFAULT_BASE_URL",
     "FREE_TIER",
+    "TOKEN_ENV",
     "AssociationLimitConfiguration",
     "AssociationSpec",
     "AssociationSpecKey",
@@ -58,20 +64,24 @@ __all__ = [
     "DailyLimitError",
     "DecodingError",
     "DefaultAssociation",
-    "Error",
     "ErrorDetail",
     "HubSpotError",
     "InvalidRequestError",
-    "Pacer",
+    "OAuthTokens",
+    "PacingView",
     "Pair",
     "PublicObjectId",
     "RateLimit",
     "RateLimitError",
-    "RateLimitErrorBody",
+    "RedisBudget",
+    "RefreshedTokens",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "ServerError",
     "StandardError",
+    "TokenProvider",
     "TransportError",
     "TransportStats",
     "__version__",
+    "events",
 ]

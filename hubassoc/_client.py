@@ -1,28 +1,34 @@
 """The client: direct calls, explicit batches, and coalesced single awaits.
 
-:class:`AssociationsClient` owns one :class:`~hubassoc._transport.Transport`
-(session, token, retries), one :class:`~hubassoc._pacing.Pacer` (the rolling
-window), one :class:`~hubassoc._default_batches.DefaultBatchSender` (batch
-sizing and per-pair answers) and one :class:`~hubassoc._coalescer.Coalescer`.
-Its lifecycle is explicit: usable from construction, closed by
-:meth:`AssociationsClient.aclose` or leaving ``async with``, and never
-reopened.
+:class:`AssociationsClient` builds and owns its parts, each passed only what
+it uses: one :class:`~hubassoc._pacing.Pacer` (the rolling window, alone or
+shared through a :class:`~hubassoc.RedisBudget`), one
+:class:`~hubassoc._transport.Transport` (session, token, one retry loop), one
+:class:`~hubassoc._default_batches.DefaultBatchSender` (batch sizing,
+per-pair answers, the concurrency limit), one
+:class:`~hubassoc._coalescer.Coalescer`, and the limit
+:class:`~hubassoc._configurations.Configurations` calls. Its lifecycle is
+explicit: usable from construction, closed by :meth:`AssociationsClient.aclose`
+or leaving ``async with``, and never reopened.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import math
-import os
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import aiohttp
 
+from hubassoc._auth import StaticToken, TokenProvider, token_source
 from hubassoc._coalescer import Coalescer
 from hubassoc._configurations import Configurations
 from hubassoc._default_batches import DefaultBatchSender, Pair
-from hubassoc._errors import ClientClosedError
+from hubassoc._errors import ClientClosedError, DecodingError
+from hubassoc._events import BatchSettled, Emitter, EventCallback
 from hubassoc._models import (
     DEFAULT_ASSOCIATION_BATCH_DECODER,
     AssociationSpec,
@@ -30,19 +36,25 @@ from hubassoc._models import (
     DefaultAssociation,
     decode,
 )
-from hubassoc._outcome import BatchOutcome
-from hubassoc._pacing import Pacer, RateLimit
+from hubassoc._oauth import OAuthTokens
+from hubassoc._outcome import BatchOutcome, item_error
+from hubassoc._pacing import Pacer, PacingView, RateLimit
 from hubassoc._retry import RetryPolicy
 from hubassoc._routes import Routes
 from hubassoc._transport import Response, Transport, TransportStats, check_base_url
 from hubassoc._validation import check_object_type, check_record_id
 
-__all__ = ["DEFAULT_BASE_URL", "AssociationsClient"]
+if TYPE_CHECKING:
+    from hubassoc._redis_budget import RedisBudget
+
+__all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "AssociationsClient"]
+
+logger = logging.getLogger("hubassoc")
 
 #: HubSpot's API host.
 DEFAULT_BASE_URL = "https://api.hubapi.com"
-#: The environment variable the access token is read from by default.
-TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+#: The API version used unless told otherwise.
+DEFAULT_API_VERSION = "2026-03"
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -59,35 +71,50 @@ def _non_negative_seconds(name: str, value: object) -> float:
     return float(value)
 
 
-def _check_token(access_token: str | None) -> str:
-    token = access_token if access_token is not None else os.environ.get(TOKEN_ENV)
-    if token is None or token == "":
-        raise ValueError(
-            f"no HubSpot access token: pass access_token=... or set {TOKEN_ENV} "
-            "(a private app token or an OAuth access token)"
-        )
-    if not isinstance(token, str):
-        raise TypeError(f"access_token must be a str, not {type(token).__name__}")
-    # The token goes into a header: anything that could split the header is
-    # refused, without echoing the token.
-    if not token.isascii() or any(c.isspace() or not c.isprintable() for c in token):
-        raise ValueError("the access token contains whitespace or control characters")
-    return token
+def _positive_seconds(name: str, value: object) -> float:
+    seconds = _non_negative_seconds(name, value)
+    if seconds == 0:
+        raise ValueError(f"{name} must be > 0")
+    return seconds
+
+
+def _budget_key_for(tokens: StaticToken | TokenProvider) -> str | None:
+    """The shared budget's default key: per HubSpot account for OAuth tokens, per
+    token otherwise; ``None`` where it cannot be known yet.
+
+    A token's key is a keyed, truncated hash: it identifies the token to
+    processes that hold it and lets nobody recover it from Redis.
+    """
+    hub_id = getattr(tokens, "hub_id", None)
+    if isinstance(hub_id, int) and not isinstance(hub_id, bool):
+        return f"hub-{hub_id}"
+    if isinstance(tokens, StaticToken):
+        digest = hashlib.blake2b(
+            tokens.token.encode(), digest_size=12, person=b"hubassoc-budget"
+        ).hexdigest()
+        return f"token-{digest}"
+    return None
 
 
 class AssociationsClient:
     """An asyncio client for HubSpot's CRM default associations and limit configurations.
 
     Args:
-        access_token: a private-app or OAuth token; by default the
-            ``HUBSPOT_ACCESS_TOKEN`` environment variable. It never appears in a
-            repr, log line or error.
+        access_token: a private-app or OAuth token, or a token provider (an
+            object with an async ``get_token``, such as :class:`hubassoc.OAuthTokens`);
+            by default the ``HUBSPOT_ACCESS_TOKEN`` environment variable. No
+            token ever appears in a repr, log line, event or error.
         base_url: HubSpot's host, or a HubSpot-compatible one (a proxy, the
             sandbox). Plain ``http://`` is refused except to loopback.
         api_version: ``"v4"`` (legacy paths) or a date version ``"YYYY-MM"``.
         timeout: seconds for one attempt, connection to last byte.
         max_retries: retries after the first attempt (see :class:`RetryPolicy`).
         retry: a full :class:`RetryPolicy`; overrides ``max_retries``.
+        max_retry_wait: the longest wait a server can ask for before a retry
+            (``Retry-After`` on a 429 or 503): a longer one is not slept, the
+            call fails at once with the error, carrying ``retry_after``.
+        max_response_bytes: the largest response body read; a larger one fails
+            its request with :class:`ResponseTooLargeError`, unread.
         session: an :class:`aiohttp.ClientSession` to use; it is never closed
             by the client. Without one the client makes and closes its own.
         max_batch_size: inputs per ``batch/associate/default`` request.
@@ -95,8 +122,18 @@ class AssociationsClient:
         rate_limit: a :class:`RateLimit` to hold to; ``None`` (the default) to
             start at the Free tier and follow HubSpot's headers; ``False`` not
             to pace at all (for a server without limits).
+        shared_budget: a :class:`hubassoc.RedisBudget` to share one rolling
+            window (and its pauses, learned limit and daily stop) with every
+            client on the same key, in any process on any host.
         linger: seconds a coalesced pair may wait for companions.
         max_pending: coalesced callers admitted at once; more wait for room.
+        close_timeout: the longest :meth:`aclose` waits for pending work; then
+            what never left fails with :class:`ClientClosedError`.
+        on_event: a callable given each :mod:`event <hubassoc.events>` as it
+            happens (requests, waits, 429s, retries, failures, the daily stop,
+            token refreshes); see ``hubassoc.events.combine`` for several.
+        tracing: make an OpenTelemetry span per request when
+            ``opentelemetry-api`` is installed (nothing happens without it).
 
     Raises:
         ValueError, TypeError: an argument is invalid, or no token was given.
@@ -104,32 +141,38 @@ class AssociationsClient:
 
     def __init__(
         self,
-        access_token: str | None = None,
+        access_token: str | TokenProvider | None = None,
         *,
         base_url: str = DEFAULT_BASE_URL,
-        api_version: str = "2026-03",
+        api_version: str = DEFAULT_API_VERSION,
         timeout: float = 30.0,
         max_retries: int = 5,
         retry: RetryPolicy | None = None,
+        max_retry_wait: float = 60.0,
+        max_response_bytes: int = 16 * 1024 * 1024,
         session: aiohttp.ClientSession | None = None,
         max_batch_size: int = 100,
         max_concurrency: int = 8,
         rate_limit: RateLimit | Literal[False] | None = None,
+        shared_budget: RedisBudget | None = None,
         linger: float = 0.005,
         max_pending: int = 10_000,
+        close_timeout: float = 60.0,
+        on_event: EventCallback | None = None,
+        tracing: bool = True,
     ) -> None:
-        token = _check_token(access_token)
+        tokens = token_source(access_token)
         url = check_base_url(base_url)
         self._routes = Routes(api_version)
-        timeout = _non_negative_seconds("timeout", timeout)
-        if timeout == 0:
-            raise ValueError("timeout must be > 0")
+        timeout = _positive_seconds("timeout", timeout)
         if retry is None:
             if type(max_retries) is not int:
                 raise TypeError(f"max_retries must be an int, not {max_retries!r}")
             retry = RetryPolicy(max_retries=max_retries)
         elif not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
+        max_retry_wait = _non_negative_seconds("max_retry_wait", max_retry_wait)
+        max_response_bytes = _positive_int("max_response_bytes", max_response_bytes)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError(
                 f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
@@ -138,42 +181,71 @@ class AssociationsClient:
         max_concurrency = _positive_int("max_concurrency", max_concurrency)
         max_pending = _positive_int("max_pending", max_pending)
         linger = _non_negative_seconds("linger", linger)
+        self._close_timeout = _positive_seconds("close_timeout", close_timeout)
+        if on_event is not None and not callable(on_event):
+            raise TypeError(f"on_event must be callable, not {on_event!r}")
+        emit = Emitter(on_event) if on_event is not None else None
+        if not isinstance(tracing, bool):
+            raise TypeError(f"tracing must be a bool, not {tracing!r}")
+        if shared_budget is not None:
+            _check_budget(shared_budget, tokens, rate_limit)
         if rate_limit is False:
-            pacer = Pacer(None)
+            limit, adaptive = None, False
         elif rate_limit is None:
-            pacer = Pacer(None, adaptive=True)
+            limit, adaptive = None, True
         elif isinstance(rate_limit, RateLimit):
-            pacer = Pacer(rate_limit)
+            limit, adaptive = rate_limit, False
         else:
             raise TypeError(f"rate_limit must be a RateLimit, None or False, not {rate_limit!r}")
+        pacer = Pacer(
+            limit,
+            adaptive=adaptive,
+            budget=shared_budget,
+            default_key=(lambda: _budget_key_for(tokens) or "default")
+            if shared_budget is not None
+            else None,
+            emit=emit,
+        )
+        self._pacer = pacer
         self._transport = Transport(
             base_url=url,
-            token=token,
+            tokens=tokens,
             session=session,
             timeout=timeout,
             retry=retry,
             pacer=pacer,
+            max_retry_wait=max_retry_wait,
+            max_response_bytes=max_response_bytes,
             connection_limit=max(max_concurrency, 10),
+            emit=emit,
+            tracer=_make_tracer() if tracing else None,
         )
+        if isinstance(tokens, OAuthTokens):
+            # It refreshes through this client's base URL, session, timeout and
+            # size cap, and reports through its events.
+            tokens.bind(self._transport.post_form, emit=emit)
+        self._tokens = tokens
+        self._emit = emit
         self._sender = DefaultBatchSender(
-            self._transport,
+            self._transport.request,
             self._routes,
             max_batch_size=max_batch_size,
             max_concurrency=max_concurrency,
+            redactor=self._transport.redactor,
+            emit=emit,
         )
         self._coalescer = Coalescer(
-            self._sender,
-            linger=linger,
-            max_pending=max_pending,
-            max_concurrency=max_concurrency,
+            self._sender, pacer, linger=linger, max_pending=max_pending, emit=emit
         )
         self._closed = False
+        self._closer: asyncio.Task[None] | None = None
         # Object-type pairs already validated: the hot path looks them up once.
         self._type_pairs: dict[tuple[str, str], tuple[str, str]] = {}
         # Direct calls (not coalesced) under way, so that aclose() can wait for them.
         self._direct_calls = 0
         self._direct_calls_idle: asyncio.Event | None = None
-        self.configurations = Configurations(self)
+        #: The association limit configuration calls.
+        self.configurations = Configurations(self._request, self._routes, self._transport.redactor)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -194,19 +266,53 @@ class AssociationsClient:
     async def aclose(self) -> None:
         """Stop intake, send every pending association, wait for it, then close.
 
-        A session passed in by the caller is left open. Calling it again does nothing.
+        Waits at most ``close_timeout`` for pending work; what has not left by
+        then (or when the close is cancelled) fails with
+        :class:`ClientClosedError`, what is in flight is abandoned, and the
+        session is closed all the same. No session is created once closing
+        has begun. A session passed in by the caller is left open. Calling it
+        again after it finished does nothing; after a cancelled close it
+        finishes the job.
         """
-        if self._closed:
-            return
         self._closed = True
+        closer = self._closer
+        if closer is None:
+            closer = self._closer = asyncio.get_running_loop().create_task(self._close())
         try:
-            await self._coalescer.aclose()
-            # Direct calls already under way finish before the session goes.
-            if self._direct_calls:
-                self._direct_calls_idle = asyncio.Event()
-                await self._direct_calls_idle.wait()
+            await asyncio.shield(closer)
+        except asyncio.CancelledError:
+            # The caller gave up waiting: stop now rather than in the background.
+            self._abort()
+            raise
+
+    async def _close(self) -> None:
+        try:
+            try:
+                await asyncio.wait_for(self._drain(), self._close_timeout)
+            except TimeoutError:
+                logger.warning(
+                    "aclose: pending work did not finish within close_timeout=%gs; "
+                    "failing what is left",
+                    self._close_timeout,
+                )
         finally:
+            self._abort()
             await self._transport.aclose()
+            await self._pacer.aclose()
+            if isinstance(self._tokens, OAuthTokens):
+                self._tokens.unbind()
+
+    async def _drain(self) -> None:
+        await self._coalescer.aclose()
+        # Direct calls already under way finish before the session goes.
+        while self._direct_calls:
+            self._direct_calls_idle = asyncio.Event()
+            await self._direct_calls_idle.wait()
+
+    def _abort(self) -> None:
+        """Nothing more leaves: callers waiting get a ClientClosedError."""
+        self._transport.close_intake()
+        self._coalescer.abort()
 
     @property
     def closed(self) -> bool:
@@ -235,9 +341,9 @@ class AssociationsClient:
         return self._transport.stats
 
     @property
-    def pacer(self) -> Pacer:
-        """The pacer every request waits for (its repr shows the limit in force)."""
-        return self._transport.pacer
+    def pacing(self) -> PacingView:
+        """A read-only view of the pacing in force (limit, share, margin, pauses)."""
+        return PacingView(self._pacer)
 
     @property
     def max_batch_size(self) -> int:
@@ -250,12 +356,21 @@ class AssociationsClient:
         return self._coalescer.pending
 
     async def _request(
-        self, method: str, path: str, *, body: bytes | None = None, idempotent: bool = True
+        self,
+        method: str,
+        path: str,
+        *,
+        route: str,
+        batch_size: int = 0,
+        body: bytes | None = None,
+        idempotent: bool = True,
     ) -> Response:
         self._check_open()
         self._direct_calls += 1
         try:
-            return await self._transport.request(method, path, body=body, idempotent=idempotent)
+            return await self._transport.request(
+                method, path, route=route, batch_size=batch_size, body=body, idempotent=idempotent
+            )
         finally:
             self._direct_call_done()
 
@@ -275,7 +390,7 @@ class AssociationsClient:
 
         Raises:
             ValueError, TypeError: an object type or id is invalid (nothing is sent).
-            ClientClosedError: the client is closed.
+            ClientClosedError: the client is closed, or closed before the pair left.
             DailyLimitError: HubSpot's daily limit was reached (now or earlier).
             BatchItemError: HubSpot failed this pair (a record not found, say).
             HubSpotError: the request that carried it failed whole.
@@ -317,18 +432,41 @@ class AssociationsClient:
     ) -> BatchResponse[DefaultAssociation]:
         """Associate two records with the default type in one ``PUT`` of its own.
 
+        The answer is checked to be about the pair sent.
+
         Raises:
             ValueError, TypeError: an object type or id is invalid (nothing is sent).
+            BatchItemError: HubSpot answered 2xx with an error for the pair.
+            DecodingError: the answer is about records that were not sent, or
+                has no result for the pair.
             HubSpotError: the call failed; see :mod:`hubassoc._errors`.
         """
-        path = self._routes.put_default(
-            check_object_type(from_type, "from_type"),
-            check_record_id(from_id, "from_id"),
-            check_object_type(to_type, "to_type"),
-            check_record_id(to_id, "to_id"),
+        from_type = check_object_type(from_type, "from_type")
+        to_type = check_object_type(to_type, "to_type")
+        pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
+        path = self._routes.put_default(from_type, pair[0], to_type, pair[1])
+        response = await self._request(
+            "PUT", path, route=self._routes.templates.put_default, batch_size=1
         )
-        response = await self._request("PUT", path)
-        return decode(DEFAULT_ASSOCIATION_BATCH_DECODER, response.body, status=response.status)
+        answer = decode(DEFAULT_ASSOCIATION_BATCH_DECODER, response.body, status=response.status)
+        correlation_id = response.headers.get("X-HubSpot-Correlation-Id")
+        redactor = self._transport.redactor
+        if answer.errors:
+            raise redactor.scrub(item_error(answer.errors[0], pair, correlation_id=correlation_id))
+        # Results in either direction are about this pair (HubSpot may answer
+        # both); anything else is an answer to some other request.
+        allowed = {pair, (pair[1], pair[0])}
+        seen = {(r.from_.id, r.to.id) for r in answer.results}
+        if not seen <= allowed or (pair not in seen and (pair[1], pair[0]) not in seen):
+            raise redactor.scrub(
+                DecodingError(
+                    "the answer to a single PUT is not about the pair sent "
+                    f"({len(answer.results)} result(s) about other records, or none)",
+                    status=response.status,
+                    correlation_id=correlation_id,
+                )
+            )
+        return answer
 
     async def batch_associate_default(
         self,
@@ -364,7 +502,40 @@ class AssociationsClient:
             results, errors = await self._sender.send(from_type, to_type, unique)
         finally:
             self._direct_call_done()
+        if self._emit is not None:
+            self._emit(
+                BatchSettled(
+                    from_type=from_type,
+                    to_type=to_type,
+                    pairs=len(unique),
+                    succeeded=len(results),
+                    failed=len(errors),
+                    pending=self._coalescer.pending,
+                )
+            )
         return BatchOutcome(unique, results, errors)
+
+
+def _check_budget(
+    budget: RedisBudget, tokens: StaticToken | TokenProvider, rate_limit: object
+) -> None:
+    from hubassoc._redis_budget import RedisBudget
+
+    if not isinstance(budget, RedisBudget):
+        raise TypeError(
+            f"shared_budget must be a hubassoc.RedisBudget, not {type(budget).__name__}"
+        )
+    if rate_limit is False:
+        raise ValueError("shared_budget paces requests: it cannot go with rate_limit=False")
+    if budget.key is None and not isinstance(tokens, StaticToken) and not hasattr(tokens, "hub_id"):
+        raise ValueError(
+            "a shared budget with a custom token provider needs a key: "
+            "RedisBudget(..., key='my-app') (tokens rotate, so they cannot name the budget)"
+        )
+
+
+def _make_tracer() -> object | None:
+    return None
 
 
 def _check_pairs(pairs: Iterable[tuple[str | int, str | int]]) -> list[Pair]:

@@ -15,9 +15,15 @@ answer every caller.
   still goes out with the batch, and resolving a batch skips futures that are
   already done, so no neighbour is disturbed and no "exception was never
   retrieved" warning can appear.
-* A DAILY 429 fails every waiting pair at once, and every later enqueue.
+* Errors: each caller gets its own instance of its error (a copy where one
+  error answers many callers), so tracebacks never pile up on a shared
+  object and no caller can change another's error.
+* A DAILY 429 fails every waiting pair at once, and every later enqueue
+  (the pacer says so: it is the one owner of the daily stop).
 * :meth:`Coalescer.aclose` stops intake, sends everything pending regardless
-  of linger, and waits until every caller has its answer.
+  of linger, and waits until every caller has its answer; :meth:`Coalescer.abort`
+  (a close that is cancelled or out of time) fails what never left with
+  :class:`ClientClosedError` and cancels what is in flight.
 
 Timers come from the running loop, so tests drive it on a virtual clock.
 """
@@ -26,12 +32,21 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import Protocol
 
 from hubassoc._default_batches import DefaultBatchSender, Pair
-from hubassoc._errors import ClientClosedError, DailyLimitError
+from hubassoc._errors import ClientClosedError, DailyLimitError, HubSpotError, fresh_copy
+from hubassoc._events import BatchSettled, Emitter
 from hubassoc._models import AssociationSpec
 
-__all__ = ["Coalescer"]
+__all__ = ["Coalescer", "DailyStop"]
+
+
+class DailyStop(Protocol):
+    """Where the coalescer learns that the daily limit stopped the client (the pacer)."""
+
+    daily_error: DailyLimitError | None
+
 
 _Waiters = asyncio.Future[AssociationSpec] | list[asyncio.Future[AssociationSpec]]
 
@@ -58,6 +73,7 @@ class Coalescer:
     __slots__ = (
         "_admitted",
         "_closing",
+        "_emit",
         "_in_flight",
         "_loop",
         "_open",
@@ -74,16 +90,20 @@ class Coalescer:
     def __init__(
         self,
         sender: DefaultBatchSender,
+        pacer: DailyStop,
         *,
         linger: float,
         max_pending: int,
-        max_concurrency: int,
+        emit: Emitter | None = None,
     ) -> None:
         self._sender = sender
-        self._pacer = sender.pacer
+        self._pacer = pacer
+        self._emit = emit
         self.linger = linger
         self.max_pending = max_pending
-        self.max_concurrency = max_concurrency
+        # The sender owns the concurrency limit; dispatching no more batches
+        # than it lets through keeps due batches filling while they wait.
+        self.max_concurrency = sender.max_concurrency
         self._loop: asyncio.AbstractEventLoop | None = None
         self._open: dict[tuple[str, str], _Batch] = {}
         self._ready: deque[_Batch] = deque()
@@ -126,7 +146,7 @@ class Coalescer:
             raise ClientClosedError("the client is closed; create a new AssociationsClient")
         daily = self._pacer.daily_error
         if daily is not None:
-            raise daily
+            raise fresh_copy(daily)
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
@@ -206,11 +226,15 @@ class Coalescer:
                 results, errors = await self._sender.send(batch.from_type, batch.to_type, pairs)
             except BaseException as exc:
                 _fail(batch, exc)
+                if self._emit is not None:
+                    self._settled(batch, 0)
                 if isinstance(exc, DailyLimitError):
                     self._fail_everything(exc)
                 if not isinstance(exc, Exception):
                     raise  # cancellation or interpreter exit: let it through
                 return
+            if self._emit is not None:
+                self._settled(batch, len(results))
             for pair, waiting in batch.waiters.items():
                 result = results.get(pair)
                 if result is not None:
@@ -229,6 +253,39 @@ class Coalescer:
             self._grant_room()
             self._dispatch()
 
+    def _settled(self, batch: _Batch, succeeded: int) -> None:
+        assert self._emit is not None
+        pairs = len(batch.waiters)
+        self._emit(
+            BatchSettled(
+                from_type=batch.from_type,
+                to_type=batch.to_type,
+                pairs=pairs,
+                succeeded=succeeded,
+                failed=pairs - succeeded,
+                pending=self._admitted - batch.callers + len(self._overflow),
+            )
+        )
+
+    def abort(self) -> None:
+        """Close now: fail every caller whose pair never left with
+        :class:`ClientClosedError`, and cancel the batches in flight (their
+        callers get a :class:`ClientClosedError` saying HubSpot may have acted)."""
+        self._closing = True
+        batches = {id(b): b for b in (*self._ready, *self._open.values())}
+        self._ready.clear()
+        never_sent = ClientClosedError("the client was closed before this association was sent")
+        for batch in batches.values():
+            self._detach(batch)
+            _fail(batch, never_sent)
+            self._admitted -= batch.callers
+        while self._overflow:
+            future = self._overflow.popleft()[2]
+            if not future.done():
+                future.set_exception(fresh_copy(never_sent))
+        for task in self._tasks:
+            task.cancel()
+
     def _fail_everything(self, error: DailyLimitError) -> None:
         """After a DAILY 429: answer every waiting pair now, without further requests."""
         # A due batch may also still be open: take each batch once.
@@ -241,7 +298,7 @@ class Coalescer:
         while self._overflow:
             future = self._overflow.popleft()[2]
             if not future.done():
-                future.set_exception(error)
+                future.set_exception(fresh_copy(error))
 
     async def aclose(self) -> None:
         """Stop intake, send everything pending now, and wait for every answer."""
@@ -263,9 +320,7 @@ class Coalescer:
                 await asyncio.sleep(0)
 
 
-def _resolve(
-    waiting: _Waiters, result: AssociationSpec | None, error: BaseException | None
-) -> None:
+def _resolve(waiting: _Waiters, result: AssociationSpec | None, error: HubSpotError | None) -> None:
     futures = waiting if isinstance(waiting, list) else (waiting,)
     for future in futures:
         if future.done():  # its caller was cancelled
@@ -273,11 +328,23 @@ def _resolve(
         if error is None:
             future.set_result(result)  # type: ignore[arg-type]
         else:
-            future.set_exception(error)
+            # Each caller its own instance: a shared one would pile up
+            # tracebacks and let callers change each other's error.
+            future.set_exception(fresh_copy(error))
 
 
 def _fail(batch: _Batch, error: BaseException) -> None:
-    if isinstance(error, asyncio.CancelledError):
-        error = ClientClosedError("the client was closed before this association was sent")
+    if not isinstance(error, HubSpotError):
+        # Cancelled in flight (the client is closing) or an unexpected failure:
+        # callers still get a HubSpotError, and the cause when there is one.
+        if isinstance(error, asyncio.CancelledError):
+            error = ClientClosedError(
+                "the client was closed before this association was answered; "
+                "HubSpot may have acted on it"
+            )
+        else:
+            unexpected = HubSpotError(f"the batch failed unexpectedly: {type(error).__name__}")
+            unexpected.__cause__ = error
+            error = unexpected
     for waiting in batch.waiters.values():
         _resolve(waiting, None, error)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -29,10 +29,10 @@ from hubassoc._models import (
     decode,
 )
 from hubassoc._outcome import BatchOutcome, attribute, item_error
+from hubassoc._redaction import Redactor
+from hubassoc._routes import Routes
+from hubassoc._transport import RequestFunction
 from hubassoc._validation import check_object_type
-
-if TYPE_CHECKING:
-    from hubassoc._client import AssociationsClient
 
 __all__ = ["ConfigurationKey", "Configurations"]
 
@@ -87,15 +87,32 @@ def _key_sides(key: ConfigurationKey) -> tuple[str, str | None]:
 
 
 class Configurations:
-    """The limit-configuration calls of one :class:`~hubassoc.AssociationsClient`."""
+    """The limit-configuration calls of one :class:`~hubassoc.AssociationsClient`.
 
-    __slots__ = ("_client",)
+    Built by the client with what it needs: the client's request function
+    (pacing, retries, lifecycle), the routes of its API version, and the
+    redactor that keeps secrets out of per-input errors.
+    """
 
-    def __init__(self, client: AssociationsClient) -> None:
-        self._client = client
+    __slots__ = ("_redactor", "_request", "_routes")
+
+    def __init__(self, request: RequestFunction, routes: Routes, redactor: Redactor) -> None:
+        self._request = request
+        self._routes = routes
+        self._redactor = redactor
 
     def __repr__(self) -> str:
-        return f"<Configurations of {self._client!r}>"
+        return f"<Configurations api_version={self._routes.api_version!r}>"
+
+    def _outcome(
+        self,
+        keys: builtins.list[ConfigurationKey],
+        results: dict[ConfigurationKey, R],
+        errors: dict[ConfigurationKey, HubSpotError],
+    ) -> BatchOutcome[ConfigurationKey, R]:
+        for error in errors.values():
+            self._redactor.scrub(error)
+        return BatchOutcome(keys, results, errors)
 
     async def list(self) -> list[AssociationLimitConfiguration]:
         """Every limit configuration of the account.
@@ -103,8 +120,11 @@ class Configurations:
         Raises:
             HubSpotError: see :mod:`hubassoc._errors`.
         """
-        client = self._client
-        response = await client._request("GET", client._routes.configurations_all())
+        response = await self._request(
+            "GET",
+            self._routes.configurations_all(),
+            route=self._routes.templates.configurations_all,
+        )
         return decode(
             CONFIGURATION_COLLECTION_DECODER, response.body, status=response.status
         ).results
@@ -118,10 +138,13 @@ class Configurations:
             ValueError, TypeError: an object type is invalid (nothing is sent).
             HubSpotError: see :mod:`hubassoc._errors`.
         """
-        client = self._client
         from_type = check_object_type(from_type, "from_type")
         to_type = check_object_type(to_type, "to_type")
-        response = await client._request("GET", client._routes.configurations(from_type, to_type))
+        response = await self._request(
+            "GET",
+            self._routes.configurations(from_type, to_type),
+            route=self._routes.templates.configurations,
+        )
         return decode(
             CONFIGURATION_COLLECTION_DECODER, response.body, status=response.status
         ).results
@@ -181,14 +204,15 @@ class Configurations:
                 )
         keys = list(dict.fromkeys(keys))
         body = [AssociationSpecKey(category=c, type_id=t) for c, t in keys]
-        client = self._client
-        response = await client._request(
+        response = await self._request(
             "POST",
-            client._routes.configurations_batch(
+            self._routes.configurations_batch(
                 check_object_type(from_type, "from_type"),
                 check_object_type(to_type, "to_type"),
                 "purge",
             ),
+            route=self._routes.templates.configurations_batch,
+            batch_size=len(body),
             body=ENCODER.encode(BatchRequest(inputs=body)),
         )
         if not response.body.strip():  # v4 answers 204 with no body
@@ -211,7 +235,7 @@ class Configurations:
             for key in unnamed:
                 errors[key] = item_error(anonymous, key, correlation_id=correlation_id)
         results = {key: None for key in keys if key not in errors}
-        return BatchOutcome(keys, results, errors)
+        return self._outcome(keys, results, errors)
 
     async def _limits_batch(
         self,
@@ -226,13 +250,14 @@ class Configurations:
         """Send a create or update of limits and give each input its result or error."""
         checked = _check_limit_inputs(inputs)
         keys = [(i.category, i.type_id) for i in checked]
-        client = self._client
-        path = client._routes.configurations_batch(
+        path = self._routes.configurations_batch(
             check_object_type(from_type, "from_type"), check_object_type(to_type, "to_type"), action
         )
-        response = await client._request(
+        response = await self._request(
             "POST",
             path,
+            route=self._routes.templates.configurations_batch,
+            batch_size=len(checked),
             body=ENCODER.encode(BatchRequest(inputs=checked)),
             idempotent=idempotent,
         )
@@ -248,4 +273,4 @@ class Configurations:
             sides=_key_sides,
             correlation_id=response.headers.get("X-HubSpot-Correlation-Id"),
         )
-        return BatchOutcome(unique, results, errors)
+        return self._outcome(unique, results, errors)

@@ -18,17 +18,20 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 from hubassoc._errors import BatchItemError, HubSpotError, InvalidRequestError
+from hubassoc._events import Emitter, ItemsFailed
 from hubassoc._models import (
     DEFAULT_ASSOCIATION_BATCH_DECODER,
     AssociationSpec,
     decode,
 )
 from hubassoc._outcome import attribute
+from hubassoc._redaction import Redactor
 from hubassoc._routes import Routes
-from hubassoc._transport import Transport
+from hubassoc._transport import RequestFunction
 
 __all__ = ["DefaultBatchSender", "Pair", "PairAnswers", "encode_pairs"]
 
@@ -86,23 +89,35 @@ class _Budget:
 class DefaultBatchSender:
     """Sends default-association batches for one client; see the module docstring."""
 
-    __slots__ = ("_max_batch_size", "_routes", "_slots", "_transport", "max_concurrency", "pacer")
+    __slots__ = (
+        "_emit",
+        "_max_batch_size",
+        "_redactor",
+        "_request",
+        "_routes",
+        "_slots",
+        "max_concurrency",
+    )
 
     def __init__(
         self,
-        transport: Transport,
+        request: RequestFunction,
         routes: Routes,
         *,
         max_batch_size: int,
         max_concurrency: int,
+        redactor: Redactor | None = None,
+        emit: Emitter | None = None,
     ) -> None:
-        self._transport = transport
-        #: The pacer of every request (its ``daily_error`` stops the client).
-        self.pacer = transport.pacer
+        self._request = request
         self._routes = routes
         self._max_batch_size = max_batch_size
+        #: Requests in flight at once: the one limit of the client (the
+        #: coalescer dispatches no more batches than this).
         self.max_concurrency = max_concurrency
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._redactor = redactor
+        self._emit = emit
 
     def __repr__(self) -> str:
         return (
@@ -181,25 +196,53 @@ class DefaultBatchSender:
     ) -> PairAnswers:
         """Find the pairs a whole-batch 400 that named nobody was about."""
         if len(pairs) == 1 or budget.left < 2:
-            return {}, {pair: _whole_batch_item_error(error, pair) for pair in pairs}
+            errors: dict[Pair, HubSpotError] = {
+                pair: _whole_batch_item_error(error, pair) for pair in pairs
+            }
+            if self._emit is not None:
+                self._failed_items(errors)
+            return {}, errors
         budget.left -= 2
         middle = len(pairs) // 2
         return await self._send_parts(from_type, to_type, (pairs[:middle], pairs[middle:]), budget)
 
     async def _post(self, from_type: str, to_type: str, pairs: Sequence[Pair]) -> PairAnswers:
-        path = self._routes.batch_associate_default(from_type, to_type)
+        routes = self._routes
+        path = routes.batch_associate_default(from_type, to_type)
         body = encode_pairs(pairs)
         async with self._slots:
-            response = await self._transport.request("POST", path, body=body)
+            response = await self._request(
+                "POST",
+                path,
+                route=routes.templates.batch_associate_default,
+                batch_size=len(pairs),
+                body=body,
+            )
         answer = decode(DEFAULT_ASSOCIATION_BATCH_DECODER, response.body, status=response.status)
         by_pair = {(r.from_.id, r.to.id): r.association_spec for r in answer.results}
-        return attribute(
+        results, errors = attribute(
             pairs,
             by_pair,
             answer.errors,
             sides=_pair_sides,
             correlation_id=response.headers.get("X-HubSpot-Correlation-Id"),
         )
+        if errors:
+            self._failed_items(errors)
+        return results, errors
+
+    def _failed_items(self, errors: dict[Pair, HubSpotError]) -> None:
+        """Scrub secrets from per-input errors (a server may echo the token into
+        them) and tell the event callback what failed."""
+        redactor = self._redactor
+        if redactor is not None:
+            for error in errors.values():
+                redactor.scrub(error)
+        if self._emit is not None:
+            route = self._routes.templates.batch_associate_default
+            counts = Counter(error.category or "UNKNOWN" for error in errors.values())
+            for category, count in counts.items():
+                self._emit(ItemsFailed(route=route, category=category, count=count))
 
 
 def _whole_batch_item_error(error: InvalidRequestError, pair: Pair) -> BatchItemError:

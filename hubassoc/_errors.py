@@ -12,6 +12,7 @@ instance of :class:`HubSpotError`::
     ├── ServerError            5xx once the retry budget is spent
     ├── TransportError         connection failure or timeout once retries are spent
     ├── DecodingError          a response that does not match the wire model
+    │   └── ResponseTooLargeError  a body over max_response_bytes, refused unread
     ├── BatchItemError         one input failed inside an otherwise answered batch
     └── ClientClosedError      the client was closed (also a RuntimeError): the work never left
 
@@ -28,7 +29,7 @@ redaction before they reach an error.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "AuthenticationError",
@@ -39,8 +40,10 @@ __all__ = [
     "HubSpotError",
     "InvalidRequestError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServerError",
     "TransportError",
+    "fresh_copy",
 ]
 
 _EMPTY_CONTEXT: Mapping[str, Sequence[str]] = {}
@@ -108,6 +111,22 @@ class HubSpotError(Exception):
         return (_rebuild_error, (type(self), self.message, self.__dict__))
 
 
+E = TypeVar("E", bound=HubSpotError)
+
+
+def fresh_copy(error: E) -> E:
+    """A new instance of ``error`` with the same evidence and cause, and no traceback.
+
+    Each caller of a failed batch (and each caller after a daily stop) gets
+    its own copy: raising one instance into many callers would grow its
+    traceback with every raise and let callers mutate each other's error.
+    """
+    copy: E = _rebuild_error(type(error), error.message, dict(error.__dict__))  # type: ignore[assignment]
+    copy.__cause__ = error.__cause__
+    copy.__suppress_context__ = error.__suppress_context__
+    return copy
+
+
 def _rebuild_error(cls: type[HubSpotError], message: str, state: dict[str, Any]) -> HubSpotError:
     error = cls.__new__(cls)
     Exception.__init__(error, message)
@@ -153,7 +172,16 @@ class DailyLimitError(RateLimitError):
 
 
 class ServerError(HubSpotError):
-    """HubSpot answered 5xx and the retry budget is spent."""
+    """HubSpot answered 5xx and the retry budget is spent, or it asked for a wait
+    longer than the client's ``max_retry_wait``.
+
+    Attributes:
+        retry_after: seconds HubSpot asked to wait (``Retry-After``), where it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class TransportError(HubSpotError):
@@ -170,6 +198,20 @@ class DecodingError(HubSpotError):
     def __init__(self, message: str, *, path: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.path = path
+
+
+class ResponseTooLargeError(DecodingError):
+    """A response body was larger than the client's ``max_response_bytes``.
+
+    It was refused as it arrived, never held whole.
+
+    Attributes:
+        size: bytes announced (``Content-Length``) or received when it was refused.
+    """
+
+    def __init__(self, message: str, *, size: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.size = size
 
 
 class BatchItemError(HubSpotError):

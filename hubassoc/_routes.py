@@ -9,13 +9,23 @@ here all the same.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from hubassoc._validation import check_api_version, path_segment
 
-__all__ = ["Routes"]
+__all__ = ["RouteTemplates", "Routes"]
 
 ConfigurationAction = Literal["create", "update", "purge"]
+
+
+class RouteTemplates(NamedTuple):
+    """Path templates of one API version (placeholders instead of types and ids)."""
+
+    batch_associate_default: str
+    put_default: str
+    configurations_all: str
+    configurations: str
+    configurations_batch: str
 
 
 class Routes:
@@ -25,7 +35,14 @@ class Routes:
         ValueError: ``api_version`` is not ``"v4"`` or ``"YYYY-MM"``.
     """
 
-    __slots__ = ("_associations", "_batch_cache", "_configurations", "_objects", "api_version")
+    __slots__ = (
+        "_associations",
+        "_batch_cache",
+        "_configurations",
+        "_objects",
+        "api_version",
+        "templates",
+    )
 
     def __init__(self, api_version: str) -> None:
         self.api_version = check_api_version(api_version)
@@ -39,6 +56,22 @@ class Routes:
             self._configurations = f"/crm/associations/{api_version}/definitions/configurations"
         # The batch path is asked for once per request: keep it per type pair.
         self._batch_cache: dict[tuple[str, str], str] = {}
+        #: Each call's path with its variable segments as placeholders: what
+        #: events, metrics, spans and logs name a request by (never ids).
+        self.templates = RouteTemplates(
+            batch_associate_default=(
+                f"{self._associations}/{{fromObjectType}}/{{toObjectType}}/batch/associate/default"
+            ),
+            put_default=(
+                f"{self._objects}/{{fromObjectType}}/{{fromObjectId}}/associations/default"
+                "/{toObjectType}/{toObjectId}"
+            ),
+            configurations_all=f"{self._configurations}/all",
+            configurations=f"{self._configurations}/{{fromObjectType}}/{{toObjectType}}",
+            configurations_batch=(
+                f"{self._configurations}/{{fromObjectType}}/{{toObjectType}}/batch/{{action}}"
+            ),
+        )
 
     def __repr__(self) -> str:
         return f"Routes(api_version={self.api_version!r})"

@@ -11,6 +11,9 @@ import pytest
 from hubassoc import AssociationsClient, RetryPolicy
 from hubassoc.sandbox import Sandbox, SandboxConfig
 
+# The redis_server / redis_url fixtures: a real redis-server per test.
+pytest_plugins = ["tests.redis_server"]
+
 SandboxFactory = Callable[..., Awaitable[Sandbox]]
 ClientFactory = Callable[..., AssociationsClient]
 

@@ -71,6 +71,7 @@ class SandboxProcess:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
+        request.add_header("Authorization", f"Bearer {TOKEN}")  # the control token
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 

@@ -440,7 +440,9 @@ async def test_a_given_session_is_used_and_never_closed(sandbox: Sandbox) -> Non
         ) as client:
             await client.put_default("contacts", 1, "companies", 2)
         assert client.closed and not session.closed
-        async with session.get(f"{sandbox.url}/_sandbox/stats") as response:
+        async with session.get(
+            f"{sandbox.url}/_sandbox/stats", headers=sandbox.control_headers
+        ) as response:
             assert response.status == 200
 
 

@@ -8,8 +8,8 @@ import bisect
 import pytest
 from aiolimiter import AsyncLimiter
 
-from hubassoc import DailyLimitError, Pacer, RateLimit
-from hubassoc._pacing import FREE_TIER
+from hubassoc import FREE_TIER, DailyLimitError, RateLimit
+from hubassoc._pacing import MIN_MARGIN, Pacer
 
 from .virtual_clock import run_virtual
 
@@ -142,6 +142,7 @@ def test_adaptive_starts_at_free_tier_and_adopts_advertised_limits() -> None:
         sent = await pacer.acquire()
         pacer.observe(
             sent,
+            200,
             {
                 "X-HubSpot-RateLimit-Max": "190",
                 "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
@@ -150,7 +151,7 @@ def test_adaptive_starts_at_free_tier_and_adopts_advertised_limits() -> None:
         )
         assert pacer.limit == RateLimit(190, 10.0)
         assert pacer.share == 190
-        pacer.observe(sent, {"X-HubSpot-RateLimit-Max": "junk"})
+        pacer.observe(sent, 200, {"X-HubSpot-RateLimit-Max": "junk"})
         assert pacer.limit == RateLimit(190, 10.0)
         times = await acquire_many(pacer, 190 * 3, workers=10)
         assert peak_in_window(times, 10.0) <= 190
@@ -161,7 +162,7 @@ def test_adaptive_starts_at_free_tier_and_adopts_advertised_limits() -> None:
 def test_fixed_pacer_ignores_headers() -> None:
     async def main() -> None:
         pacer = Pacer(RateLimit(10, 1.0))
-        pacer.observe(await pacer.acquire(), {"X-HubSpot-RateLimit-Max": "500"})
+        pacer.observe(await pacer.acquire(), 200, {"X-HubSpot-RateLimit-Max": "500"})
         assert pacer.limit == RateLimit(10, 1.0)
 
     run_virtual(main)
@@ -176,20 +177,28 @@ def test_adaptive_backs_off_when_others_use_the_window() -> None:
             "X-HubSpot-RateLimit-Max": "100",
             "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
         }
-        sent = [await pacer.acquire() for _ in range(10)]
-        # The server has counted our 10 plus 85 of someone else's: 5 remain.
-        pacer.observe(sent[-1], {**headers, "X-HubSpot-RateLimit-Remaining": "5"})
-        assert pacer.share == 15
+        first = await pacer.acquire()  # the adaptive probe: alone until answered
+        pacer.observe(first, 200, {**headers, "X-HubSpot-RateLimit-Remaining": "99"})
+        sent = [first] + [await pacer.acquire() for _ in range(9)]
+        # The server has counted our 10 plus 84 of someone else's: 6 remain,
+        # which the other process sees too: we take half of them.
+        pacer.observe(sent[-1], 200, {**headers, "X-HubSpot-RateLimit-Remaining": "6"})
+        assert pacer.share == 16
         loop = asyncio.get_running_loop()
         start = loop.time()
-        for _ in range(5):
+        for _ in range(3):
             await pacer.acquire()
-        before_wait = loop.time()
-        await pacer.acquire()  # the 16th in this window must wait for the window to roll
-        assert loop.time() - before_wait > 5.0
-        assert before_wait - start < 5.0
+        assert loop.time() == start
+        # The next must wait: for an answer, or for the window to roll.
+        late = asyncio.ensure_future(pacer.acquire())
+        await asyncio.sleep(5.0)
+        assert not late.done()
+        await late
+        assert loop.time() - start >= 10.0
         # When the others stop, the full window comes back.
-        pacer.observe(await pacer.acquire(), {**headers, "X-HubSpot-RateLimit-Remaining": "90"})
+        pacer.observe(
+            await pacer.acquire(), 200, {**headers, "X-HubSpot-RateLimit-Remaining": "90"}
+        )
         assert pacer.share == 100
 
     run_virtual(main)
@@ -205,9 +214,12 @@ def test_rate_limit_validation_and_parsing() -> None:
         RateLimit(0, 10.0)
     with pytest.raises(TypeError):
         RateLimit(True, 10.0)
-    assert RateLimit(100, 10.0).jitter_margin == 0.25
-    assert RateLimit(20, 1.0).jitter_margin == pytest.approx(0.025)
-    assert RateLimit(20, 1.0, margin=0.0).jitter_margin == 0.0
+    assert RateLimit(100, 10.0).initial_margin == 0.25
+    assert RateLimit(20, 1.0).initial_margin == pytest.approx(0.025)
+    assert RateLimit(20, 1.0, margin=0.0).initial_margin == 0.0
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="margin"):
+            RateLimit(10, 1.0, margin=bad)
 
 
 def test_an_unlimited_pacer_still_honours_a_pause() -> None:
@@ -226,7 +238,7 @@ def test_adaptive_says_once_when_the_server_sends_no_headers(
     async def main() -> None:
         pacer = Pacer(None, adaptive=True)
         for _ in range(3):
-            pacer.observe(await pacer.acquire(), {})
+            pacer.observe(await pacer.acquire(), 200, {})
         assert pacer.limit == FREE_TIER
 
     with caplog.at_level("INFO", logger="hubassoc"):
@@ -236,3 +248,134 @@ def test_adaptive_says_once_when_the_server_sends_no_headers(
         "per 10s; pass rate_limit=RateLimit(...) to set it, or rate_limit=False for a "
         "server without limits"
     ) == 1
+
+
+# --- burst-friendly pacing: the log of send times is the only gate ------------------------
+
+
+def test_an_idle_pacer_lets_a_whole_window_go_at_once() -> None:
+    """RateLimit(100, 10): 100 requests at t=0, the 101st one window (plus margin) later."""
+
+    async def main() -> tuple[list[float], float]:
+        pacer = Pacer(RateLimit(100, 10.0))
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        times = await acquire_many(pacer, 101, workers=101)
+        return [t - start for t in sorted(times)], pacer.margin
+
+    times, margin = run_virtual(main)
+    assert max(times[:100]) < 0.001
+    assert times[100] == pytest.approx(10.0 + margin, abs=0.001)
+    assert peak_in_window(times, 10.0) <= 100
+
+
+def test_the_token_bucket_never_delays_what_the_window_admits() -> None:
+    """Sustained: each window's worth leaves as the window rolls, nothing waits longer."""
+
+    async def main() -> list[float]:
+        pacer = Pacer(RateLimit(20, 1.0, margin=0.01))
+        return await acquire_many(pacer, 20 * 8, workers=40)
+
+    times = sorted(run_virtual(main))
+    # The n-th window's worth leaves exactly (n-1) windows (plus margins) after the first.
+    for n in range(8):
+        batch = times[20 * n : 20 * (n + 1)]
+        assert max(batch) - min(batch) < 0.001
+        assert min(batch) - times[0] == pytest.approx(n * 1.01, abs=0.002)
+
+
+def _answer(pacer: Pacer, sent_at: float, rtt: float) -> None:
+    loop = asyncio.get_running_loop()
+    loop.call_at(sent_at + rtt, pacer.observe, sent_at, 200, {})
+
+
+def test_the_margin_follows_the_spread_of_round_trips() -> None:
+    async def main() -> tuple[float, float, float]:
+        pacer = Pacer(RateLimit(10, 10.0))
+        before = pacer.margin
+        for rtt in (0.150, 0.170, 0.160, 0.190):
+            _answer(pacer, await pacer.acquire(), rtt)
+        await asyncio.sleep(1)
+        spread = pacer.margin
+        steady = Pacer(RateLimit(10, 10.0))
+        for _ in range(4):
+            _answer(steady, await steady.acquire(), 0.150)
+        await asyncio.sleep(1)
+        return before, spread, steady.margin
+
+    before, spread, steady = run_virtual(main)
+    assert before == 0.25  # nothing observed yet: the conservative default
+    assert spread == pytest.approx(0.040)
+    assert steady == MIN_MARGIN  # no spread at all: the floor
+
+
+def test_an_explicit_margin_wins_over_the_observed_one() -> None:
+    async def main() -> float:
+        pacer = Pacer(RateLimit(10, 10.0, margin=0.3))
+        for rtt in (0.1, 0.2):
+            _answer(pacer, await pacer.acquire(), rtt)
+        await asyncio.sleep(1)
+        return pacer.margin
+
+    assert run_virtual(main) == 0.3
+
+
+def test_adaptive_sends_one_request_first_then_bursts_at_the_learned_limit() -> None:
+    """Cold start: the probe goes alone, its headers set the limit, then a burst of it."""
+
+    async def main() -> tuple[list[float], int]:
+        pacer = Pacer(None, adaptive=True)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        headers = {
+            "X-HubSpot-RateLimit-Max": "20",
+            "X-HubSpot-RateLimit-Interval-Milliseconds": "1000",
+            "X-HubSpot-RateLimit-Remaining": "19",
+        }
+        times: list[float] = []
+
+        async def one() -> None:
+            sent = await pacer.acquire()
+            times.append(sent - start)
+            loop.call_at(sent + 0.02, pacer.observe, sent, 200, headers)
+
+        await asyncio.gather(*(one() for _ in range(40)))
+        return sorted(times), peak_in_window(times, 1.0)
+
+    times, peak = run_virtual(main)
+    assert times[0] == pytest.approx(0.0, abs=1e-6)
+    assert times[1] == pytest.approx(0.02, abs=1e-3)  # after the probe's answer
+    assert peak <= 20  # never the Free tier's 100 into a window of 20
+    assert times[19] == pytest.approx(0.02, abs=1e-3)  # the rest of the window at once
+
+
+def test_a_failed_probe_lets_the_others_go() -> None:
+    async def main() -> int:
+        pacer = Pacer(None, adaptive=True)
+        first = await pacer.acquire()
+        waiting = asyncio.ensure_future(pacer.acquire())
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        pacer.failed(first)
+        await waiting
+        return len(pacer._sent)
+
+    assert run_virtual(main) == 2
+
+
+def test_daily_remaining_zero_stops_the_pacer_and_each_caller_gets_its_own_error() -> None:
+    async def main() -> list[DailyLimitError]:
+        pacer = Pacer(RateLimit(10, 1.0))
+        pacer.observe(await pacer.acquire(), 200, {"X-HubSpot-RateLimit-Daily-Remaining": "0"})
+        errors = []
+        for _ in range(3):
+            try:
+                await pacer.acquire()
+            except DailyLimitError as error:
+                errors.append(error)
+        return errors
+
+    errors = run_virtual(main)
+    assert len(errors) == 3
+    assert len({id(e) for e in errors}) == 3
+    assert all(e.policy_name == "DAILY" and "Daily-Remaining" in e.message for e in errors)

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from hubassoc.sandbox import SandboxConfig
-from hubassoc.sandbox._command import add_parser, build_config
+from hubassoc.sandbox._command import add_parser, build_config, is_loopback
 
 REPO = Path(__file__).resolve().parents[1]
 LISTENING = re.compile(r"hubassoc sandbox listening on (http://\S+) token=(\S+)\n")
@@ -71,6 +71,59 @@ def test_command_line_options_build_the_config() -> None:
     assert build_config(parse("--no-auth")).token is None
     with pytest.raises(SystemExit):
         parse("--rate-limit", "fast")
+
+
+def test_oauth_options_build_the_config() -> None:
+    config = build_config(
+        parse(
+            "--oauth",
+            "--token-lifetime",
+            "0.5",
+            "--hub-id",
+            "42",
+            "--client-id",
+            "cid",
+            "--client-secret",
+            "cs",
+            "--refresh-token",
+            "na1-r",
+            "--rotate-refresh-tokens",
+            "--oauth-only",
+        )
+    )
+    assert config == SandboxConfig(
+        oauth=True,
+        oauth_token_lifetime=0.5,
+        oauth_hub_id=42,
+        oauth_client_id="cid",
+        oauth_client_secret="cs",
+        oauth_refresh_token="na1-r",
+        oauth_rotate_refresh_tokens=True,
+        oauth_only=True,
+    )
+
+
+def test_loopback_addresses() -> None:
+    for host in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"):
+        assert is_loopback(host), host
+    for host in ("0.0.0.0", "::", "192.168.1.10", "example.com", ""):
+        assert not is_loopback(host), host
+
+
+def test_a_remote_host_needs_allow_remote(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse("--host", "0.0.0.0", "--port", "0")
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert "0.0.0.0" in err and "--allow-remote" in err
+    # Allowed, it warns (and here cannot bind a documentation-only address).
+    args = parse("--host", "192.0.2.1", "--port", "0", "--allow-remote")
+    assert args.func(args) == 1
+    err = capsys.readouterr().err
+    assert "WARNING" in err and "192.0.2.1" in err
+
+
+def test_control_token_option() -> None:
+    assert build_config(parse("--control-token", "ctl")).control_token == "ctl"
 
 
 def test_bad_options_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,3 +216,53 @@ async def test_standalone_options_and_sigterm() -> None:
     finally:
         status, _, err = await stop(process, signal.SIGTERM)
     assert status == 0, err.decode()
+
+
+OAUTH_LINE = re.compile(
+    r"hubassoc sandbox oauth client_id=(\S+) client_secret=(\S+) refresh_token=(\S+) "
+    r"hub_id=(\d+)\n"
+)
+
+
+@pytest.mark.slow
+async def test_standalone_oauth_prints_its_credentials() -> None:
+    process, url, _ = await start(
+        "-m",
+        "hubassoc",
+        "sandbox",
+        "--port",
+        "0",
+        "--oauth",
+        "--token-lifetime",
+        "0.5",
+        "--hub-id",
+        "42",
+        "--oauth-only",
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=20)
+        match = OAUTH_LINE.fullmatch(line.decode())
+        assert match is not None, line
+        client_id, client_secret, refresh_token, hub_id = match.groups()
+        assert hub_id == "42"
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "refresh_token": refresh_token,
+        }
+        async with aiohttp.ClientSession(url) as session:
+            async with session.post("/oauth/v3/token", data=form) as response:
+                assert response.status == 200
+                grant = await response.json()
+            assert (grant["expires_in"], grant["hub_id"]) == (1, 42)
+            headers = {"Authorization": f"Bearer {grant['access_token']}"}
+            async with session.put(
+                "/crm/v4/objects/contacts/1/associations/default/companies/2", headers=headers
+            ) as response:
+                assert response.status == 200
+    finally:
+        status, out, err = await stop(process, signal.SIGINT)
+    assert status == 0, err.decode()
+    assert out == b""

@@ -19,6 +19,7 @@ from hubassoc.sandbox._config import config_from_json, parse_fault_rates, parse_
 SandboxFactory = Callable[..., Awaitable[Sandbox]]
 
 BATCH = "/crm/v4/associations/contacts/companies/batch/associate/default"
+JSON_TYPE = {"Content-Type": "application/json"}
 
 
 def pairs_body(*pairs: tuple[str, str]) -> dict[str, Any]:
@@ -30,6 +31,7 @@ def test_public_surface() -> None:
         "ErrorStyle",
         "Fault",
         "FaultKind",
+        "OAuthCredentials",
         "PASS",
         "Sandbox",
         "SandboxApp",
@@ -180,7 +182,7 @@ async def test_python_inspection_and_control(sandbox_factory: SandboxFactory) ->
 
 async def test_http_introspection(sandbox: Sandbox) -> None:
     async with (
-        aiohttp.ClientSession(sandbox.url) as admin,  # /_sandbox/ needs no token
+        aiohttp.ClientSession(sandbox.url, headers=sandbox.control_headers) as admin,
         aiohttp.ClientSession(sandbox.url, headers=sandbox.auth_headers) as api,
     ):
         async with api.post(BATCH, json=pairs_body(("1", "2"), ("5", "6"))) as response:
@@ -223,7 +225,7 @@ async def test_http_introspection(sandbox: Sandbox) -> None:
         async with admin.get("/_sandbox/config") as r:
             assert (await r.json()) == config
         for bad in (b"[]", b"{", b'{"max_batch_size": 0}', b'{"nope": 1}'):
-            async with admin.post("/_sandbox/config", data=bad) as r:
+            async with admin.post("/_sandbox/config", data=bad, headers=JSON_TYPE) as r:
                 assert r.status == 400
                 assert "message" in await r.json()
 
@@ -237,7 +239,7 @@ async def test_http_introspection(sandbox: Sandbox) -> None:
             assert r.status == 400
         async with api.post(BATCH, json=pairs_body(("7", "8"))) as response:
             assert response.status == 503
-        async with admin.delete("/_sandbox/script") as r:
+        async with admin.delete("/_sandbox/script", json={}) as r:
             assert (await r.json()) == {"pending": 0}
         async with api.post(BATCH, json=pairs_body(("7", "8"))) as response:
             assert response.status == 200
@@ -245,9 +247,9 @@ async def test_http_introspection(sandbox: Sandbox) -> None:
 
         async with admin.get("/_sandbox/nothing") as r:
             assert r.status == 404
-        async with admin.post("/_sandbox/stats") as r:
+        async with admin.post("/_sandbox/stats", json={}) as r:
             assert r.status == 404
-        async with admin.post("/_sandbox/reset") as r:
+        async with admin.post("/_sandbox/reset", json={}) as r:
             assert r.status == 200
         async with admin.get("/_sandbox/stats") as r:
             stats = await r.json()
@@ -257,7 +259,7 @@ async def test_http_introspection(sandbox: Sandbox) -> None:
 async def test_http_send_counts(sandbox: Sandbox) -> None:
     sends = "/_sandbox/sends"
     async with (
-        aiohttp.ClientSession(sandbox.url) as admin,
+        aiohttp.ClientSession(sandbox.url, headers=sandbox.control_headers) as admin,
         aiohttp.ClientSession(sandbox.url, headers=sandbox.auth_headers) as api,
     ):
         async with admin.get(sends, params={"from": "contacts", "to": "companies"}) as r:
@@ -289,10 +291,74 @@ async def test_http_send_counts(sandbox: Sandbox) -> None:
             async with admin.get(sends, params=params) as r:
                 assert r.status == 400
                 assert "message" in await r.json()
-        async with admin.post(sends) as r:
+        async with admin.post(sends, json={}) as r:
             assert r.status == 404
 
-        async with admin.post("/_sandbox/reset") as r:
+        async with admin.post("/_sandbox/reset", json={}) as r:
             assert r.status == 200
         async with admin.get(sends, params={"from": "contacts", "to": "companies"}) as r:
             assert (await r.json())["count"] == 0
+
+
+CONTROL_ROUTES = [
+    ("GET", "/_sandbox/stats"),
+    ("GET", "/_sandbox/store?from=contacts&to=companies"),
+    ("GET", "/_sandbox/config"),
+    ("POST", "/_sandbox/config"),
+    ("POST", "/_sandbox/reset"),
+    ("GET", "/_sandbox/script"),
+    ("POST", "/_sandbox/script"),
+    ("DELETE", "/_sandbox/script"),
+    ("GET", "/_sandbox/arrivals"),
+    ("GET", "/_sandbox/oauth"),
+    ("POST", "/_sandbox/oauth/revoke"),
+    ("GET", "/_sandbox/nothing"),
+]
+
+
+async def test_control_endpoints_need_the_control_token(sandbox_factory: SandboxFactory) -> None:
+    sandbox = await sandbox_factory(token="api", control_token="ctl")
+    assert sandbox.control_headers == {"Authorization": "Bearer ctl"}
+    async with aiohttp.ClientSession(sandbox.url) as session:
+        for method, path in CONTROL_ROUTES:
+            for headers in ({}, {"Authorization": "Bearer api"}, {"Authorization": "ctl"}):
+                async with session.request(method, path, json={}, headers=headers) as r:
+                    assert r.status == 401, (method, path, headers)
+                    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+                    assert "control token" in (await r.json())["message"]
+        async with session.get("/_sandbox/stats", headers={"Authorization": "bearer ctl"}) as r:
+            assert r.status == 200
+        # The control token is not an API token.
+        async with session.post(
+            BATCH, json=pairs_body(("1", "2")), headers=sandbox.control_headers
+        ):
+            pass
+    assert sandbox.stats().by_status == {"401": 1}
+    sandbox.configure(control_token=None)
+    assert sandbox.control_headers == {"Authorization": "Bearer api"}
+    sandbox.configure(token=None)
+    assert sandbox.control_headers == {}
+    async with aiohttp.ClientSession(sandbox.url) as session, session.get("/_sandbox/stats") as r:
+        assert r.status == 200  # no token anywhere: open, as the API is
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        {"data": b"{}", "headers": {"Content-Type": "text/plain"}},
+        {"data": {"rate_limit": "1/10"}},  # a form
+        {"data": b'{"rate_limit": "1/10"}'},  # no Content-Type
+        {},
+    ],
+)
+async def test_control_posts_must_be_json(sandbox: Sandbox, send: dict[str, Any]) -> None:
+    headers = {**sandbox.control_headers, **send.pop("headers", {})}
+    sandbox.script([503])
+    async with aiohttp.ClientSession(sandbox.url) as session:
+        for method, path in CONTROL_ROUTES:
+            if method == "GET":
+                continue
+            async with session.request(method, path, headers=headers, **send) as r:
+                assert r.status == 415, (method, path)
+                assert "application/json" in (await r.json())["message"]
+    assert sandbox.config.rate_limit is None and sandbox.pending_script == 1

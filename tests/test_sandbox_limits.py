@@ -162,6 +162,36 @@ async def test_latency_and_jitter(sandbox_factory: SandboxFactory) -> None:
             started = loop.time()
             assert (await call(session)).status == 200
             assert 0.05 <= loop.time() - started < 0.5
+            # Half the round trip is spent before the request arrives.
+            assert started + 0.025 <= sandbox.arrival_times()[-1] < started + 0.5
+
+
+async def test_jitter_moves_arrivals(sandbox_factory: SandboxFactory) -> None:
+    sandbox = await sandbox_factory(jitter=0.2)
+    async with aiohttp.ClientSession(sandbox.url, headers=sandbox.auth_headers) as session:
+        await asyncio.gather(*(call(session) for _ in range(10)))
+    arrivals = sandbox.arrival_times()
+    # Sent at once, they arrive spread over the one-way jitter ([0, 0.1] s each).
+    assert 0.03 < arrivals[-1] - arrivals[0] <= 0.15
+
+
+async def test_requests_sent_a_window_apart_can_arrive_closer(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    # With seed 2 the first trip in takes 0.19 s and the second 0.01 s.
+    sandbox = await sandbox_factory(rate_limit=(1, 0.3), jitter=0.4, seed=2)
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession(sandbox.url, headers=sandbox.auth_headers) as session:
+        first_sent = loop.time()
+        first = asyncio.ensure_future(call(session))
+        await asyncio.sleep(0.3)
+        second_sent = loop.time()
+        second = await call(session)
+        assert (await first).status == 200
+    assert second_sent - first_sent >= 0.3
+    first_arrival, second_arrival = sandbox.arrival_times()
+    assert second_arrival - first_arrival < 0.2
+    assert second.status == 429
 
 
 # -- requests in flight: hang-ups and resets -----------------------------------------
@@ -178,8 +208,8 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 2.0) -> Non
 async def test_a_client_that_hangs_up_cancels_its_held_request(
     sandbox_factory: SandboxFactory,
 ) -> None:
-    # Held far longer than the test runs: only cancellation can end it early.
-    sandbox = await sandbox_factory(latency=30.0)
+    # Held 0.2 s on the way in, then 0.2 s on the way out: hung up on in between.
+    sandbox = await sandbox_factory(latency=0.4)
     body = json.dumps(one_pair()).encode()
     head = (
         f"POST {BATCH} HTTP/1.1\r\nHost: sandbox\r\n"
@@ -200,8 +230,9 @@ async def test_a_client_that_hangs_up_cancels_its_held_request(
 async def test_a_client_timeout_cancels_the_request_it_gave_up_on(
     sandbox_factory: SandboxFactory,
 ) -> None:
-    sandbox = await sandbox_factory(latency=30.0)
-    timeout = aiohttp.ClientTimeout(total=0.05)
+    # Arrives after 0.2 s, would be answered after 0.4 s: the client gives up at 0.3 s.
+    sandbox = await sandbox_factory(latency=0.4)
+    timeout = aiohttp.ClientTimeout(total=0.3)
     async with aiohttp.ClientSession(
         sandbox.url, headers=sandbox.auth_headers, timeout=timeout
     ) as session:
@@ -220,7 +251,7 @@ async def test_a_reset_is_final_for_requests_in_flight(sandbox_factory: SandboxF
 
     async with (
         aiohttp.ClientSession(sandbox.url, headers=sandbox.auth_headers) as api,
-        aiohttp.ClientSession(sandbox.url) as admin,
+        aiohttp.ClientSession(sandbox.url, headers=sandbox.control_headers) as admin,
     ):
 
         async def status_of(method: str, path: str, body: Any = None) -> int:
@@ -234,7 +265,7 @@ async def test_a_reset_is_final_for_requests_in_flight(sandbox_factory: SandboxF
             status_of("POST", f"{config_create}/batch/create", {"inputs": [spec]}),
         )
         await eventually(lambda: sandbox.stats().requests == 3)
-        async with admin.post("/_sandbox/reset") as response:
+        async with admin.post("/_sandbox/reset", json={}) as response:
             assert response.status == 200
         # Answered as if served just before the reset...
         assert await held == [200, 200, 201]

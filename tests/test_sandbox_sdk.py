@@ -162,3 +162,42 @@ async def test_sdk_limit_configurations(sandbox: Sandbox) -> None:
     assert answers["purged"] is None  # v4 purge: 204, no body
     assert answers["after"].results == []
     assert sandbox.stats().configurations == 0
+
+
+def drive_oauth(sandbox: Sandbox) -> dict[str, Any]:
+    from hubspot.oauth.exceptions import ApiException as OAuthApiException
+
+    credentials = sandbox.oauth_credentials
+    tokens_api = hubspot.HubSpot(host=sandbox.url).oauth.tokens_api
+    grant = tokens_api.create(
+        grant_type="refresh_token",
+        client_id=credentials.client_id,
+        client_secret=credentials.client_secret,
+        refresh_token=credentials.refresh_token,
+    )
+    try:
+        tokens_api.create(
+            grant_type="refresh_token",
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+            refresh_token="na1-revoked",
+        )
+    except OAuthApiException as exc:
+        refused = exc
+    else:  # pragma: no cover
+        refused = None
+    v4 = hubspot.HubSpot(access_token=grant.access_token, host=sandbox.url).crm.associations.v4
+    single = v4.basic_api.create_default("deals", "10", "tickets", "20")
+    return {"grant": grant, "refused": refused, "single": single}
+
+
+async def test_sdk_refreshes_an_oauth_token(sandbox_factory: Any) -> None:
+    sandbox = await sandbox_factory(oauth=True, oauth_only=True)
+    answers = await asyncio.to_thread(drive_oauth, sandbox)
+    grant = answers["grant"]
+    assert grant.token_type == "bearer" and grant.expires_in == 1800
+    assert grant.refresh_token == sandbox.oauth_credentials.refresh_token
+    assert answers["refused"] is not None and answers["refused"].status == 400
+    assert '"BAD_REFRESH_TOKEN"' in answers["refused"].body
+    assert isinstance(answers["single"], BatchResponsePublicDefaultAssociation)
+    assert sandbox.stats().oauth_refreshes == 1

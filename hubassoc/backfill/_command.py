@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NoReturn, TextIO
 
-from hubassoc._client import TOKEN_ENV, AssociationsClient
+from hubassoc._auth import TOKEN_ENV
+from hubassoc._client import AssociationsClient
 from hubassoc._pacing import RateLimit
 from hubassoc._transport import check_base_url
 from hubassoc._validation import check_api_version, check_object_type

@@ -14,12 +14,36 @@ objectTypeIds (``0-1``, ``2-1234567``) and custom object names
 (``p1234_widget``) are accepted; anything else (``companys``) gets a 400
 "Unable to infer object type from: companys" in HubSpot's ``Error`` shape.
 
+With ``oauth=True`` it is also a public app's OAuth server: ``POST
+/oauth/v3/token`` (and the older ``/oauth/v1/token``) refresh tokens from a
+form-encoded ``grant_type=refresh_token`` body with the app's ``client_id``,
+``client_secret`` and ``refresh_token`` (`Sandbox.oauth_credentials`; random
+unless the ``oauth_*`` options name them) and answer HubSpot's snake_case
+token JSON with a long random access token. API calls accept it as a bearer
+token until ``oauth_token_lifetime`` seconds have passed, then answer 401
+``EXPIRED_AUTHENTICATION``. Refresh tokens can rotate
+(``oauth_rotate_refresh_tokens``) and be revoked (`Sandbox.revoke_refresh_token`);
+a refused refresh is a 400 in HubSpot's OAuth error shape (``BAD_REFRESH_TOKEN``,
+``BAD_CLIENT_ID``, ``BAD_CLIENT_SECRET``, ``BAD_GRANT_TYPE``,
+``MISSING_PARAMETER``). Token calls need no bearer token and are not counted
+as API requests; `SandboxStats` counts them (``oauth_*`` fields).
+
 A client that disconnects cancels its request wherever it is (latency
 included), and a reset is final: a request that arrived before it stores and
 counts nothing that the reset left behind.
 
+Latency is a round trip: half of ``latency`` (plus its own jitter draw from
+``[0, jitter / 2]``) is spent before a request arrives and is counted in the
+rate-limit window, the other half after it was answered, so arrival times
+jitter as they do over a network.
+
 It shares no code with the client, so it tests the client against an
-independent reading of the specs. Introspection, without a token:
+independent reading of the specs. Introspection and control go through
+``/_sandbox/``; every call there needs ``Authorization: Bearer <control
+token>`` (`Sandbox.control_headers`; the ``control_token`` option, default
+the API ``token``) and every POST or DELETE a ``Content-Type:
+application/json`` body (``{}`` will do), else 401 or 415. ``hubassoc sandbox``
+refuses a non-loopback ``--host`` without ``--allow-remote``.
 
 - ``GET /_sandbox/stats``: the counters (`SandboxStats`);
 - ``GET /_sandbox/store?from=..&to=..``: stored pairs, ``{"fromObjectType",
@@ -29,7 +53,11 @@ independent reading of the specs. Introspection, without a token:
   (distinct pairs), ``"total"`` (sends), ``"sends": [[fromId, toId, times], ...]}``;
   needs the ``track_sends`` option, else 409;
 - ``POST /_sandbox/reset``; ``GET|POST /_sandbox/config``;
-  ``GET|POST|DELETE /_sandbox/script``; ``GET /_sandbox/arrivals``.
+  ``GET|POST|DELETE /_sandbox/script``; ``GET /_sandbox/arrivals``;
+- ``GET /_sandbox/oauth``: ``{"enabled", "client_id", "client_secret",
+  "refresh_token", "hub_id"}``; ``POST /_sandbox/oauth/revoke`` (body ``{}`` or
+  ``{"refresh_token": ...}``): ``{"revoked": n}``; ``POST /_sandbox/oauth/expire``:
+  expire every issued access token now, ``{"expired": n}``.
 
 Example::
 
@@ -41,6 +69,7 @@ Example::
 from ._app import SandboxApp
 from ._config import ErrorStyle, FaultKind, SandboxConfig, SandboxOptions
 from ._faults import PASS, Fault, ScriptEntry
+from ._oauth import OAuthCredentials
 from ._sandbox import Sandbox
 from ._stats import SandboxStats
 
@@ -49,6 +78,7 @@ __all__ = [
     "ErrorStyle",
     "Fault",
     "FaultKind",
+    "OAuthCredentials",
     "Sandbox",
     "SandboxApp",
     "SandboxConfig",

@@ -3,12 +3,15 @@
 The parts, one module each: `SandboxState` (options in force, limiters, fault
 plan, current generation), `RequestPipeline` (what every API call goes through
 first), `AssociationEndpoints` and `ConfigurationEndpoints` (HubSpot's
-endpoints), `ControlEndpoints` (``/_sandbox/``, no token). This module wires
-them to paths and offers the inspection and control methods `Sandbox` exposes.
+endpoints), `TokenEndpoint` (OAuth refreshes), `ControlEndpoints`
+(``/_sandbox/``). This module wires them to paths and offers the inspection and
+control methods `Sandbox` exposes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -21,11 +24,13 @@ from ._configurations import ConfigurationEndpoints
 from ._control import ControlEndpoints
 from ._faults import ScriptEntry
 from ._limits import peak_in_window
+from ._oauth import OAuthCredentials
 from ._pipeline import RequestPipeline
 from ._responses import error_response
 from ._state import SandboxState
 from ._stats import SandboxStats
 from ._store import AssociationStore, ConfigurationStore, unpack_pair
+from ._token import TokenEndpoint
 from ._types import canonical_type
 
 __all__ = ["SandboxApp", "SandboxStats"]
@@ -49,6 +54,7 @@ class SandboxApp:
         self._pipeline = RequestPipeline(self._state)
         self._associations = AssociationEndpoints(self._state)
         self._configurations = ConfigurationEndpoints(self._state)
+        self._token = TokenEndpoint(self._state)
         self._control = ControlEndpoints(self)
 
     def __repr__(self) -> str:
@@ -116,6 +122,11 @@ class SandboxApp:
             rate_limited=counts.rate_limited,
             daily_used=state.daily.used,
             faults=counts.faults,
+            oauth_refreshes=counts.oauth_refreshes,
+            oauth_refresh_errors=counts.oauth_refresh_errors,
+            oauth_peak_in_flight=counts.oauth_peak_in_flight,
+            oauth_expired=counts.oauth_expired,
+            oauth_tokens=tuple(counts.oauth_tokens),
         )
 
     def arrival_times(self) -> list[float]:
@@ -180,6 +191,21 @@ class SandboxApp:
         from_key, to_key = _types_or_raise(from_type, to_type)
         return self.configurations.results(from_key, to_key)
 
+    # -- OAuth -------------------------------------------------------------------
+
+    def oauth_credentials(self) -> OAuthCredentials:
+        """Client id, client secret, newest refresh token and hub id of the OAuth app."""
+        return self._state.oauth.credentials
+
+    def revoke_refresh_token(self, refresh_token: str | None = None) -> int:
+        """Retire one refresh token (default: every one); later refreshes with it get
+        400 ``BAD_REFRESH_TOKEN``. Returns how many valid refresh tokens were retired."""
+        return self._state.oauth.revoke(refresh_token)
+
+    def expire_access_tokens(self) -> int:
+        """Make every issued access token expire now; returns how many were still valid."""
+        return self._state.oauth.expire_access_tokens(_loop_time())
+
     # -- the application ---------------------------------------------------------
 
     def web_app(self) -> web.Application:
@@ -198,9 +224,15 @@ class SandboxApp:
             ("POST", "/_sandbox/script", control.add_script),
             ("DELETE", "/_sandbox/script", control.clear_script),
             ("GET", "/_sandbox/arrivals", control.arrivals),
+            ("GET", "/_sandbox/oauth", control.oauth),
+            ("POST", "/_sandbox/oauth/revoke", control.revoke),
+            ("POST", "/_sandbox/oauth/expire", control.expire),
         ):
-            router.add_route(method, path, control_handler)
-        router.add_route("*", "/_sandbox/{tail:.*}", control.unknown)
+            router.add_route(method, path, control.guarded(control_handler))
+        router.add_route("*", "/_sandbox/{tail:.*}", control.guarded(control.unknown))
+
+        router.add_post("/oauth/v3/token", self._token.v3)
+        router.add_post("/oauth/v1/token", self._token.v1)
 
         api = self._pipeline.wrap
         associations = self._associations
@@ -236,6 +268,15 @@ class SandboxApp:
             "OBJECT_NOT_FOUND",
             f"No route for {request.method} {request.path}",
         )
+
+
+def _loop_time() -> float:
+    # The running loop's clock, which token expiries use; outside a loop, the
+    # monotonic clock asyncio's default loops read.
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
 
 
 def _types_or_raise(from_type: str, to_type: str) -> tuple[str, str]:

@@ -4,8 +4,13 @@ On start it prints exactly one line to stdout and flushes it::
 
     hubassoc sandbox listening on http://127.0.0.1:PORT token=TOKEN
 
-(other processes parse it to find the URL), then serves until SIGINT or
-SIGTERM and exits 0.
+(other processes parse it to find the URL); with ``--oauth`` a second line
+follows with what a client needs to refresh tokens::
+
+    hubassoc sandbox oauth client_id=ID client_secret=SECRET refresh_token=TOKEN hub_id=N
+
+(a local test server: printing its made-up secrets is the point). Then it
+serves until SIGINT or SIGTERM and exits 0.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 import sys
@@ -21,7 +27,7 @@ from typing import Any
 from ._config import SandboxConfig, parse_fault_rates, parse_rate_limit
 from ._sandbox import Sandbox
 
-__all__ = ["add_parser", "build_config", "run"]
+__all__ = ["add_parser", "build_config", "is_loopback", "run"]
 
 _RANDOM_KINDS = ("502", "503", "504", "reset")
 
@@ -55,10 +61,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     add = parser.add_argument
-    add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    add(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: %(default)s); a non-loopback one needs --allow-remote",
+    )
+    add(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host other machines can reach (the sandbox is a test server)",
+    )
     add("--port", type=int, default=8080, help="port to bind; 0 picks a free one (default: 8080)")
     add("--token", default="sandbox-token", help="bearer token to require (default: %(default)s)")
     add("--no-auth", action="store_true", help="accept calls without a token")
+    add(
+        "--control-token",
+        default=None,
+        help="bearer token of the /_sandbox/ control endpoints (default: the --token)",
+    )
     add(
         "--rate-limit",
         type=_rate,
@@ -122,6 +142,29 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="window of the peak_window statistic without --rate-limit (default: 10)",
     )
+    add(
+        "--oauth",
+        action="store_true",
+        help="serve /oauth/v3/token and /oauth/v1/token (refresh_token grant) and accept the "
+        "access tokens they issue; prints the client id, secret and refresh token",
+    )
+    add(
+        "--token-lifetime",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="lifetime of issued access tokens (default: %(default)s)",
+    )
+    add("--hub-id", type=int, default=1234567, metavar="N", help="hub_id of token answers")
+    add("--client-id", default=None, help="OAuth client id (default: random)")
+    add("--client-secret", default=None, help="OAuth client secret (default: random)")
+    add("--refresh-token", default=None, help="OAuth refresh token (default: random)")
+    add(
+        "--rotate-refresh-tokens",
+        action="store_true",
+        help="each refresh answers a new refresh token and retires the old one",
+    )
+    add("--oauth-only", action="store_true", help="refuse the static --token on API calls")
     add("--access-log", action="store_true", help="log every request to stderr")
     parser.set_defaults(func=run)
     return parser
@@ -135,6 +178,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
     faults.update(args.faults)
     return SandboxConfig(
         token=None if args.no_auth else args.token,
+        control_token=args.control_token,
         rate_limit=args.rate_limit,
         daily_limit=args.daily_limit,
         latency=args.latency,
@@ -149,6 +193,14 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         extra_fields=args.extra_fields,
         subcategory_object=args.subcategory_object,
         peak_window_seconds=args.peak_window,
+        oauth=args.oauth,
+        oauth_client_id=args.client_id,
+        oauth_client_secret=args.client_secret,
+        oauth_refresh_token=args.refresh_token,
+        oauth_hub_id=args.hub_id,
+        oauth_token_lifetime=args.token_lifetime,
+        oauth_rotate_refresh_tokens=args.rotate_refresh_tokens,
+        oauth_only=args.oauth_only,
     )
 
 
@@ -160,11 +212,42 @@ async def _serve(sandbox: Sandbox) -> None:
             loop.add_signal_handler(signum, stop.set)
     async with sandbox:
         print(f"hubassoc sandbox listening on {sandbox.url} token={sandbox.token}", flush=True)
+        if sandbox.config.oauth:
+            oauth = sandbox.oauth_credentials
+            print(
+                f"hubassoc sandbox oauth client_id={oauth.client_id} "
+                f"client_secret={oauth.client_secret} refresh_token={oauth.refresh_token} "
+                f"hub_id={oauth.hub_id}",
+                flush=True,
+            )
         await stop.wait()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is an address (or ``localhost``) only this machine can reach."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit status (2 for bad options)."""
+    if not is_loopback(args.host):
+        if not args.allow_remote:
+            print(
+                f"hubassoc sandbox: refusing to listen on {args.host}, which other machines "
+                "may reach; give --allow-remote if that is what you want",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            f"hubassoc sandbox: WARNING: listening on {args.host}; anyone who can reach it "
+            "can use the sandbox, and with its token control it",
+            file=sys.stderr,
+        )
     try:
         config = build_config(args)
         sandbox = Sandbox(config, host=args.host, port=args.port, access_log=args.access_log)

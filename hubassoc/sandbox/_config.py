@@ -57,8 +57,13 @@ class SandboxConfig:
     rates to a plain `dict`.
     """
 
-    token: str | None = "sandbox-token"
-    """Bearer token every API call must carry; ``None`` turns the check off."""
+    token: str | None = field(default="sandbox-token", repr=False)
+    """Bearer token every API call may carry; ``None`` turns the check off (unless
+    ``oauth`` is on, which then accepts only the access tokens it issued)."""
+
+    control_token: str | None = field(default=None, repr=False)
+    """Bearer token the ``/_sandbox/`` control endpoints require (``None``: the same
+    as ``token``; when both are ``None`` the control endpoints are open)."""
 
     rate_limit: tuple[int, float] | None = None
     """``(requests, window_seconds)`` of the rolling-window limit (HubSpot: 100/10 s
@@ -68,10 +73,12 @@ class SandboxConfig:
     """Requests admitted before every further call gets a ``DAILY`` 429."""
 
     latency: float = 0.0
-    """Seconds each API answer is held back (after the request was counted)."""
+    """Round-trip seconds of each request: half on the way in (before it arrives
+    and is counted in the rate-limit window), half on the way out (see `one_way_trips`)."""
 
     jitter: float = 0.0
-    """Extra latency drawn uniformly from ``[0, jitter]`` seconds per request."""
+    """Extra round-trip latency up to ``jitter`` seconds per request: each one-way
+    trip adds its own uniform draw from ``[0, jitter / 2]``, so arrivals jitter too."""
 
     faults: Mapping[str, float] = field(default_factory=dict)
     """Probability per request of each `FaultKind`, e.g. ``{"503": 0.01, "reset": 0.01}``."""
@@ -111,6 +118,38 @@ class SandboxConfig:
     track_sends: bool = False
     """Count how often each individual pair was sent (costs memory per pair)."""
 
+    oauth: bool = False
+    """Serve HubSpot's token endpoints (``POST /oauth/v3/token``, ``/oauth/v1/token``)
+    and accept the access tokens they issue as bearer tokens until they expire."""
+
+    oauth_client_id: str | None = None
+    """The OAuth app's client id (``None``: a random one, see `Sandbox.oauth_credentials`)."""
+
+    oauth_client_secret: str | None = field(default=None, repr=False)
+    """The OAuth app's client secret (``None``: a random one)."""
+
+    oauth_refresh_token: str | None = field(default=None, repr=False)
+    """The installed refresh token (``None``: a random one). Setting it again
+    replaces every valid refresh token with this one."""
+
+    oauth_hub_id: int = 1234567
+    """The ``hub_id`` token answers name."""
+
+    oauth_token_lifetime: float = 1800.0
+    """Seconds an issued access token is accepted (HubSpot: 30 minutes). Fractions
+    are allowed for tests; ``expires_in`` announces it rounded up to whole seconds."""
+
+    oauth_rotate_refresh_tokens: bool = False
+    """Whether a refresh answers a new refresh token and retires the one it used
+    (HubSpot keeps the same refresh token)."""
+
+    oauth_only: bool = False
+    """Refuse the static ``token``: API calls need an access token the OAuth
+    endpoints issued."""
+
+    oauth_latency: float | None = None
+    """Round-trip seconds of a token request (``None``: as ``latency`` and ``jitter``)."""
+
     def __post_init__(self) -> None:
         if self.rate_limit is not None:
             limit, window = self.rate_limit
@@ -121,10 +160,24 @@ class SandboxConfig:
             object.__setattr__(self, "rate_limit", (int(limit), float(window)))
         if self.daily_limit is not None and self.daily_limit < 0:
             raise ValueError(f"daily_limit must be >= 0, got {self.daily_limit!r}")
-        for name in ("latency", "jitter"):
+        for name in ("latency", "jitter", "oauth_latency"):
             value = getattr(self, name)
-            if not (value >= 0 and math.isfinite(value)):
+            if value is not None and not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be >= 0 seconds, got {value!r}")
+        lifetime = self.oauth_token_lifetime
+        if not (lifetime > 0 and math.isfinite(lifetime)):
+            raise ValueError(f"oauth_token_lifetime must be positive seconds, got {lifetime!r}")
+        if isinstance(self.oauth_hub_id, bool) or self.oauth_hub_id < 0:
+            raise ValueError(f"oauth_hub_id must be a non-negative int, got {self.oauth_hub_id!r}")
+        for name in (
+            "control_token",
+            "oauth_client_id",
+            "oauth_client_secret",
+            "oauth_refresh_token",
+        ):
+            value = getattr(self, name)
+            if value is not None and (not value or value != value.strip()):
+                raise ValueError(f"{name} must be a non-empty string without outer spaces")
         if not self.peak_window_seconds > 0:
             raise ValueError(
                 f"peak_window_seconds must be positive, got {self.peak_window_seconds!r}"
@@ -148,6 +201,11 @@ class SandboxConfig:
         object.__setattr__(self, "poison_ids", _id_rule("poison_ids", self.poison_ids))
 
     @property
+    def control_bearer(self) -> str | None:
+        """The token ``/_sandbox/`` requires, or ``None`` when it is open."""
+        return self.control_token if self.control_token is not None else self.token
+
+    @property
     def window_seconds(self) -> float:
         """The rolling window that rate limiting and ``peak_window`` use."""
         return self.rate_limit[1] if self.rate_limit is not None else self.peak_window_seconds
@@ -169,6 +227,7 @@ class SandboxOptions(TypedDict, total=False):
     """`SandboxConfig` fields as keyword arguments (see there for their meaning)."""
 
     token: str | None
+    control_token: str | None
     rate_limit: tuple[int, float] | None
     daily_limit: int | None
     latency: float
@@ -185,6 +244,15 @@ class SandboxOptions(TypedDict, total=False):
     peak_window_seconds: float
     count_rejected: bool
     track_sends: bool
+    oauth: bool
+    oauth_client_id: str | None
+    oauth_client_secret: str | None
+    oauth_refresh_token: str | None
+    oauth_hub_id: int
+    oauth_token_lifetime: float
+    oauth_rotate_refresh_tokens: bool
+    oauth_only: bool
+    oauth_latency: float | None
 
 
 def parse_rate_limit(text: str) -> tuple[int, float] | None:
@@ -234,6 +302,40 @@ def config_to_json(config: SandboxConfig) -> dict[str, Any]:
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(SandboxConfig))
 
+# JSON types of the scalar options, read from their annotations ("float | None").
+_SCALARS: dict[str, tuple[type, ...]] = {
+    "bool": (bool,),
+    "float": (int, float),
+    "int": (int,),
+    "str": (str,),
+}
+
+
+def _scalar_fields() -> dict[str, tuple[str, bool]]:
+    """Scalar option name -> (base type name, whether ``None`` is allowed)."""
+    out: dict[str, tuple[str, bool]] = {}
+    for f in dataclasses.fields(SandboxConfig):
+        base = str(f.type).removesuffix(" | None")
+        if base in _SCALARS:
+            out[f.name] = (base, base != f.type)
+    return out
+
+
+_SCALAR_FIELDS = _scalar_fields()
+_WORDS = {"bool": "true or false", "float": "a number", "int": "an integer", "str": "a string"}
+
+
+def _check_scalar(name: str, value: Any) -> None:
+    kind = _SCALAR_FIELDS.get(name)
+    if kind is None:
+        return
+    base, optional = kind
+    if value is None and optional:
+        return
+    # JSON true/false decode to bool, a subclass of int: only a bool option takes them.
+    if not isinstance(value, _SCALARS[base]) or (base != "bool" and isinstance(value, bool)):
+        raise ValueError(f"{name} must be {_WORDS[base]}" + (" or null" if optional else ""))
+
 
 def config_from_json(base: SandboxConfig, changes: Mapping[str, Any]) -> SandboxConfig:
     """Apply a JSON object of changes (as sent to ``POST /_sandbox/config``) to `base`.
@@ -259,24 +361,8 @@ def config_from_json(base: SandboxConfig, changes: Mapping[str, Any]) -> Sandbox
             raise ValueError(f"{name} must be a list of ids")
     if "faults" in values and not isinstance(values["faults"], Mapping):
         raise ValueError("faults must be an object of kind to rate")
-    for name in ("latency", "jitter", "peak_window_seconds"):
-        if name in values and not isinstance(values[name], int | float):
-            raise ValueError(f"{name} must be a number")
-    for name in ("daily_limit", "max_batch_size", "seed"):
-        value = values.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise ValueError(f"{name} must be an integer or null")
-    if "token" in values and not isinstance(values["token"], str | None):
-        raise ValueError("token must be a string or null")
-    for name in (
-        "shuffle_results",
-        "extra_fields",
-        "subcategory_object",
-        "count_rejected",
-        "track_sends",
-    ):
-        if name in values and not isinstance(values[name], bool):
-            raise ValueError(f"{name} must be true or false")
+    for name, value in values.items():
+        _check_scalar(name, value)
     try:
         return dataclasses.replace(base, **values)
     except TypeError as exc:

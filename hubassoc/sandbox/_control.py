@@ -1,14 +1,24 @@
-"""The ``/_sandbox/`` endpoints: the sandbox's Python control API over HTTP, without a token.
+"""The ``/_sandbox/`` endpoints: the sandbox's Python control API over HTTP.
 
 Each endpoint mirrors a `SandboxApp` method and bypasses the request pipeline:
-no auth, no limits, no faults, no latency, not counted. Answers are JSON; a
-failure is ``{"message": ...}`` with 400 (bad input), 404 (no such endpoint)
-or 409 (the state does not allow it, e.g. send counts without ``track_sends``).
+no limits, no faults, no latency, not counted. Every one requires
+``Authorization: Bearer <control token>`` (the ``control_token`` option, by
+default the API ``token``; open only when neither is set), else 401. A POST or
+DELETE must say ``Content-Type: application/json``, else 415: a web page can
+send a cross-site "simple" POST (a form, ``text/plain``, no body) without
+asking, but not a JSON one, so it cannot reset or reconfigure a sandbox
+running on the developer's machine.
+
+Answers are JSON; a failure is ``{"message": ...}`` with 400 (bad input), 401
+(no or wrong control token), 404 (no such endpoint), 409 (the state does not
+allow it, e.g. send counts without ``track_sends``) or 415 (not JSON).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 from aiohttp import web
@@ -22,6 +32,11 @@ if TYPE_CHECKING:
     from ._app import SandboxApp
 
 __all__ = ["ControlEndpoints"]
+
+ControlHandler = Callable[[web.Request], Awaitable[web.Response]]
+
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_NEED_TOKEN: Final = "the /_sandbox/ endpoints need Authorization: Bearer <control token>"
 
 
 def _plain(body: Any, status: int = 200) -> web.Response:
@@ -47,6 +62,32 @@ class ControlEndpoints:
 
     def __repr__(self) -> str:
         return f"<ControlEndpoints of {self._app!r}>"
+
+    def guarded(self, handler: ControlHandler) -> ControlHandler:
+        """`handler` behind the control token and the JSON-only rule (see the module)."""
+
+        async def guard(request: web.Request) -> web.Response:
+            refusal = self._refusal(request)
+            return refusal if refusal is not None else await handler(request)
+
+        return guard
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        expected = self._app.config.control_bearer
+        if expected is not None:
+            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not secrets.compare_digest(
+                given.strip().encode(), expected.encode()
+            ):
+                response = _plain({"message": _NEED_TOKEN}, 401)
+                response.headers["WWW-Authenticate"] = 'Bearer realm="hubassoc-sandbox"'
+                return response
+        if request.method not in _SAFE_METHODS and request.content_type != JSON:
+            message = (
+                f"the body must be {JSON} (with that Content-Type), not {request.content_type}"
+            )
+            return _plain({"message": message}, 415)
+        return None
 
     async def unknown(self, request: web.Request) -> web.Response:
         """Any other ``/_sandbox/`` path or method: 404."""
@@ -149,3 +190,25 @@ class ControlEndpoints:
         """``GET /_sandbox/arrivals``: loop times of API arrivals and the window."""
         app = self._app
         return _plain({"windowSeconds": app.config.window_seconds, "arrivals": app.arrival_times()})
+
+    async def oauth(self, request: web.Request) -> web.Response:
+        """``GET /_sandbox/oauth``: `SandboxApp.oauth_credentials` and whether OAuth is on."""
+        app = self._app
+        return _plain({"enabled": app.config.oauth, **app.oauth_credentials().as_dict()})
+
+    async def revoke(self, request: web.Request) -> web.Response:
+        """``POST /_sandbox/oauth/revoke``: `SandboxApp.revoke_refresh_token`.
+
+        Body: ``{}`` (every refresh token) or ``{"refresh_token": "..."}``.
+        """
+        try:
+            body = msgspec.json.decode(await request.read() or b"{}")
+            if not isinstance(body, dict) or not isinstance(body.get("refresh_token", ""), str):
+                raise ValueError('the body must be {} or {"refresh_token": "..."}')
+        except (ValueError, msgspec.DecodeError) as exc:
+            return _plain({"message": str(exc)}, 400)
+        return _plain({"revoked": self._app.revoke_refresh_token(body.get("refresh_token"))})
+
+    async def expire(self, request: web.Request) -> web.Response:
+        """``POST /_sandbox/oauth/expire``: `SandboxApp.expire_access_tokens`."""
+        return _plain({"expired": self._app.expire_access_tokens()})

@@ -1,12 +1,15 @@
 """The request pipeline every HubSpot API call goes through before its endpoint handler.
 
-`RequestPipeline.serve`, in this order: counts the arrival (loop time, before
-any latency), consumes a scripted fault if one is queued, checks the bearer
-token, applies the daily and rolling-window limits, draws a random fault,
-holds the configured latency, and only then runs the endpoint handler. A
-request answered by a fault or a limit is never processed, so it stores
-nothing. Every answer carries a correlation id and, when a limit is set, the
-rate-limit headers as the request found the window on arrival.
+`RequestPipeline.serve`, in this order: holds the one-way trip in (half the
+configured latency, jittered; see `one_way_trips`), counts the arrival (loop
+time), consumes a scripted fault if one is queued, checks the bearer
+token (the static one, or an access token the OAuth endpoints issued and that
+has not expired: else a 401 ``EXPIRED_AUTHENTICATION``), applies the daily and
+rolling-window limits, draws a random fault, holds the trip out, and only then
+runs the endpoint handler. A request answered by a fault or a limit
+is never processed, so it stores nothing. Every answer carries a correlation id
+and, when a limit is set, the rate-limit headers as the request found the
+window on arrival.
 
 If the client goes away while its request is held, the server (run with
 aiohttp's ``handler_cancellation``) cancels the handler: the request is counted
@@ -27,6 +30,7 @@ from aiohttp import web
 
 from ._call import Call, Handler
 from ._faults import Fault
+from ._latency import one_way_trips
 from ._responses import CORRELATION_HEADER, error_response, json_response
 from ._state import SandboxState
 from ._wire import HTML_502, new_correlation_id, rate_limit_body
@@ -78,6 +82,12 @@ class RequestPipeline:
     async def serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Answer one API request (see the module docstring for the order of steps)."""
         state = self._state
+        trip_in, trip_out = one_way_trips(
+            state.config.latency, state.config.jitter, state.generation.rng
+        )
+        if trip_in > 0:
+            # Not arrived yet: a client that gives up now leaves no trace.
+            await asyncio.sleep(trip_in)
         now = asyncio.get_running_loop().time()
         state.arrivals.record(now)
         generation = state.generation
@@ -90,10 +100,9 @@ class RequestPipeline:
         if fault is not None and fault.pass_through:
             fault = None
         if fault is None:
-            auth = state.auth_header
-            if auth is not None and not self._authorized(request.headers.get("Authorization")):
-                response = self._auth_error(request, call)
-            else:
+            if state.auth_required:
+                response = self._authenticate(request.headers.get("Authorization"), call, now)
+            if response is None:
                 policy = self._admit(now)
                 if policy is not None:
                     counts.rate_limited += 1
@@ -108,12 +117,9 @@ class RequestPipeline:
             if state.limiter is not None or state.daily.limit is not None
             else None
         )
-        delay = config.latency
-        if config.jitter:
-            delay += generation.rng.uniform(0.0, config.jitter)
         try:
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if trip_out > 0:
+                await asyncio.sleep(trip_out)
             if fault is not None:
                 counts.faults += 1
                 if fault.reset:
@@ -133,14 +139,36 @@ class RequestPipeline:
         counts.by_status[str(response.status)] += 1
         return response
 
-    def _authorized(self, given: str | None) -> bool:
+    def _authenticate(self, given: str | None, call: Call, now: float) -> web.Response | None:
+        """``None`` if `given` (the Authorization header) is a token in force, else the 401."""
+        state = self._state
+        config = state.config
         if given is None:
-            return False
-        if given == self._state.auth_header:
-            return True
+            return self._unauthorized(call, _AUTH_MISSING)
+        static = state.auth_header
+        if given == static:
+            return None
         # The scheme is case-insensitive (RFC 9110); the token is not.
         scheme, _, token = given.partition(" ")
-        return scheme.lower() == "bearer" and token.strip() == self._state.config.token
+        if scheme.lower() != "bearer":
+            return self._unauthorized(call, _AUTH_INVALID)
+        token = token.strip()
+        if static is not None and token == config.token:
+            return None
+        expires_at = state.oauth.expires_at(token) if config.oauth else None
+        if expires_at is None:
+            return self._unauthorized(call, _AUTH_INVALID)
+        if now < expires_at:
+            return None
+        call.generation.counts.oauth_expired += 1
+        ago = int(now - expires_at)
+        return error_response(
+            config,
+            call,
+            401,
+            "EXPIRED_AUTHENTICATION",
+            f"The OAuth token used to make this call expired {ago} second(s) ago.",
+        )
 
     def _admit(self, now: float) -> str | None:
         daily = self._state.daily
@@ -165,9 +193,7 @@ class RequestPipeline:
             headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(daily.remaining)
         return headers
 
-    def _auth_error(self, request: web.Request, call: Call) -> web.Response:
-        given = request.headers.get("Authorization")
-        message = _AUTH_MISSING if given is None else _AUTH_INVALID
+    def _unauthorized(self, call: Call, message: str) -> web.Response:
         return error_response(self._state.config, call, 401, "INVALID_AUTHENTICATION", message)
 
     def _fault_response(self, fault: Fault, call: Call) -> web.Response:

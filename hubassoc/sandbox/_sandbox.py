@@ -20,6 +20,7 @@ from aiohttp.log import access_logger
 from ._app import SandboxApp
 from ._config import SandboxConfig, SandboxOptions
 from ._faults import ScriptEntry
+from ._oauth import OAuthCredentials
 from ._stats import SandboxStats
 
 __all__ = ["Sandbox"]
@@ -144,6 +145,13 @@ class Sandbox:
         return {} if token is None else {"Authorization": f"Bearer {token}"}
 
     @property
+    def control_headers(self) -> dict[str, str]:
+        """``{"Authorization": "Bearer <control token>"}`` for the ``/_sandbox/`` endpoints
+        (empty when they are open). POST and DELETE also need a JSON body."""
+        token = self._app.config.control_bearer
+        return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+    @property
     def config(self) -> SandboxConfig:
         """The options in force."""
         return self._app.config
@@ -191,6 +199,31 @@ class Sandbox:
         answer, but nothing they store or count afterwards is kept.
         """
         self._app.reset()
+
+    # -- OAuth ---------------------------------------------------------------------
+
+    @property
+    def oauth_credentials(self) -> OAuthCredentials:
+        """Client id, client secret, newest refresh token and hub id of the OAuth app
+        (generated ones unless the options name them). Over HTTP: ``GET /_sandbox/oauth``."""
+        return self._app.oauth_credentials()
+
+    @property
+    def token_url(self) -> str:
+        """``{url}/oauth/v3/token``, where clients refresh access tokens."""
+        return f"{self.url}/oauth/v3/token"
+
+    def revoke_refresh_token(self, refresh_token: str | None = None) -> int:
+        """Retire one refresh token (default: every one): later refreshes get 400
+        ``BAD_REFRESH_TOKEN``. Returns how many were valid. Over HTTP:
+        ``POST /_sandbox/oauth/revoke``."""
+        return self._app.revoke_refresh_token(refresh_token)
+
+    def expire_access_tokens(self) -> int:
+        """Expire every issued access token now (API calls with one get 401
+        ``EXPIRED_AUTHENTICATION``); returns how many were valid. Over HTTP:
+        ``POST /_sandbox/oauth/expire``."""
+        return self._app.expire_access_tokens()
 
     # -- inspection ----------------------------------------------------------------
 

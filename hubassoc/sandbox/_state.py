@@ -3,8 +3,8 @@
 The request pipeline, the endpoint handlers and the control API all read one
 `SandboxState`: the `SandboxConfig`, what it compiles to (id rules, the
 expected ``Authorization`` header, the rate limiters, the fault plan), the
-arrival log and the current `Generation`. Changing options (`apply`) and
-resetting (`reset`) happen here, and only here.
+OAuth app (`OAuthAuthority`), the arrival log and the current `Generation`.
+Changing options (`apply`) and resetting (`reset`) happen here, and only here.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ._config import SandboxConfig
 from ._faults import FaultPlan
 from ._generation import Generation
 from ._limits import ArrivalLog, DailyCounter, RollingWindowLimiter
+from ._oauth import OAuthAuthority
 from ._rules import IdRule
 
 __all__ = ["SandboxState"]
@@ -27,12 +28,14 @@ class SandboxState:
     __slots__ = (
         "arrivals",
         "auth_header",
+        "auth_required",
         "config",
         "daily",
         "faults",
         "generation",
         "limiter",
         "not_found",
+        "oauth",
         "poison",
     )
 
@@ -46,7 +49,11 @@ class SandboxState:
         self.not_found = IdRule(())
         self.poison = IdRule(())
         self.auth_header: str | None = None
-        """``Bearer <token>`` as clients usually send it; ``None`` when auth is off."""
+        """``Bearer <token>`` of the static token as clients usually send it; ``None``
+        when it is not accepted (no token, or ``oauth_only``)."""
+        self.auth_required = True
+        """Whether API calls must carry a token (a static one or an OAuth one)."""
+        self.oauth = OAuthAuthority(config)
         self.apply(config)
 
     def __repr__(self) -> str:
@@ -91,7 +98,10 @@ class SandboxState:
             store.sends = Counter()
         elif not config.track_sends:
             store.sends = None
-        self.auth_header = None if config.token is None else f"Bearer {config.token}"
+        static = None if config.token is None or config.oauth_only else config.token
+        self.auth_header = None if static is None else f"Bearer {static}"
+        self.auth_required = config.token is not None or config.oauth
+        self.oauth.configure(config)
 
     def reset(self) -> None:
         """Start a new generation; forget arrivals, limits and the script. Options stay."""

@@ -22,6 +22,11 @@ class Counters:
         "batches_poisoned",
         "by_status",
         "faults",
+        "oauth_expired",
+        "oauth_peak_in_flight",
+        "oauth_refresh_errors",
+        "oauth_refreshes",
+        "oauth_tokens",
         "pairs_created",
         "pairs_duplicate",
         "pairs_not_found",
@@ -41,6 +46,11 @@ class Counters:
         self.batches_poisoned = 0
         self.rate_limited = 0
         self.faults = 0
+        self.oauth_refreshes = 0
+        self.oauth_refresh_errors = 0
+        self.oauth_peak_in_flight = 0
+        self.oauth_expired = 0
+        self.oauth_tokens: list[tuple[float, float]] = []
 
     def __repr__(self) -> str:
         return (
@@ -84,9 +94,22 @@ class SandboxStats:
     """Requests admitted against the daily limit."""
     faults: int
     """Scripted or random faults answered (including connection resets)."""
+    oauth_refreshes: int
+    """Token requests answered with a new access token."""
+    oauth_refresh_errors: int
+    """Token requests refused (400 ``BAD_REFRESH_TOKEN``, ``BAD_CLIENT_ID``, 415, ...)."""
+    oauth_peak_in_flight: int
+    """Most token requests being served at the same time (1 if a client never
+    sends a refresh before the previous one was answered)."""
+    oauth_expired: int
+    """API requests that carried an expired access token (answered 401
+    ``EXPIRED_AUTHENTICATION``)."""
+    oauth_tokens: tuple[tuple[float, float], ...]
+    """``(issued_at, expires_at)`` loop times of every access token issued."""
 
     def as_dict(self) -> dict[str, Any]:
         """The stats as JSON-ready builtins (batch sizes keyed by strings)."""
         out = dataclasses.asdict(self)
         out["batch_sizes"] = {str(size): n for size, n in sorted(self.batch_sizes.items())}
+        out["oauth_tokens"] = [list(times) for times in self.oauth_tokens]
         return out

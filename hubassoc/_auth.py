@@ -1,0 +1,105 @@
+"""Where the access token comes from: a fixed string, or a provider that refreshes it.
+
+``AssociationsClient(access_token=...)`` takes either a private-app (or
+OAuth) token as a string, or any object with an async ``get_token`` method
+(:class:`TokenProvider`), such as :class:`hubassoc.OAuthTokens` or a user's own
+secret-store adapter. The transport asks for a token before every attempt
+(a provider answers from its cache without I/O while the token is fresh) and,
+when HubSpot answers 401 ``EXPIRED_AUTHENTICATION``, once more with
+``rejected=`` the refused token, then sends the request again.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol, runtime_checkable
+
+__all__ = ["TOKEN_ENV", "StaticToken", "TokenProvider", "check_token", "token_source"]
+
+#: The environment variable the access token is read from by default.
+TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+#: The longest token accepted: HubSpot's tokens vary in size, up to about 300 characters.
+MAX_TOKEN_LENGTH = 4096
+
+
+@runtime_checkable
+class TokenProvider(Protocol):
+    """Supplies a currently valid access token (plug in your own secret store).
+
+    ``get_token()`` returns a valid token, quickly when it has one.
+    ``get_token(rejected=token)`` is called when HubSpot refused ``token`` as
+    expired: return a different, valid one (refreshing only if ``token`` is
+    still the current one, so many refused requests cause one refresh).
+    Raise :class:`hubassoc.AuthenticationError` when no valid token can be had.
+    """
+
+    async def get_token(self, *, rejected: str | None = None) -> str:
+        """A currently valid access token."""
+        ...
+
+
+def check_token(token: object) -> str:
+    """``token`` if it can go into an ``Authorization`` header; never echoes it.
+
+    Raises:
+        TypeError: not a str.
+        ValueError: empty, too long, or with whitespace or control characters.
+    """
+    if not isinstance(token, str):
+        raise TypeError(f"an access token must be a str, not {type(token).__name__}")
+    if token == "":
+        raise ValueError("the access token is empty")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise ValueError(f"the access token is longer than {MAX_TOKEN_LENGTH} characters")
+    # The token goes into a header: anything that could split the header is
+    # refused, without echoing the token.
+    if not token.isascii() or any(c.isspace() or not c.isprintable() for c in token):
+        raise ValueError("the access token contains whitespace or control characters")
+    return token
+
+
+class StaticToken:
+    """A fixed token (a private app's, or an OAuth token the caller refreshes itself)."""
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: str) -> None:
+        self._token = check_token(token)
+
+    def __repr__(self) -> str:
+        return "<StaticToken [redacted]>"
+
+    @property
+    def token(self) -> str:
+        """The token (for the transport's header; never printed)."""
+        return self._token
+
+    async def get_token(self, *, rejected: str | None = None) -> str:
+        """The token; a fixed token cannot be refreshed, so ``rejected`` changes nothing."""
+        return self._token
+
+
+def token_source(access_token: str | TokenProvider | None) -> StaticToken | TokenProvider:
+    """What the client authenticates with: a checked static token or the given provider.
+
+    ``None`` reads ``HUBSPOT_ACCESS_TOKEN`` from the environment.
+
+    Raises:
+        ValueError, TypeError: no token, or an invalid one (never echoed).
+    """
+    if access_token is None:
+        access_token = os.environ.get(TOKEN_ENV)
+        if not access_token:
+            raise ValueError(
+                f"no HubSpot access token: pass access_token=... or set {TOKEN_ENV} "
+                "(a private app token, an OAuth access token, or a token provider "
+                "such as hubassoc.OAuthTokens)"
+            )
+    if isinstance(access_token, str):
+        return StaticToken(access_token)
+    if isinstance(access_token, TokenProvider):
+        return access_token
+    raise TypeError(
+        "access_token must be a str or a token provider (an object with an async "
+        f"get_token method), not {type(access_token).__name__}"
+    )

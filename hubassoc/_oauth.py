@@ -1,0 +1,783 @@
+"""Access tokens for public (OAuth) apps: refreshed ahead of expiry, one refresh at a time.
+
+A public app's access token lives 30 minutes (the token answer's
+``expires_in`` says exactly how long). :class:`OAuthTokens` keeps one valid
+token for a client and refreshes it from the app's refresh token shortly
+*before* it expires, as HubSpot advises, rather than waiting for a 401:
+
+* :meth:`OAuthTokens.get_token` returns the cached token with no I/O and no
+  lock while it is fresh. Once ``now >= expires_at - margin`` the next call
+  refreshes; however many callers arrive meanwhile, one request goes to the
+  token endpoint and all of them get its answer (or its error).
+* ``get_token(rejected=token)`` is for a 401 ``EXPIRED_AUTHENTICATION``: it
+  refreshes only if ``token`` is still the current one, so fifty requests
+  refused together cause one refresh.
+* A refresh HubSpot refuses (400 ``BAD_REFRESH_TOKEN``, a wrong secret, a
+  revoked app) fails every waiting caller with
+  :class:`~hubassoc.AuthenticationError`, and later callers fail fast with
+  the same error for ``failure_cooldown`` seconds (or until
+  :meth:`OAuthTokens.reset`) without touching the endpoint again.
+* 5xx answers and network failures are retried a few times with backoff;
+  then callers get :class:`~hubassoc.ServerError` (5xx),
+  :class:`~hubassoc.RateLimitError` (429) or :class:`~hubassoc.TransportError`
+  (no answer). These are not remembered. While the current token has not
+  actually expired, a refresh ahead of expiry that fails this way is retried
+  a little later and callers keep getting the current token.
+
+The client supplies the HTTP side with :meth:`OAuthTokens.bind`, so requests
+to the token endpoint share its session, timeout and response size cap.
+
+Secrets (client secret, refresh tokens, access tokens) never appear in a
+repr, log line, error or event: texts taken from the token endpoint's answers
+are redacted, because a server may echo the form it was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import inspect
+import logging
+import math
+import random
+import re
+import traceback
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+from urllib.parse import quote, quote_plus
+
+import aiohttp
+import msgspec
+
+from hubassoc._auth import TokenProvider
+from hubassoc._errors import (
+    AuthenticationError,
+    ClientClosedError,
+    HubSpotError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from hubassoc._events import Event, TokenRefreshed, TokenRefreshFailed
+from hubassoc._retry import Failure, RetryPolicy
+
+__all__ = [
+    "DEFAULT_REFRESH_RETRY",
+    "EmitEvent",
+    "OAuthTokens",
+    "OnRefresh",
+    "PostForm",
+    "RefreshedTokens",
+    "TokenProvider",
+]
+
+logger = logging.getLogger("hubassoc")
+
+#: Posts a form to a path on the client's base URL; returns ``(status, body)``.
+#: Raises :class:`~hubassoc.TransportError` when no answer arrives.
+PostForm: TypeAlias = Callable[[str, Mapping[str, str]], Awaitable[tuple[int, bytes]]]
+#: Takes one event (the client's event emitter).
+EmitEvent: TypeAlias = Callable[[Event], object]
+
+#: Retries of a refresh after a 5xx, 429 or network failure: three, a few seconds at most.
+DEFAULT_REFRESH_RETRY = RetryPolicy(
+    max_retries=3, backoff_base=0.5, backoff_cap=5.0, rate_limit_wait=2.0
+)
+
+_PATHS = {"v3": "/oauth/v3/token", "v1": "/oauth/v1/token"}
+_MAX_CREDENTIAL = 1024  # characters of a client id, secret or refresh token
+_MAX_ACCESS_TOKEN = 4096  # HubSpot says "allow up to 300"; room to grow, not absurd
+_MAX_ANSWER = 64 * 1024  # bytes of a token answer
+_MAX_LIFETIME = 366 * 86400.0  # seconds; anything longer is not an access token
+_MAX_MESSAGE = 300  # characters of a server message kept in an error
+_DEFAULT_MARGIN = 60.0
+_DEFAULT_MARGIN_SHARE = 0.1
+_REDACTED = "[redacted]"
+_KEPT_ACCESS_TOKENS = 4  # recent access tokens redacted from server texts
+_CATEGORY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9\-]{1,64}")
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
+
+Reason = Literal["first", "expiry", "rejected"]
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class RefreshedTokens:
+    """What one successful refresh produced, handed to ``on_refresh``.
+
+    Attributes:
+        access_token: the new access token (secret).
+        refresh_token: the refresh token to use from now on (secret): a new one
+            where the answer rotated it, otherwise the one that was used.
+        refresh_token_rotated: whether the answer carried a new refresh token
+            (the one to persist).
+        expires_in: the access token's lifetime in seconds, as the answer said.
+        hub_id: the HubSpot account, where the answer named it.
+        scopes: the scopes the answer listed (empty where it listed none).
+    """
+
+    access_token: str
+    refresh_token: str
+    refresh_token_rotated: bool
+    expires_in: float
+    hub_id: int | None
+    scopes: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return (
+            f"RefreshedTokens(access_token=<hidden>, refresh_token=<hidden>, "
+            f"refresh_token_rotated={self.refresh_token_rotated!r}, "
+            f"expires_in={self.expires_in!r}, hub_id={self.hub_id!r}, scopes={self.scopes!r})"
+        )
+
+
+#: What ``on_refresh`` may be: a plain or an async callable of :class:`RefreshedTokens`.
+OnRefresh: TypeAlias = Callable[[RefreshedTokens], object | Awaitable[object]]
+
+
+class _Answer(msgspec.Struct, frozen=True, kw_only=True):
+    """A token endpoint's success answer (snake_case; unknown fields ignored).
+
+    Only the token and its lifetime are required; ``hub_id`` and the scopes
+    are read leniently, since a surprise there must not block the token.
+    """
+
+    access_token: str
+    expires_in: float
+    refresh_token: str | None = None
+    token_type: str | None = None
+    hub_id: Any = None
+    scopes: Any = None
+    scope: Any = None
+
+
+class _ErrorAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """A token endpoint's error answer: HubSpot's fields and OAuth 2's, all optional."""
+
+    status: Any = None
+    message: Any = None
+    category: Any = None
+    correlation_id: Any = msgspec.field(default=None, name="correlationId")
+    error: Any = None
+    error_description: Any = None
+
+
+_ANSWER_DECODER = msgspec.json.Decoder(_Answer)
+_ERROR_DECODER = msgspec.json.Decoder(_ErrorAnswer)
+
+
+def _check_credential(name: str, value: object) -> str:
+    """``value`` if it can go on the wire as a form field; never echoes it."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} is empty")
+    if len(value) > _MAX_CREDENTIAL:
+        raise ValueError(f"{name} is longer than {_MAX_CREDENTIAL} characters")
+    if not _is_token_text(value):
+        raise ValueError(f"{name} must be printable ASCII without whitespace (value not shown)")
+    return value
+
+
+def _is_token_text(value: str) -> bool:
+    # Printable ASCII without spaces: what fits a header or a form field as is.
+    return value.isascii() and value.isprintable() and " " not in value
+
+
+def _seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, not {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
+class OAuthTokens:
+    """The access token of one installed public app, refreshed before it expires.
+
+    One instance serves one client (it is bound to that client's HTTP side);
+    each HubSpot account needs its own, since each installation has its own
+    refresh token.
+
+    Args:
+        client_id: the app's client id.
+        client_secret: the app's client secret.
+        refresh_token: the installation's refresh token.
+        on_refresh: called with a :class:`RefreshedTokens` after each successful
+            refresh, before waiting callers get the new token (plain or async);
+            persist a rotated refresh token here. An exception from it is logged
+            (redacted) and does not fail the refresh.
+        token_endpoint: ``"v3"`` (``POST /oauth/v3/token``) or ``"v1"``
+            (``/oauth/v1/token``, which HubSpot retires on 2027-02-16).
+        refresh_margin: seconds before expiry to refresh. ``None`` (the
+            default): ``min(60, 10% of the lifetime)``. Never more than half
+            the lifetime, so a short-lived token is not refreshed on every call.
+        failure_cooldown: seconds a refused refresh is remembered: calls in
+            that time fail at once with the same error, without a request.
+        retry: retries after a 5xx, 429 or network failure of the token
+            endpoint (default: :data:`DEFAULT_REFRESH_RETRY`).
+
+    Raises:
+        ValueError, TypeError: an argument is invalid (a credential's value is
+            never shown in the message).
+    """
+
+    __slots__ = (
+        "_access_tokens_seen",
+        "_client_id",
+        "_client_secret",
+        "_emit",
+        "_expires_at",
+        "_failure",
+        "_failure_until",
+        "_hub_id",
+        "_inflight",
+        "_margin",
+        "_on_refresh",
+        "_path",
+        "_post",
+        "_rand",
+        "_refresh_at",
+        "_refresh_token",
+        "_refresh_tokens_seen",
+        "_refreshes",
+        "_retry",
+        "_token",
+        "failure_cooldown",
+    )
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        on_refresh: OnRefresh | None = None,
+        token_endpoint: Literal["v3", "v1"] = "v3",
+        refresh_margin: float | None = None,
+        failure_cooldown: float = 60.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._client_id = _check_credential("client_id", client_id)
+        self._client_secret = _check_credential("client_secret", client_secret)
+        self._refresh_token = _check_credential("refresh_token", refresh_token)
+        if on_refresh is not None and not callable(on_refresh):
+            raise TypeError(f"on_refresh must be callable, not {type(on_refresh).__name__}")
+        if token_endpoint not in _PATHS:
+            raise ValueError(f'token_endpoint must be "v3" or "v1", not {token_endpoint!r}')
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
+        self._on_refresh = on_refresh
+        self._path = _PATHS[token_endpoint]
+        self._margin = (
+            None if refresh_margin is None else _seconds("refresh_margin", refresh_margin)
+        )
+        self.failure_cooldown = _seconds("failure_cooldown", failure_cooldown)
+        self._retry = retry if retry is not None else DEFAULT_REFRESH_RETRY
+        self._rand: Callable[[], float] = random.random
+        self._post: PostForm | None = None
+        self._emit: EmitEvent | None = None
+        self._token: str | None = None
+        self._refresh_at = -math.inf
+        self._expires_at: float | None = None
+        self._hub_id: int | None = None
+        self._failure: HubSpotError | None = None
+        self._failure_until = -math.inf
+        self._inflight: asyncio.Task[str | HubSpotError] | None = None
+        self._refreshes = 0
+        # Everything a server might echo back, for redaction.
+        self._refresh_tokens_seen: deque[str] = deque([self._refresh_token], maxlen=4)
+        self._access_tokens_seen: deque[str] = deque(maxlen=_KEPT_ACCESS_TOKENS)
+
+    # --- introspection ----------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        # The client id is not a secret (it is in every install URL); nothing else is shown.
+        if self._failure is not None:
+            state = f"failed ({type(self._failure).__name__})"
+        elif self._token is None:
+            state = "no token yet"
+        else:
+            state = f"token expires at {self._expires_at:.1f}"
+        return (
+            f"<OAuthTokens client_id={self._client_id!r} hub_id={self._hub_id!r} "
+            f"endpoint={self._path} {state} refreshes={self._refreshes}"
+            f"{' refreshing' if self._inflight is not None else ''}"
+            f"{'' if self._post is not None else ' unbound'}>"
+        )
+
+    @property
+    def client_id(self) -> str:
+        """The app's client id."""
+        return self._client_id
+
+    @property
+    def hub_id(self) -> int | None:
+        """The HubSpot account the tokens belong to (``None`` until a refresh names it)."""
+        return self._hub_id
+
+    @property
+    def expires_at(self) -> float | None:
+        """When the current access token expires, in event-loop time (``loop.time()``)."""
+        return self._expires_at
+
+    @property
+    def refresh_at(self) -> float:
+        """When the next call will refresh, in event-loop time (``-inf``: at once)."""
+        return self._refresh_at
+
+    @property
+    def refreshes(self) -> int:
+        """Successful refreshes so far."""
+        return self._refreshes
+
+    # --- wiring ---------------------------------------------------------------------
+
+    def bind(self, post_form: PostForm, *, emit: EmitEvent | None = None) -> None:
+        """Give the provider its HTTP side (and optionally an event sink): done by the client.
+
+        Args:
+            post_form: ``await post_form(path, form) -> (status, body)`` posts
+                ``form`` (form-encoded) to ``path`` on the client's base URL.
+            emit: called with :class:`~hubassoc._events.TokenRefreshed` and
+                :class:`~hubassoc._events.TokenRefreshFailed` events.
+
+        Raises:
+            ValueError: already bound to another client (one provider per
+                client; :meth:`unbind` first to move it).
+            TypeError: ``post_form`` or ``emit`` is not callable.
+        """
+        if not callable(post_form):
+            raise TypeError(f"post_form must be callable, not {type(post_form).__name__}")
+        if emit is not None and not callable(emit):
+            raise TypeError(f"emit must be callable, not {type(emit).__name__}")
+        if self._post is not None and self._post != post_form:
+            raise ValueError(
+                "this OAuthTokens is already bound to a client; use one OAuthTokens per "
+                "client (or unbind() it from the first client once that one is closed)"
+            )
+        self._post = post_form
+        self._emit = emit
+
+    def unbind(self) -> None:
+        """Release the provider from its client (a closing client calls this).
+
+        The tokens are kept: a client bound later goes on with them. A refresh
+        in flight is cancelled.
+        """
+        self._post = None
+        self._emit = None
+        task, self._inflight = self._inflight, None
+        if task is not None:
+            task.cancel()
+
+    def reset(self, *, refresh_token: str | None = None) -> None:
+        """Forget a remembered refusal, optionally with a new refresh token.
+
+        After a user authorizes the app again, pass the new refresh token: the
+        next :meth:`get_token` refreshes with it at once.
+
+        Raises:
+            ValueError, TypeError: ``refresh_token`` is not a valid credential.
+        """
+        if refresh_token is not None:
+            self._refresh_token = _check_credential("refresh_token", refresh_token)
+            self._refresh_tokens_seen.append(self._refresh_token)
+            self._token = None
+            self._refresh_at = -math.inf
+        self._failure = None
+        self._failure_until = -math.inf
+
+    # --- the token ------------------------------------------------------------------
+
+    async def get_token(self, *, rejected: str | None = None) -> str:
+        """Return a valid access token, refreshing it first if it is due.
+
+        Args:
+            rejected: a token the server just refused (401): a different one is
+                returned; it is refreshed only if ``rejected`` is still current.
+
+        Raises:
+            AuthenticationError: the token endpoint refused the refresh (now or
+                within ``failure_cooldown``), or its answer is not a usable token.
+            ServerError, RateLimitError, TransportError: the token endpoint
+                failed (5xx, 429, no answer) and the retries are spent.
+            RuntimeError: the provider is not bound to a client yet.
+        """
+        token = self._token
+        if (
+            token is not None
+            and token != rejected
+            and asyncio.get_running_loop().time() < self._refresh_at
+        ):
+            return token
+        return await self._get_slow(rejected)
+
+    async def _get_slow(self, rejected: str | None) -> str:
+        if self._post is None:
+            raise RuntimeError(
+                "OAuthTokens is not bound to a client yet: give it to an AssociationsClient"
+            )
+        loop = asyncio.get_running_loop()
+        while True:
+            task = self._inflight
+            if task is None:
+                now = loop.time()
+                failure = self._failure
+                if failure is not None:
+                    if now < self._failure_until:
+                        raise _copy(failure)
+                    self._failure = None
+                token = self._token
+                if token is not None and token != rejected and now < self._refresh_at:
+                    return token
+                reason: Reason
+                if token is None:
+                    reason = "first" if self._refreshes == 0 else "expiry"
+                elif token == rejected:
+                    reason = "rejected"
+                else:
+                    reason = "expiry"
+                task = self._inflight = loop.create_task(self._refresh(reason))
+                task.add_done_callback(self._retrieve)
+            try:
+                # A cancelled caller must not cancel the refresh the others wait for.
+                outcome = await asyncio.shield(task)
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if task.cancelled() and current is not None and not current.cancelling():
+                    # unbind() stopped the refresh, not this caller's canceller.
+                    raise ClientClosedError(
+                        "the client was closed while the access token was being refreshed"
+                    ) from None
+                raise
+            if isinstance(outcome, HubSpotError):
+                raise _copy(outcome)
+            if outcome != rejected:
+                return outcome
+            # A refresh ahead of expiry failed and kept the token this caller
+            # saw refused: go round again, which refreshes for the rejection.
+
+    async def _refresh(self, reason: Reason) -> str | HubSpotError:
+        """Refresh once (with retries); the outcome is shared by every waiter."""
+        loop = asyncio.get_running_loop()
+        try:
+            started = loop.time()
+            used = self._refresh_token
+            logger.debug("refreshing the OAuth access token (%s, %s)", reason, self._path)
+            try:
+                answer = await self._exchange(used)
+            except HubSpotError as error:
+                return self._failed(error, reason, loop.time())
+            rotated = answer.refresh_token is not None and answer.refresh_token != used
+            # A reset() during the exchange installed another refresh token: keep it.
+            if rotated and self._refresh_token == used:
+                assert answer.refresh_token is not None
+                self._refresh_token = answer.refresh_token
+                self._refresh_tokens_seen.append(answer.refresh_token)
+            access_token = answer.access_token
+            expires_in = answer.expires_in
+            margin = (
+                min(_DEFAULT_MARGIN, _DEFAULT_MARGIN_SHARE * expires_in)
+                if self._margin is None
+                else min(self._margin, expires_in / 2)
+            )
+            # Counted from when the request left: the token may be older than its answer.
+            self._token = access_token
+            self._access_tokens_seen.append(access_token)
+            self._expires_at = started + expires_in
+            self._refresh_at = started + expires_in - margin
+            hub_id = _hub_id(answer.hub_id)
+            if hub_id is not None:
+                self._hub_id = hub_id
+            self._refreshes += 1
+            seconds = loop.time() - started
+            logger.debug(
+                "OAuth access token refreshed in %.3fs (%s); it expires in %.0fs (hub %s)",
+                seconds,
+                reason,
+                expires_in,
+                self._hub_id,
+            )
+            self._send(
+                TokenRefreshed(
+                    seconds=seconds, expires_in=expires_in, hub_id=self._hub_id, reason=reason
+                )
+            )
+            if self._on_refresh is not None:
+                await self._call_on_refresh(
+                    RefreshedTokens(
+                        access_token=access_token,
+                        refresh_token=self._refresh_token,
+                        refresh_token_rotated=rotated,
+                        expires_in=expires_in,
+                        hub_id=self._hub_id,
+                        scopes=_scopes(answer),
+                    )
+                )
+            return access_token
+        finally:
+            if self._inflight is asyncio.current_task():
+                self._inflight = None
+
+    async def _exchange(self, refresh_token: str) -> _Answer:
+        """POST the form until an answer decides; returns the decoded success answer.
+
+        Raises:
+            AuthenticationError: refused, or an unusable answer.
+            ServerError, RateLimitError, TransportError: retries spent.
+        """
+        post = self._post
+        assert post is not None
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+            "refresh_token": refresh_token,
+        }
+        policy = self._retry
+        attempt = 0
+        while True:
+            sent = await self._post_once(post, form)
+            if isinstance(sent, BaseException):
+                exc = sent
+                if policy.should_retry(Failure(None), attempt):
+                    delay = policy.delay(Failure(None), attempt, self._rand)
+                    logger.debug(
+                        "OAuth token request failed (%s); retry %d in %.3fs",
+                        type(exc).__name__,
+                        attempt + 1,
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+                    attempt += 1
+                    continue
+                # Not chained: the cause's text is not ours to vouch for.
+                raise TransportError(
+                    f"refreshing the OAuth access token failed after {attempt + 1} "
+                    f"attempt(s): {self._clean(str(exc)) or type(exc).__name__}"
+                ) from None
+            status, body = sent
+            if 200 <= status < 300:
+                return self._decode(body, status)
+            error = self._error_from(status, body)
+            failure = Failure(status)
+            if not isinstance(error, AuthenticationError) and policy.should_retry(failure, attempt):
+                delay = policy.delay(failure, attempt, self._rand)
+                logger.debug(
+                    "OAuth token request -> %d; retry %d in %.3fs", status, attempt + 1, delay
+                )
+                await asyncio.sleep(delay)
+                attempt += 1
+                continue
+            raise error
+
+    async def _post_once(
+        self, post: PostForm, form: Mapping[str, str]
+    ) -> tuple[int, bytes] | BaseException:
+        """One POST: its ``(status, body)``, or the failure that left no answer.
+
+        Raises:
+            AuthenticationError: the client refused the answer itself (too
+                large, say): there is no usable token in it.
+        """
+        try:
+            return await post(self._path, form)
+        except TransportError as exc:
+            return exc
+        except HubSpotError as exc:
+            raise AuthenticationError(
+                f"the token endpoint's answer is not a usable token: {self._clean(exc.message)}",
+                status=exc.status,
+            ) from None
+        except (TimeoutError, OSError, aiohttp.ClientError) as exc:
+            return exc
+
+    def _decode(self, body: bytes, status: int) -> _Answer:
+        def refuse(why: str) -> AuthenticationError:
+            return AuthenticationError(
+                f"the token endpoint's answer is not a usable token: {why}", status=status
+            )
+
+        if len(body) > _MAX_ANSWER:
+            raise refuse(f"{len(body)} bytes (more than {_MAX_ANSWER})")
+        try:
+            answer = _ANSWER_DECODER.decode(body)
+        except msgspec.DecodeError as exc:
+            # msgspec names the path and the expected type, never the value.
+            raise refuse(self._clean(str(exc))) from None
+        token = answer.access_token
+        if not token or len(token) > _MAX_ACCESS_TOKEN or not _is_token_text(token):
+            raise refuse(
+                "access_token is empty, longer than "
+                f"{_MAX_ACCESS_TOKEN} characters, or not printable ASCII without spaces"
+            )
+        refresh = answer.refresh_token
+        if refresh is not None and (
+            not refresh or len(refresh) > _MAX_CREDENTIAL or not _is_token_text(refresh)
+        ):
+            raise refuse(
+                f"refresh_token is empty, longer than {_MAX_CREDENTIAL} characters, "
+                "or not printable ASCII without spaces"
+            )
+        if not (0 < answer.expires_in <= _MAX_LIFETIME):
+            raise refuse(f"expires_in {answer.expires_in!r} is not in (0, {_MAX_LIFETIME:.0f}]")
+        if token == self._token:
+            raise refuse("it is the access token being replaced")
+        return answer
+
+    def _error_from(self, status: int, body: bytes) -> HubSpotError:
+        """The error a non-2xx answer becomes, with every server text redacted."""
+        parsed: _ErrorAnswer | None = None
+        if len(body) <= _MAX_ANSWER:
+            try:
+                parsed = _ERROR_DECODER.decode(body)
+            except msgspec.DecodeError:
+                parsed = None
+        message = category = correlation_id = None
+        if parsed is not None:
+            text = _first_str(parsed.message, parsed.error_description)
+            message = self._clean(text) if text is not None else None
+            status_text = parsed.status if parsed.status != "error" else None
+            category = self._label(
+                _first_str(parsed.category, status_text, parsed.error), _CATEGORY
+            )
+            correlation_id = self._label(_first_str(parsed.correlation_id), _CORRELATION_ID)
+        detail = f": {message}" if message else ""
+        kwargs: dict[str, Any] = {
+            "status": status,
+            "category": category,
+            "correlation_id": correlation_id,
+        }
+        if status >= 500:
+            return ServerError(f"the OAuth token endpoint failed{detail}", **kwargs)
+        if status == 429:
+            return RateLimitError(f"the OAuth token endpoint is rate limited{detail}", **kwargs)
+        return AuthenticationError(
+            f"HubSpot refused to refresh the OAuth access token{detail}"
+            + (
+                " (the refresh token is wrong or revoked: the app must be authorized again)"
+                if category == "BAD_REFRESH_TOKEN"
+                else ""
+            ),
+            **kwargs,
+        )
+
+    def _failed(self, error: HubSpotError, reason: Reason, now: float) -> str | HubSpotError:
+        """Record a failed refresh; return what the waiters get."""
+        self._send(TokenRefreshFailed(status=error.status, category=error.category))
+        if isinstance(error, AuthenticationError):
+            logger.warning("OAuth token refresh refused: %s", error)
+            self._failure = error
+            self._failure_until = now + self.failure_cooldown
+            self._token = None
+            self._refresh_at = -math.inf
+            return error
+        token, expires_at = self._token, self._expires_at
+        if reason == "expiry" and token is not None and expires_at is not None and now < expires_at:
+            # The token still works: keep serving it and try again a little later.
+            self._refresh_at = min(now + min(5.0, (expires_at - now) / 4), expires_at)
+            logger.warning(
+                "OAuth token refresh failed (%s); the current token is valid for %.0fs more",
+                error,
+                expires_at - now,
+            )
+            return token
+        logger.warning("OAuth token refresh failed: %s", error)
+        return error
+
+    async def _call_on_refresh(self, tokens: RefreshedTokens) -> None:
+        assert self._on_refresh is not None
+        try:
+            result = self._on_refresh(tokens)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            # The traceback is formatted here so that it can be redacted: a
+            # failed write may well quote the token it was writing.
+            text = "".join(traceback.format_exception(exc))
+            logger.error("on_refresh raised; the refresh itself succeeded:\n%s", self._redact(text))
+
+    def _retrieve(self, task: asyncio.Task[str | HubSpotError]) -> None:
+        # Outcomes are returned, not raised; a crash (a bug) is logged here even
+        # when no caller was left to see it, its text redacted.
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            text = "".join(traceback.format_exception(exc))
+            logger.error("the OAuth refresh crashed:\n%s", self._redact(text))
+
+    def _send(self, event: Event) -> None:
+        emit = self._emit
+        if emit is None:
+            return
+        try:
+            emit(event)
+        except Exception:
+            logger.exception("an event callback raised on %r", event)
+
+    # --- redaction --------------------------------------------------------------------
+
+    def _secrets(self) -> list[str]:
+        found = [self._client_secret, *self._refresh_tokens_seen, *self._access_tokens_seen]
+        forms: set[str] = set()
+        for secret in found:
+            forms.update((secret, quote_plus(secret), quote(secret, safe="")))
+        # Longest first, so that a secret inside another is not half-replaced.
+        return sorted(forms, key=len, reverse=True)
+
+    def _redact(self, text: str) -> str:
+        """``text`` with every secret (raw or percent-encoded) replaced by ``[redacted]``."""
+        for secret in self._secrets():
+            if secret in text:
+                text = text.replace(secret, _REDACTED)
+        return text
+
+    def _clean(self, text: str) -> str:
+        """A server text fit for an error message: redacted, one line, short.
+
+        Redaction comes first: cutting first could leave half a secret.
+        """
+        text = _UNPRINTABLE.sub(" ", self._redact(text)).strip()
+        if len(text) > _MAX_MESSAGE:
+            text = text[:_MAX_MESSAGE] + "..."
+        return text
+
+    def _label(self, value: str | None, shape: re.Pattern[str]) -> str | None:
+        """A short identifier from the server, or ``None`` if it is odd or holds a secret."""
+        if value is None or not shape.fullmatch(value):
+            return None
+        if any(secret in value for secret in self._secrets()):
+            return None
+        return value
+
+
+def _first_str(*values: object) -> str | None:
+    for value in values:
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _hub_id(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) <= 20:
+        return int(value)
+    return None
+
+
+def _scopes(answer: _Answer) -> tuple[str, ...]:
+    value = answer.scopes if answer.scopes is not None else answer.scope
+    if isinstance(value, str):
+        return tuple(value.split())
+    if isinstance(value, list):
+        return tuple(s for s in value if isinstance(s, str))
+    return ()
+
+
+def _copy(error: HubSpotError) -> HubSpotError:
+    """A fresh copy of ``error`` for one caller: a shared one would gather every traceback."""
+    return copy.copy(error)

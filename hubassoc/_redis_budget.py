@@ -1,0 +1,866 @@
+"""One rolling-window budget shared by many processes and hosts, kept in Redis.
+
+HubSpot counts an app's requests in a *rolling* window: any span of ``per``
+seconds may hold at most ``requests`` of them, whichever process sent them.
+:class:`RedisBudget` keeps the window in one Redis sorted set of reservation
+times, so every process pacing on the same key shares one window.
+
+One call to :meth:`RedisBudget.reserve` is one atomic Lua script that:
+
+* reads the time from Redis (``TIME``), never from the host, so hosts whose
+  clocks disagree still agree on the window;
+* registers the caller as a participant (seen now);
+* reserves the earliest send slot ``t >= now`` such that the window
+  ``(t - (per + margin), t]`` then holds at most ``requests`` reservations.
+  Slots form a non-decreasing sequence, so that slot is
+  ``max(now, paused_until, last, s[n + 1 - requests] + per + margin)``: one
+  ``ZRANGE`` by rank, O(log n).
+
+Slots may lie in the future: each caller gets its own slot and sleeps until
+it, instead of every caller polling at the window's edge. Reservations stop
+:data:`HORIZON_WINDOWS` windows ahead; beyond that nothing is reserved and the
+caller is told when to ask again, so the set never holds more than about
+``(HORIZON_WINDOWS + 1) * requests`` entries. Every key the scripts write gets
+an expiry on every call, so an abandoned budget disappears from Redis.
+
+All keys of one budget share one hash tag, ``{hubassoc:<key>}``, so the
+budget works on Redis Cluster (a script may only touch keys of one slot).
+
+Shared state besides the window: a pause (a rolling-window 429 holds every
+process), a daily stop (a DAILY 429 stops every process until midnight in the
+account's time zone), and a learned limit (an adaptive process that read the
+limit from HubSpot's headers publishes it to the others).
+
+:class:`BudgetHealth` is the pure logic the pacer uses when Redis is lost:
+when to ask Redis again, and what share of the limit to use locally meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    import redis.asyncio
+    from redis.commands.core import AsyncScript
+
+__all__ = ["HORIZON_WINDOWS", "BudgetHealth", "BudgetUnavailable", "RedisBudget", "Reservation"]
+
+logger = logging.getLogger("hubassoc")
+
+#: How many windows ahead of Redis-now a slot may be reserved.
+HORIZON_WINDOWS = 2
+#: Keys live this many windows past the last call that wrote them.
+_KEEP_WINDOWS = 4
+#: A participant counts as present for this many windows after its last call.
+_PARTICIPANT_WINDOWS = 2
+#: :meth:`RedisBudget.record_sends` keeps at most this many (the most recent) sends.
+MAX_RECORDED_SENDS = 1000
+#: Longest key name accepted.
+_MAX_KEY_LENGTH = 200
+_URL_SCHEMES = ("redis", "rediss", "unix")
+#: Connections in the pool a budget makes from a URL.
+_MAX_CONNECTIONS = 8
+
+# Times inside the scripts are integer microseconds of Redis time: exact in a
+# double (epoch microseconds < 2**53) and returned to Python as integers (Redis
+# truncates Lua numbers it returns). Numbers are formatted with %.0f before
+# being concatenated into a string, because Lua's own tostring() switches to
+# exponent notation and loses digits.
+_LUA_PRELUDE = """
+local function fmt(x) return string.format('%.0f', x) end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+"""
+
+# KEYS: sent (zset), state (hash), participants (zset), daily (string)
+# ARGV: requests, per_us, margin_us, participant, adaptive ('1' or '0')
+# Returns: reserved, wait_us, requests, per_us, in_window, participants,
+#          paused_us, daily_stopped, now_us
+_RESERVE = (
+    _LUA_PRELUDE
+    + f"""
+local requests = tonumber(ARGV[1])
+local per = tonumber(ARGV[2])
+local margin = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[2], 'paused_until', 'requests', 'per')
+local paused_until = tonumber(state[1]) or 0
+if ARGV[5] == '1' and state[2] and state[3] then
+  requests = tonumber(state[2])
+  per = tonumber(state[3])
+end
+local span = per + margin
+local paused = math.max(0, paused_until - now)
+local keep_ms = math.ceil({_KEEP_WINDOWS} * span / 1000) + 1
+
+redis.call('ZADD', KEYS[3], now, ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', fmt(now - {_PARTICIPANT_WINDOWS} * span))
+local participants = redis.call('ZCARD', KEYS[3])
+-- Nothing at or before now - span can be in any window ending at t >= now.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', fmt(now - span))
+
+local reserved = 0
+local wait = 0
+local in_window = 0
+local daily = 0
+local daily_left = redis.call('PTTL', KEYS[4])
+if daily_left ~= -2 then
+  daily = 1
+  if daily_left == -1 then
+    -- Written without an expiry by someone else: give it one, so it ends.
+    redis.call('PEXPIRE', KEYS[4], 86400000)
+    daily_left = 86400000
+  end
+  wait = daily_left * 1000
+else
+  local slot = math.max(now, paused_until)
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  if last[2] then slot = math.max(slot, tonumber(last[2])) end
+  local nth = redis.call('ZRANGE', KEYS[1], -requests, -requests, 'WITHSCORES')
+  if nth[2] then slot = math.max(slot, tonumber(nth[2]) + span) end
+  local horizon = now + {HORIZON_WINDOWS} * span
+  if slot > horizon then
+    -- Ask again once the slot is within the horizon; at least one slot's
+    -- spacing later, so that a flood of callers does not spin.
+    wait = math.max(slot - horizon, math.ceil(span / requests))
+    in_window = redis.call('ZCOUNT', KEYS[1], '(' .. fmt(now - span), fmt(now))
+  else
+    local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+    redis.call('ZADD', KEYS[1], slot, fmt(slot) .. '-' .. seq)
+    reserved = 1
+    wait = slot - now
+    in_window = redis.call('ZCOUNT', KEYS[1], '(' .. fmt(slot - span), fmt(slot))
+  end
+end
+redis.call('HSET', KEYS[2], 'span', fmt(span))
+redis.call('PEXPIRE', KEYS[1], keep_ms)
+redis.call('PEXPIRE', KEYS[3], keep_ms)
+-- The state (with the pause) outlives the pause by the usual few windows.
+redis.call('PEXPIRE', KEYS[2], math.ceil(paused / 1000) + keep_ms)
+return {{reserved, wait, requests, per, in_window, participants, paused, daily, now}}
+"""
+)
+
+# Extends a key's expiry to at least ms (never shortens it: a pause or a
+# longer window set by another call must survive).
+_LUA_EXTEND = """
+local function extend(key, ms)
+  local left = redis.call('PTTL', key)
+  if left ~= -2 and left < ms then redis.call('PEXPIRE', key, ms) end
+end
+"""
+
+# KEYS: state. ARGV: requests, per_us. Returns: now_us.
+_PUBLISH_LIMIT = (
+    _LUA_PRELUDE
+    + _LUA_EXTEND
+    + f"""
+redis.call('HSET', KEYS[1], 'requests', ARGV[1], 'per', ARGV[2])
+local span = math.max(tonumber(redis.call('HGET', KEYS[1], 'span') or 0), tonumber(ARGV[2]))
+extend(KEYS[1], math.ceil({_KEEP_WINDOWS} * span / 1000) + 1)
+return now
+"""
+)
+
+# KEYS: state. ARGV: pause_us, default_span_us. Returns: paused_us, now_us.
+_PAUSE = (
+    _LUA_PRELUDE
+    + _LUA_EXTEND
+    + f"""
+local until_ = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('HGET', KEYS[1], 'paused_until') or 0)
+if until_ > current then
+  redis.call('HSET', KEYS[1], 'paused_until', fmt(until_))
+else
+  until_ = current
+end
+local span = tonumber(redis.call('HGET', KEYS[1], 'span') or ARGV[2])
+extend(KEYS[1], math.ceil((until_ - now + {_KEEP_WINDOWS} * span) / 1000) + 1)
+return {{until_ - now, now}}
+"""
+)
+
+# KEYS: daily. ARGV: candidate resets, epoch ms, ascending. Returns: reset_ms, now_us.
+_STOP_FOR_THE_DAY = (
+    _LUA_PRELUDE
+    + """
+local now_ms = math.floor(now / 1000)
+local reset = nil
+for i = 1, #ARGV do
+  local candidate = tonumber(ARGV[i])
+  if candidate > now_ms then reset = candidate; break end
+end
+-- The host computed the candidates from its own clock; if Redis is days away
+-- from it, stop for a day.
+if not reset then reset = now_ms + 86400000 end
+local current = tonumber(redis.call('GET', KEYS[1]) or 0)
+if current > reset then reset = current end
+redis.call('SET', KEYS[1], fmt(reset))
+redis.call('PEXPIREAT', KEYS[1], fmt(reset))
+return {reset, now}
+"""
+)
+
+# KEYS: sent, state, participants. ARGV: participant, default_span_us, ages_us...
+# Returns: how many sends were added.
+_RECORD_SENDS = (
+    _LUA_PRELUDE
+    + _LUA_EXTEND
+    + f"""
+local span = tonumber(redis.call('HGET', KEYS[2], 'span') or ARGV[2])
+local count = #ARGV - 2
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', count)
+local entries = {{}}
+for i = 1, count do
+  local age = tonumber(ARGV[i + 2])
+  if age < span then
+    local t = now - age
+    entries[#entries + 1] = t
+    entries[#entries + 1] = fmt(t) .. '-r' .. (seq - i)
+  end
+end
+if #entries > 0 then redis.call('ZADD', KEYS[1], unpack(entries)) end
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+local keep_ms = math.ceil({_KEEP_WINDOWS} * span / 1000) + 1
+redis.call('PEXPIRE', KEYS[1], keep_ms)
+redis.call('PEXPIRE', KEYS[3], keep_ms)
+extend(KEYS[2], keep_ms)
+return #entries / 2
+"""
+)
+
+# Stands in for a window that no reserve() has stored yet (10 s, HubSpot's).
+_DEFAULT_SPAN_US = 10_000_000
+
+
+class BudgetUnavailable(Exception):
+    """Redis did not serve the shared budget: unreachable, an error, or no
+    answer within the budget's ``timeout``.
+
+    Not a :class:`~hubassoc.HubSpotError`: the pacer catches it and paces
+    locally at a safe share until Redis is back (see :class:`BudgetHealth`).
+    The message never holds the Redis password.
+
+    Attributes:
+        key: the budget's key.
+        reason: what went wrong, in a few words.
+    """
+
+    def __init__(self, message: str, *, key: str | None, reason: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What :meth:`RedisBudget.reserve` answered; all times in Redis time.
+
+    Attributes:
+        reserved: whether a slot was reserved. ``False`` when the earliest
+            slot lies beyond the horizon or the budget is stopped for the day:
+            nothing was reserved, ask again after ``wait``.
+        wait: seconds from ``server_time`` to the reserved slot (0: send now);
+            when not reserved, seconds to wait before asking again (until the
+            daily reset when ``daily_stopped``).
+        requests: the window's request count in force (the learned one in
+            adaptive mode, once published).
+        per: the window in force, in seconds.
+        in_window: reservations in the window ending at the slot, this one
+            included (when not reserved: in the window ending now).
+        participants: distinct participants seen on the key in the last
+            two windows, the caller included.
+        paused: seconds of shared pause remaining (0 when none).
+        daily_stopped: every participant is stopped until the daily reset.
+        server_time: Redis's clock when the script ran, in epoch seconds; the
+            caller estimates its own clock's offset from it.
+    """
+
+    reserved: bool
+    wait: float
+    requests: int
+    per: float
+    in_window: int
+    participants: int
+    paused: float
+    daily_stopped: bool
+    server_time: float
+
+    @property
+    def slot(self) -> float:
+        """The reserved send time (or the time to ask again), in Redis epoch seconds."""
+        return self.server_time + self.wait
+
+
+class BudgetHealth:
+    """Whether the shared budget is reachable, and when to ask Redis again.
+
+    Pure logic: the caller passes its loop clock (``loop.time()``). After a
+    failure the budget is *unavailable*: :meth:`should_try` answers ``True``
+    only once every ``retry_interval`` seconds (doubling on each failure in a
+    row, at most ``max_retry_interval``), so a lost Redis is not asked on
+    every request. One warning is logged when Redis is lost and one info line
+    when it is back.
+
+    Attributes:
+        available: the last call to Redis succeeded (or none was made yet).
+        last_participants: participants counted by the last reservation
+            (1 before any); the pacer's local share is ``requests //
+            last_participants`` (:meth:`fallback_share`).
+
+    Raises:
+        ValueError: an interval is not a positive number of seconds, or
+            ``max_retry_interval < retry_interval``.
+    """
+
+    __slots__ = (
+        "_failures",
+        "_name",
+        "_next_try",
+        "available",
+        "last_participants",
+        "max_retry_interval",
+        "retry_interval",
+    )
+
+    def __init__(
+        self, *, name: str = "redis", retry_interval: float = 1.0, max_retry_interval: float = 10.0
+    ) -> None:
+        for label, value in (
+            ("retry_interval", retry_interval),
+            ("max_retry_interval", max_retry_interval),
+        ):
+            if not (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+                and value > 0
+            ):
+                raise ValueError(f"{label} must be a positive number of seconds, not {value!r}")
+        if max_retry_interval < retry_interval:
+            raise ValueError("max_retry_interval must be >= retry_interval")
+        self._name = name
+        self.retry_interval = float(retry_interval)
+        self.max_retry_interval = float(max_retry_interval)
+        self.available = True
+        self.last_participants = 1
+        self._failures = 0
+        self._next_try = 0.0
+
+    def __repr__(self) -> str:
+        state = "available" if self.available else f"unavailable, retry at {self._next_try:.3f}"
+        return f"<BudgetHealth {self._name} [{state}, participants={self.last_participants}]>"
+
+    @property
+    def next_try(self) -> float:
+        """The loop time from which :meth:`should_try` answers ``True`` again."""
+        return self._next_try if not self.available else 0.0
+
+    def should_try(self, now: float) -> bool:
+        """Whether to ask Redis at loop time ``now`` (always, unless it was lost)."""
+        return self.available or now >= self._next_try
+
+    def fallback_share(self, requests: int) -> int:
+        """Requests per window this process may send alone while Redis is lost."""
+        return max(1, requests // max(1, self.last_participants))
+
+    def record_success(self, participants: int | None = None) -> bool:
+        """Note that Redis answered; return whether that ends an outage.
+
+        ``participants`` is what the reservation counted (``None`` for calls
+        that count nobody). On ``True`` the pacer should hand Redis its local
+        sends (:meth:`RedisBudget.record_sends`).
+        """
+        if participants is not None and participants >= 1:
+            self.last_participants = participants
+        self._failures = 0
+        if self.available:
+            return False
+        self.available = True
+        logger.info("Redis budget %s is back: pacing on the shared window again", self._name)
+        return True
+
+    def record_failure(
+        self, now: float, error: object = None, *, requests: int | None = None
+    ) -> None:
+        """Note that Redis failed at loop time ``now``; schedule the next try.
+
+        ``error`` (an exception or a reason) and ``requests`` (the limit in
+        force) only feed the log lines.
+        """
+        self._failures += 1
+        interval = min(self.max_retry_interval, self.retry_interval * 2 ** (self._failures - 1))
+        self._next_try = now + interval
+        if not self.available:
+            logger.debug("Redis budget %s still unavailable: %s", self._name, error)
+            return
+        self.available = False
+        if requests is not None:
+            logger.warning(
+                "Redis budget %s unavailable (%s): pacing locally at a safe share of %d/%d "
+                "requests until Redis is back",
+                self._name,
+                error,
+                self.fallback_share(requests),
+                requests,
+            )
+        else:
+            logger.warning(
+                "Redis budget %s unavailable (%s): pacing locally at a safe share "
+                "(1/%d of the limit) until Redis is back",
+                self._name,
+                error,
+                self.last_participants,
+            )
+
+
+def _check_name(label: str, value: object, *, in_key: bool) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{label} must be a str, not {type(value).__name__}")
+    if not 1 <= len(value) <= _MAX_KEY_LENGTH:
+        raise ValueError(f"{label} must be 1 to {_MAX_KEY_LENGTH} characters long")
+    # Printable ASCII without spaces; braces would break the Redis Cluster hash tag.
+    if not all("!" <= c <= "~" for c in value) or (in_key and ("{" in value or "}" in value)):
+        raise ValueError(
+            f"{label} must be printable ASCII without spaces"
+            + (" or braces ('{', '}')" if in_key else "")
+            + f", not {value!r}"
+        )
+    return value
+
+
+def _check_seconds(label: str, value: object, *, positive: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{label} must be a number of seconds, not {value!r}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise ValueError(f"{label} must be a finite {kind} number of seconds, not {value!r}")
+    return float(value)
+
+
+def _check_requests(value: object) -> int:
+    if type(value) is not int:
+        raise TypeError(f"requests must be an int, not {value!r}")
+    if value < 1:
+        raise ValueError(f"requests must be >= 1, not {value!r}")
+    return value
+
+
+def _us(seconds: float) -> int:
+    return round(seconds * 1_000_000)
+
+
+def _safe_url(url: str) -> tuple[str, list[str]]:
+    """The URL as shown in reprs and errors (no credentials, no query), and
+    the secrets to redact from any text that reaches an error.
+
+    Raises:
+        ValueError: not a ``redis://``, ``rediss://`` or ``unix://`` URL (the
+            message does not echo the URL, which may hold a password).
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError("the Redis URL cannot be parsed") from None
+    if parts.scheme not in _URL_SCHEMES:
+        raise ValueError("the Redis URL must start with redis://, rediss:// or unix://")
+    secrets = [s for s in (parts.password,) if s]
+    secrets += [unquote(s) for s in secrets if unquote(s) != s]
+    if parts.scheme == "unix":
+        shown = f"unix://{parts.path}"
+    else:
+        if not parts.hostname:
+            raise ValueError("the Redis URL has no host")
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        shown = f"{parts.scheme}://{host}:{port or 6379}{parts.path or '/0'}"
+    return shown, secrets
+
+
+def _client_display(client: Any) -> tuple[str, list[str]]:
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
+    password = kwargs.get("password")
+    secrets = [password] if isinstance(password, str) and password else []
+    if kwargs.get("path"):
+        return f"unix://{kwargs['path']}", secrets
+    return f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}", (
+        secrets
+    )
+
+
+def _next_midnights(zone: ZoneInfo, around: dt.datetime) -> list[int]:
+    """Epoch milliseconds of the midnights in ``zone`` from two days before
+    ``around`` to three days after, ascending: the script picks the first one
+    after Redis-now, so the host clock only has to be within a day or two."""
+    local_day = around.astimezone(zone).date()
+    midnights = []
+    for days in range(-2, 4):
+        day = local_day + dt.timedelta(days=days)
+        # Where a zone skips midnight (DST at 00:00), fold=0 maps the missing
+        # time to the transition itself: when that day really starts there.
+        midnight = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+        midnights.append(round(midnight.timestamp() * 1000))
+    return sorted(set(midnights))
+
+
+class RedisBudget:
+    """A rolling-window budget shared through Redis by every process on one key.
+
+    Args:
+        redis: a URL (``redis://[:password@]host:port/db``, ``rediss://`` or
+            ``unix://``), for which the budget makes a connection pool and
+            closes it in :meth:`aclose`; or a ``redis.asyncio.Redis`` client,
+            used as it is and never closed by the budget.
+        key: the budget's name (printable ASCII, no spaces or braces, at most
+            200 characters); every process using the same HubSpot app should
+            use the same key. ``None``: the client calls :meth:`resolve_key`
+            with its default before first use.
+        timeout: seconds any call to Redis may take before it raises
+            :exc:`BudgetUnavailable`.
+        daily_reset_timezone: the IANA time zone whose midnight resets
+            HubSpot's daily limit (the HubSpot account's time zone).
+
+    All methods that talk to Redis are coroutines and raise
+    :exc:`BudgetUnavailable` when Redis is unreachable, answers with an error,
+    or does not answer within ``timeout``; they never hang. Each call records
+    its outcome in :attr:`health` (on the running loop's clock).
+
+    Raises:
+        TypeError: ``redis`` is neither a str nor a ``redis.asyncio.Redis``.
+        ValueError: a bad URL, key, timeout or time zone.
+        ModuleNotFoundError: redis-py is not installed (``pip install
+            hubassoc[redis]``).
+    """
+
+    __slots__ = (
+        "_client",
+        "_closed",
+        "_display",
+        "_key",
+        "_keys",
+        "_owned",
+        "_scripts",
+        "_secrets",
+        "_timeout",
+        "_zone",
+        "health",
+        "last_reservation",
+    )
+
+    def __init__(
+        self,
+        redis: str | redis.asyncio.Redis,
+        *,
+        key: str | None = None,
+        timeout: float = 0.25,
+        daily_reset_timezone: str = "UTC",
+    ) -> None:
+        self._timeout = _check_seconds("timeout", timeout, positive=True)
+        if not isinstance(daily_reset_timezone, str):
+            raise TypeError("daily_reset_timezone must be an IANA time zone name (a str)")
+        try:
+            self._zone = ZoneInfo(daily_reset_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"daily_reset_timezone {daily_reset_timezone!r} is not an IANA time zone name"
+            ) from None
+        self._key: str | None = None
+        self._keys: tuple[str, str, str, str] = ("", "", "", "")
+        if key is not None:
+            self._set_key(key)
+        try:
+            import redis.asyncio as aioredis
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError(
+                "RedisBudget needs redis-py: pip install 'hubassoc[redis]'", name=exc.name
+            ) from exc
+        if isinstance(redis, str):
+            self._display, self._secrets = _safe_url(redis)
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            try:
+                # A few connections, waited for rather than multiplied: a
+                # burst of callers queues for them (within the timeout)
+                # instead of opening a connection each. No retries inside
+                # redis-py: the pacer has its own fallback, and a retry would
+                # only eat into the timeout.
+                pool = aioredis.BlockingConnectionPool.from_url(
+                    redis,
+                    max_connections=_MAX_CONNECTIONS,
+                    timeout=None,
+                    socket_timeout=self._timeout,
+                    socket_connect_timeout=self._timeout,
+                    retry=Retry(NoBackoff(), 0),
+                )
+            except (ValueError, TypeError) as exc:
+                raise ValueError(
+                    f"the Redis URL {self._display} is not usable: {self._redact(str(exc))}"
+                ) from None
+            self._client: aioredis.Redis = aioredis.Redis.from_pool(pool)
+            self._owned = True
+        elif isinstance(redis, aioredis.Redis):
+            self._client = redis
+            self._display, self._secrets = _client_display(redis)
+            self._owned = False
+        else:
+            raise TypeError(
+                "redis must be a URL (str) or a redis.asyncio.Redis client, "
+                f"not {type(redis).__name__}"
+            )
+        client = self._client
+        self._scripts: dict[str, AsyncScript] = {
+            name: client.register_script(source)
+            for name, source in (
+                ("reserve", _RESERVE),
+                ("publish_limit", _PUBLISH_LIMIT),
+                ("pause", _PAUSE),
+                ("stop_for_the_day", _STOP_FOR_THE_DAY),
+                ("record_sends", _RECORD_SENDS),
+            )
+        }
+        self._closed = False
+        #: Outage bookkeeping for the pacer (see :class:`BudgetHealth`).
+        self.health = BudgetHealth(name=self._health_name())
+        #: The last :class:`Reservation` :meth:`reserve` returned, if any.
+        self.last_reservation: Reservation | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("available" if self.health.available else "lost")
+        last = self.last_reservation
+        if last is not None and not self._closed:
+            state += (
+                f", {last.requests}/{last.per:g}s, in_window={last.in_window}, "
+                f"participants={last.participants}"
+            )
+            if last.paused:
+                state += f", paused {last.paused:.3f}s"
+            if last.daily_stopped:
+                state += ", stopped for the day"
+        owner = "owned" if self._owned else "shared"
+        return f"<RedisBudget key={self._key!r} at {self._display} ({owner}) [{state}]>"
+
+    # -- key ---------------------------------------------------------------
+
+    @property
+    def key(self) -> str | None:
+        """The budget's name, or ``None`` until :meth:`resolve_key`."""
+        return self._key
+
+    @property
+    def redis_keys(self) -> tuple[str, ...]:
+        """The Redis keys this budget uses (all under one hash tag).
+
+        Raises:
+            RuntimeError: the key is not resolved yet.
+        """
+        self._require_key()
+        return self._keys
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a call to Redis may take."""
+        return self._timeout
+
+    @property
+    def daily_reset_timezone(self) -> str:
+        """The IANA zone whose midnight ends a daily stop."""
+        return self._zone.key
+
+    def resolve_key(self, default: str) -> str:
+        """Give the budget ``default`` as its key unless one was set; return the key.
+
+        The client calls this once before first use with a key derived from
+        its credentials.
+
+        Raises:
+            ValueError, TypeError: ``default`` is not a valid key.
+        """
+        if self._key is None:
+            self._set_key(default)
+        assert self._key is not None
+        return self._key
+
+    def _set_key(self, key: str) -> None:
+        key = _check_name("key", key, in_key=True)
+        tag = f"{{hubassoc:{key}}}"
+        self._key = key
+        self._keys = (f"{tag}:sent", f"{tag}:state", f"{tag}:participants", f"{tag}:daily")
+        if hasattr(self, "health"):
+            self.health._name = self._health_name()
+
+    def _health_name(self) -> str:
+        return f"{self._key!r} at {self._display}"
+
+    def _require_key(self) -> None:
+        if self._key is None:
+            raise RuntimeError("the RedisBudget has no key yet: call resolve_key(default) first")
+
+    # -- calls ---------------------------------------------------------------
+
+    async def reserve(
+        self, *, requests: int, per: float, margin: float, participant: str, adaptive: bool
+    ) -> Reservation:
+        """Reserve the earliest send slot in the shared window (one atomic script).
+
+        Args:
+            requests, per: the limit: at most ``requests`` in any ``per`` seconds.
+            margin: seconds added to the window for arrival jitter.
+            participant: this process's id (counted in ``participants``).
+            adaptive: use the limit another process published
+                (:meth:`publish_limit`) instead of ``requests``/``per``.
+
+        Returns:
+            The :class:`Reservation`; when ``reserved``, sleep ``wait`` and send.
+
+        Raises:
+            BudgetUnavailable: Redis failed or did not answer in time.
+            RuntimeError: the key is not resolved, or the budget is closed.
+            ValueError, TypeError: bad arguments.
+        """
+        requests = _check_requests(requests)
+        per_us = _us(_check_seconds("per", per, positive=True))
+        margin_us = _us(_check_seconds("margin", margin, positive=False))
+        participant = _check_name("participant", participant, in_key=False)
+        sent, state, participants, daily = self._keys
+        answer = await self._run(
+            "reserve",
+            [sent, state, participants, daily],
+            [requests, per_us, margin_us, participant, "1" if adaptive else "0"],
+            requests=requests,
+        )
+        try:
+            reserved, wait, in_force, per_in_force, in_window, seen, paused, stopped, now = answer
+            reservation = Reservation(
+                reserved=bool(reserved),
+                wait=max(0, int(wait)) / 1e6,
+                requests=int(in_force),
+                per=int(per_in_force) / 1e6,
+                in_window=int(in_window),
+                participants=int(seen),
+                paused=int(paused) / 1e6,
+                daily_stopped=bool(stopped),
+                server_time=int(now) / 1e6,
+            )
+        except (TypeError, ValueError) as exc:
+            self._fail("an unexpected answer from the reserve script", exc)
+        self.health.record_success(reservation.participants)
+        self.last_reservation = reservation
+        return reservation
+
+    async def publish_limit(self, requests: int, per: float) -> None:
+        """Publish the limit an adaptive process learned from HubSpot's headers;
+        every process reserving with ``adaptive=True`` on this key adopts it.
+
+        Raises:
+            BudgetUnavailable: Redis failed or did not answer in time.
+        """
+        requests = _check_requests(requests)
+        per_us = _us(_check_seconds("per", per, positive=True))
+        await self._run("publish_limit", [self._keys[1]], [requests, per_us])
+        self.health.record_success()
+
+    async def pause(self, seconds: float) -> float:
+        """Hold every process on the key until Redis-now + ``seconds`` (after a
+        rolling-window 429); an existing longer pause stays. Return the
+        seconds of pause now in force.
+
+        Slots reserved before the pause are not recalled: their holders send
+        at them.
+
+        Raises:
+            BudgetUnavailable: Redis failed or did not answer in time.
+        """
+        pause_us = _us(_check_seconds("seconds", seconds, positive=False))
+        answer = await self._run("pause", [self._keys[1]], [pause_us, _DEFAULT_SPAN_US])
+        self.health.record_success()
+        return int(answer[0]) / 1e6
+
+    async def stop_for_the_day(self) -> float:
+        """Stop every process on the key until the daily reset (after a DAILY
+        429): the next midnight, by Redis's clock, in ``daily_reset_timezone``.
+        Return the seconds until the reset.
+
+        Raises:
+            BudgetUnavailable: Redis failed or did not answer in time.
+        """
+        candidates = _next_midnights(self._zone, dt.datetime.now(dt.UTC))
+        answer = await self._run("stop_for_the_day", [self._keys[3]], candidates)
+        self.health.record_success()
+        reset_ms, now_us = int(answer[0]), int(answer[1])
+        return max(0.0, reset_ms / 1e3 - now_us / 1e6)
+
+    async def record_sends(self, ages: Sequence[float], participant: str) -> int:
+        """Count sends made while Redis was lost into the shared window.
+
+        ``ages`` are seconds before Redis-now (the caller converts its own
+        send times with the offset it estimated from ``server_time``). At
+        most the :data:`MAX_RECORDED_SENDS` most recent are kept; those older
+        than the window are dropped. Return how many were added.
+
+        Raises:
+            BudgetUnavailable: Redis failed or did not answer in time.
+            ValueError: an age is negative or not finite.
+        """
+        participant = _check_name("participant", participant, in_key=False)
+        checked = sorted(_check_seconds("age", age, positive=False) for age in ages)
+        checked = checked[:MAX_RECORDED_SENDS]
+        sent, state, participants, _ = self._keys
+        answer = await self._run(
+            "record_sends",
+            [sent, state, participants],
+            [participant, _DEFAULT_SPAN_US, *(_us(age) for age in checked)],
+        )
+        self.health.record_success()
+        return int(answer)
+
+    async def aclose(self) -> None:
+        """Close the connection pool if the budget made it (from a URL); a
+        client passed in is left open. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owned:
+            await self._client.aclose()
+
+    async def _run(
+        self, script: str, keys: list[str], args: list[Any], *, requests: int | None = None
+    ) -> Any:
+        """Run one script within the timeout; translate every failure to
+        :exc:`BudgetUnavailable` and note it in :attr:`health`."""
+        if self._closed:
+            raise RuntimeError("the RedisBudget is closed")
+        self._require_key()
+        from redis.exceptions import RedisError
+
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._scripts[script](keys=keys, args=args)
+        except TimeoutError as exc:
+            self._fail(f"no answer within {self._timeout:g}s", exc, requests=requests)
+        except (RedisError, OSError) as exc:
+            self._fail(f"{type(exc).__name__}: {exc}", exc, requests=requests)
+
+    def _fail(self, reason: str, exc: BaseException, *, requests: int | None = None) -> NoReturn:
+        reason = self._redact(reason)
+        error = BudgetUnavailable(
+            f"the Redis budget {self._key!r} at {self._display} is unavailable: {reason}",
+            key=self._key,
+            reason=reason,
+        )
+        self.health.record_failure(asyncio.get_running_loop().time(), reason, requests=requests)
+        # The cause is chained for debugging; redis-py's messages name the
+        # host and port, never the password.
+        raise error from exc
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
