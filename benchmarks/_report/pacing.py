@@ -120,8 +120,10 @@ def _long(runs: list[pac.LongRun]) -> list[str]:
     return [
         f"**c. Long runs.** {first.windows} windows' worth of pairs with a jittered round "
         f"trip (mean {first.round_trip * 1000:g} ms, uniform over "
-        f"{first.jitter * 1000:g} ms): sustained (after the first window) >= 99% of the "
-        "ceiling, zero 429s, peak <= the limit.",
+        f"{first.jitter * 1000:g} ms): sustained >= 99% of the ceiling, zero 429s, peak <= "
+        "the limit. *Sustained* is the rate from the moment the first window's worth of pairs "
+        "is done to the last completion (the same whether a pacer sends each window's share "
+        "at its start or spreads it); *of ceiling* is the whole run's rate.",
         "",
         *table(
             [
@@ -161,7 +163,7 @@ def _processes(runs: list[pac.ProcessRun]) -> list[str]:
         f"{n(first.pairs)} pairs shared out, each process a client in its own interpreter, "
         "all starting on the same instant): through one `hubassoc.RedisBudget` "
         "(`rate_limit=RateLimit(...)`, `shared_budget=...`), together >= 95% of the ceiling "
-        "after the first window with zero 429s; beside it, the same K without Redis "
+        "(sustained, as in c) with zero 429s; beside it, the same K without Redis "
         "(adaptive, `rate_limit=None`), for information.",
         "",
         *table(
