@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmarks import _clients as clients
 from benchmarks._sandbox_proc import SandboxProcess
-from benchmarks._stats import median
+from benchmarks._stats import median, steady_rate
 from hubassoc import RateLimit
 
 __all__ = [
@@ -182,9 +182,11 @@ def _run_client(
 def _summarise(run: clients.Run, scenario: Scenario, stats: dict[str, Any]) -> ClientRun:
     window = scenario.window
     per_s = run.ok / run.wall if run.wall > 0 else math.nan
-    after = sum(n for t, n in run.done if t > window)
-    span = run.wall - window
-    sustained = after / span if span > 0 else math.nan
+    # From the first window's worth of pairs done to the last completion: the
+    # same for a pacer that sends each window's share at its start as for one
+    # that spreads it (pairs done "after the first window" would credit the
+    # former with the rest of its last window).
+    sustained = steady_rate(run.done, scenario.requests * clients.BATCH)
     sandbox_429 = int(stats["by_status"].get("429", 0))
     # hubassoc counts its own 429s; HubSpot's SDKs retry invisibly to the
     # caller, so the sandbox's count stands in for theirs.
