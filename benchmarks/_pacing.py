@@ -173,6 +173,7 @@ class ProcessRun:
     peak_window: int = 0
     failed: int = 0
     cpu: float = 0.0  #: all processes' client CPU
+    late_start: float = 0.0  #: seconds the latest process started after the common start
     error: str = ""
 
     @property
@@ -415,6 +416,7 @@ def _processes(
         result.failed += report["failed"]
         result.rate_limited += report["rate_limited"]
         result.cpu += report["cpu"]
+        result.late_start = max(result.late_start, report.get("late_start", 0.0))
         if report["first_error"] and not result.error:
             result.error = report["first_error"]
     stats = sandbox.stats()
@@ -588,6 +590,11 @@ def run_pacing(
                     f"peak {run.peak_window}/100, failed {run.failed}"
                     + (f", error {run.error}" if run.error else "")
                 )
+                if run.late_start > 0.05:
+                    result.problems.append(
+                        f"pacing {k} process(es) {mode}: a process started "
+                        f"{run.late_start:.2f} s late (its interpreter was slow to come up)"
+                    )
                 if run.error or run.failed:
                     result.problems.append(
                         f"pacing {k} process(es) {mode}: {run.failed} failed ({run.error})"

@@ -62,7 +62,7 @@ def limits_verdicts(result: lim.LimitsResult) -> list[Verdict]:
             Verdict(
                 target=f"adaptive (rate_limit=None) at {pro.requests}/{pro.window:g} s: "
                 ">= 90% of capacity after the first window, 429s only in the first window",
-                measured=f"{pct(adaptive.sustained_fraction)} after the first window; "
+                measured=f"sustained {pct(adaptive.sustained_fraction)}; "
                 f"429s: {adaptive.limited_first_window} in the first window, "
                 f"{adaptive.limited_later} later",
                 passed=adaptive.sustained_fraction >= 0.9 and adaptive.limited_later == 0,
@@ -126,8 +126,7 @@ def pacing_verdicts(result: pac.PacingResult) -> list[Verdict]:
             Verdict(
                 target=f"{p.processes} process(es) on one {p.requests}/{p.window:g} s window "
                 "through Redis: together >= 95% of the ceiling, zero 429s",
-                measured=f"{pct(p.sustained_fraction)} after the first window, "
-                f"{p.sandbox_429} 429s",
+                measured=f"sustained {pct(p.sustained_fraction)}, {p.sandbox_429} 429s",
                 passed=p.passed,
             )
         )
