@@ -168,7 +168,7 @@ def _processes_panel(ax: Any, result: pac.PacingResult) -> None:
     ax.axhline(pac.PROCESS_TARGET * 100, color="black", linestyle="dashed", label="target 95%")
     ax.set_xticks(range(len(counts)))
     ax.set_xticklabels([f"K = {k}" for k in counts])
-    ax.set_ylabel("% of the ceiling after the first window (all processes)")
+    ax.set_ylabel("sustained, % of the ceiling (all processes together)")
     first = result.processes[0]
     ax.set_title(
         f"K processes on one {first.requests}/{first.window:g} s window\n"
