@@ -7,7 +7,10 @@ interleaved: repetition r runs every client once before repetition r+1):
 2. ``limits``: the Free and Professional rolling windows (scaled by
    ``--time-scale``), a 20/1 s window, and the adaptive client;
 3. ``latency``: a lone awaited call against ``linger`` + round trip;
-4. ``backfill``: ``hubassoc backfill`` over 1,000,000 rows.
+4. ``backfill``: ``hubassoc backfill`` over 1,000,000 rows;
+5. ``pacing``: a burst on an idle client, short jobs, long runs with a
+   jittered round trip, K processes on one window (through Redis, and
+   adaptive without it), and Redis's cost per request.
 
 Writes ``RESULTS.md`` and ``throughput.png`` to ``benchmarks/``, and the raw
 figures to ``benchmarks/out/results.json``. Runs with ``--quick`` or
@@ -26,8 +29,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import os
 import shlex
 import sys
@@ -35,11 +36,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import _backfill, _efficiency, _latency, _limits, _profile, _report
+from benchmarks import _backfill, _efficiency, _latency, _limits, _pacing, _profile, _report
 from benchmarks._clients import IdSource
+from benchmarks._machine import machine_info
+from benchmarks._results import Results, load_results, write_results
 from benchmarks._sandbox_proc import SandboxProcess
 
-SECTIONS = ("efficiency", "limits", "latency", "backfill")
+SECTIONS = ("efficiency", "limits", "latency", "backfill", "pacing")
 HERE = Path(__file__).resolve().parent
 
 
@@ -62,6 +65,16 @@ def _sections(text: str) -> list[str]:
             f"choose from {', '.join(SECTIONS)}"
         )
     return names
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of counts: {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"not a list of counts >= 1: {text!r}")
+    return values
 
 
 def _lingers(text: str) -> list[float]:
@@ -165,6 +178,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="backfill runs (--repeat)",
     )
     add("--skip-backfill", action="store_true", help="leave the backfill section out")
+    add(
+        "--long-windows",
+        type=_positive(int),
+        default=10,
+        metavar="N",
+        help="windows of each pacing long run (10)",
+    )
+    add(
+        "--process-windows",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="windows of each K-process pacing run (6; quick 4)",
+    )
+    add(
+        "--processes",
+        type=_counts,
+        default=[1, 2, 4, 8],
+        metavar="K,K",
+        help="process counts of the pacing section (1,2,4,8)",
+    )
+    add(
+        "--redis-requests",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="requests per Redis-cost run (500; quick 200)",
+    )
     add("--profile", action="store_true", help="also cProfile one run of each hubassoc contender")
     add("--out", type=Path, default=None, metavar="DIR", help="where RESULTS.md and the PNG go")
     add(
@@ -187,6 +228,8 @@ def _settle(args: argparse.Namespace) -> None:
     args.single_pairs = args.single_pairs or (500 if quick else 2_000)
     args.time_scale = args.time_scale or (0.1 if quick else 1.0)
     args.fast_windows = args.fast_windows or (5 if quick else 10)
+    args.process_windows = args.process_windows or (4 if quick else 6)
+    args.redis_requests = args.redis_requests or (200 if quick else 500)
     sections = list(args.only or SECTIONS)
     # --quick leaves the backfill out unless --only asks for it by name.
     if args.skip_backfill or (quick and not args.only):
@@ -204,37 +247,14 @@ def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return value
-
-
-def _load(path: Path) -> tuple[dict[str, Any], Any, Any, Any, Any, float]:
-    """The sections of an earlier run's results.json, as result objects."""
-    raw = json.loads(path.read_text())
-    efficiency = limits = latency = backfill = None
-    if raw["efficiency"]:
-        efficiency = _efficiency.EfficiencyResult(**raw["efficiency"])
-    if raw["limits"]:
-        limits = _limits.LimitsResult(**raw["limits"])
-        limits.scenarios = [_limits.Scenario(**s) for s in raw["limits"]["scenarios"]]
-    if raw["latency"]:
-        latency = _latency.LatencyResult(**raw["latency"])
-    if raw["backfill"]:
-        backfill = _backfill.BackfillResult(**raw["backfill"])
-    return raw["machine"], efficiency, limits, latency, backfill, raw.get("elapsed", 0.0)
-
-
-def _write(args: argparse.Namespace, info: dict[str, Any], sections: Any, elapsed: float) -> None:
-    efficiency, limits, latency, backfill = sections
-    text = _report.markdown(info, efficiency, limits, latency, backfill, elapsed=elapsed)
+def _write(args: argparse.Namespace, results: Results) -> None:
+    text = _report.markdown(results)
     print(text)
     (args.out / "RESULTS.md").write_text(text)
     chart = args.out / "throughput.png"
-    if _report.write_chart(chart, efficiency, limits):
+    if _report.write_chart(chart, results.efficiency, results.limits, results.pacing):
         _log(f"chart written: {chart}")
-    _log(f"RESULTS.md written: {args.out / 'RESULTS.md'} ({elapsed / 60:.1f} min)")
+    _log(f"RESULTS.md written: {args.out / 'RESULTS.md'} ({results.elapsed / 60:.1f} min)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,23 +262,22 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _settle(args)
     if args.render is not None:
-        info, *sections, elapsed = _load(args.render)
+        results = load_results(args.render)
         args.out.mkdir(parents=True, exist_ok=True)
-        _write(args, info, sections, elapsed)
+        _write(args, results)
         return 0
     command = "python -m benchmarks" + (" " + shlex.join(argv) if argv else "")
-    info = _report.machine_info(command)
+    results = Results(machine_info(command))
     args.out.mkdir(parents=True, exist_ok=True)
     raw_dir = args.raw_dir
     raw_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     ids = IdSource()
-    efficiency = limits = latency = backfill = None
     _log(f"sections: {', '.join(args.sections)}; results to {args.out}")
     with SandboxProcess() as sandbox:
         _log(f"sandbox pid {sandbox.pid} at {sandbox.url}")
         if "efficiency" in args.sections:
-            efficiency = _efficiency.run_efficiency(
+            results.efficiency = _efficiency.run_efficiency(
                 sandbox,
                 ids,
                 pairs=args.pairs,
@@ -269,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             _profile.profile_hubassoc(sandbox, ids, pairs=args.pairs, out_dir=raw_dir, log=_log)
         if "limits" in args.sections:
-            limits = _limits.run_limits(
+            results.limits = _limits.run_limits(
                 sandbox,
                 ids,
                 time_scale=args.time_scale,
@@ -280,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 log=_log,
             )
         if "latency" in args.sections:
-            latency = _latency.run_latency(
+            results.latency = _latency.run_latency(
                 sandbox,
                 ids,
                 calls=args.latency_calls,
@@ -289,23 +308,27 @@ def main(argv: list[str] | None = None) -> int:
                 log=_log,
             )
         if "backfill" in args.sections:
-            backfill = _backfill.run_backfill(
+            results.backfill = _backfill.run_backfill(
                 sandbox, rows=args.backfill_rows, repeat=args.backfill_repeat, log=_log
             )
-    info["load_after"] = os.getloadavg()
-    elapsed = time.perf_counter() - started
-    raw = {
-        "machine": info,
-        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "efficiency": _plain(efficiency),
-        "limits": _plain(limits),
-        "latency": _plain(latency),
-        "backfill": _plain(backfill),
-        "elapsed": elapsed,
-    }
+        if "pacing" in args.sections:
+            results.pacing = _pacing.run_pacing(
+                sandbox,
+                ids,
+                time_scale=args.time_scale,
+                repeat=args.repeat,
+                long_windows=args.long_windows,
+                process_windows=args.process_windows,
+                process_counts=args.processes,
+                redis_requests=args.redis_requests,
+                log=_log,
+            )
+    results.machine.load_after = os.getloadavg()
+    results.elapsed = time.perf_counter() - started
+    args_raw = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     # Raw figures first: a report that fails to render can be redone with --render.
-    (raw_dir / args.raw_name).write_text(json.dumps(raw, indent=1, default=str))
-    _write(args, info, (efficiency, limits, latency, backfill), elapsed)
+    write_results(raw_dir / args.raw_name, results, args_raw)
+    _write(args, results)
     return 0
 
 

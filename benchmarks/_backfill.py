@@ -9,7 +9,6 @@ its peak is recorded beside the figure (``runner_rss_mb``).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -24,10 +23,24 @@ from benchmarks._sandbox_proc import SandboxProcess
 from benchmarks._stats import median
 from benchmarks.backfill_bench import backfill_command, run_backfill_bench, shown
 
-__all__ = ["BackfillResult", "run_backfill"]
+__all__ = ["BackfillResult", "BackfillSummary", "run_backfill"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+
+
+@dataclass
+class BackfillSummary:
+    """Medians over the runs that succeeded, and the peaks' maxima."""
+
+    per_s: float
+    wall: float
+    cpu: float
+    per_cpu: float
+    peak_rss_mb: float
+    requests: float
+    peak_rss_mb_max: float
+    runner_rss_mb_max: float = math.nan
 
 
 @dataclass
@@ -37,8 +50,9 @@ class BackfillResult:
     runner: str = "benchmarks/backfill_bench.py:run_backfill_bench"
     command: str = ""
     skipped: str = ""  #: why nothing was measured, if nothing was
+    #: the runner's figures per run, as it printed them (JSON)
     reps: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, float] = field(default_factory=dict)
+    summary: BackfillSummary | None = None
     problems: list[str] = field(default_factory=list)
 
 
@@ -101,17 +115,21 @@ def run_backfill(
             )
     ok = [rep for rep in result.reps if rep.get("exit") == 0]
     if ok:
-        result.summary = {
-            key: median([rep[key] for rep in ok if key in rep])
-            for key in ("per_s", "wall", "cpu", "per_cpu", "peak_rss_mb", "requests")
-        }
-        result.summary["peak_rss_mb_max"] = max(rep.get("peak_rss_mb", math.nan) for rep in ok)
-        result.summary["runner_rss_mb_max"] = max(rep.get("runner_rss_mb", math.nan) for rep in ok)
+
+        def middle(key: str) -> float:
+            return median([rep[key] for rep in ok if key in rep])
+
+        result.summary = BackfillSummary(
+            per_s=middle("per_s"),
+            wall=middle("wall"),
+            cpu=middle("cpu"),
+            per_cpu=middle("per_cpu"),
+            peak_rss_mb=middle("peak_rss_mb"),
+            requests=middle("requests"),
+            peak_rss_mb_max=max(rep.get("peak_rss_mb", math.nan) for rep in ok),
+            runner_rss_mb_max=max(rep.get("runner_rss_mb", math.nan) for rep in ok),
+        )
     return result
-
-
-def as_json(result: BackfillResult) -> dict[str, Any]:
-    return dataclasses.asdict(result)
 
 
 if __name__ == "__main__":

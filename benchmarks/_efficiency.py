@@ -9,7 +9,6 @@ the median over repetitions is reported.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,9 +24,13 @@ __all__ = [
     "OFFICIAL_BATCH",
     "OFFICIAL_SINGLE",
     "PIPE",
+    "SDK_BATCH",
     "SUBMITTED",
     "TARGETS",
+    "ContenderRun",
+    "ContenderSummary",
     "EfficiencyResult",
+    "Ratio",
     "run_efficiency",
 ]
 
@@ -37,6 +40,7 @@ EXPLICIT = "hubassoc explicit batch"
 PIPE = "pipe (bare aiohttp)"
 OFFICIAL_BATCH = "official SDK batch"
 OFFICIAL_SINGLE = "official SDK single PUT"
+SDK_BATCH = "hubspot-sdk batch (async)"
 FLOOR = "asyncio floor (no I/O)"
 
 #: (numerator, denominator, target on the CPU ratio or None for information only)
@@ -49,6 +53,8 @@ TARGETS: list[tuple[str, str, float | None]] = [
     (COALESCED, FLOOR, None),
     (SUBMITTED, PIPE, None),
     (SUBMITTED, OFFICIAL_BATCH, None),
+    (COALESCED, SDK_BATCH, None),
+    (EXPLICIT, SDK_BATCH, None),
 ]
 
 WHAT = {
@@ -58,8 +64,59 @@ WHAT = {
     PIPE: "8 aiohttp workers POSTing prebuilt 100-pair bodies, reading every answer",
     OFFICIAL_BATCH: "`batch_api.create_default`, 100 pairs a call, plain loop",
     OFFICIAL_SINGLE: "`basic_api.create_default`, one PUT per pair, plain loop",
+    SDK_BATCH: "`AsyncHubSpot().crm.associations.batch.create_default`, 100 pairs a call, "
+    "8 concurrent workers",
     FLOOR: "reference: gathered awaits of futures resolved 100 at a time, no HTTP",
 }
+
+
+@dataclass
+class ContenderRun:
+    """One contender's figures in one repetition."""
+
+    pairs: int
+    wall: float
+    cpu: float
+    per_wall: float
+    per_cpu: float
+    ok: int
+    failed: int
+    requests: int  #: requests the sandbox saw
+    sandbox_cpu: float
+    sandbox_created: int
+    by_status: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ContenderSummary:
+    """One contender's medians over the repetitions."""
+
+    pairs: int
+    per_wall: float
+    per_cpu: float
+    wall: float
+    cpu: float
+    sandbox_cpu: float
+    requests: float
+
+
+@dataclass
+class Ratio:
+    """``num`` against ``den``: medians of the per-repetition ratios."""
+
+    num: str
+    den: str
+    target: float | None  #: on the CPU ratio; None for information only
+    cpu: float
+    wall: float
+    cpu_reps: list[float] = field(default_factory=list)
+    wall_reps: list[float] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool | None:
+        """Whether the CPU ratio met its target (None without one)."""
+        return None if self.target is None else self.cpu >= self.target
 
 
 @dataclass
@@ -67,12 +124,11 @@ class EfficiencyResult:
     pairs: int
     single_pairs: int
     repeat: int
-    #: contender -> one summary dict per repetition
-    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: contender -> one run per repetition
+    runs: dict[str, list[ContenderRun]] = field(default_factory=dict)
     #: contender -> medians
-    summary: dict[str, dict[str, float]] = field(default_factory=dict)
-    #: one dict per ratio: num, den, target, cpu, wall, cpu_reps, wall_reps
-    ratios: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, ContenderSummary] = field(default_factory=dict)
+    ratios: list[Ratio] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -100,6 +156,9 @@ def _contenders(
     def official_single() -> clients.Run:
         return clients.official_single(OFFICIAL_SINGLE, url, token, ids.pairs(single_pairs))
 
+    def sdk_batch() -> clients.Run:
+        return clients.hubspot_sdk_batch(SDK_BATCH, url, token, ids.pairs(pairs))
+
     def floor() -> clients.Run:
         return clients.asyncio_floor(FLOOR, ids.pairs(pairs))
 
@@ -110,31 +169,31 @@ def _contenders(
         (PIPE, pipe),
         (OFFICIAL_BATCH, official_batch),
         (OFFICIAL_SINGLE, official_single),
+        *([(SDK_BATCH, sdk_batch)] if clients.has_hubspot_sdk() else []),
         (FLOOR, floor),
     ]
 
 
-def _one(sandbox: SandboxProcess, name: str, make: Callable[[], clients.Run]) -> dict[str, Any]:
+def _one(sandbox: SandboxProcess, name: str, make: Callable[[], clients.Run]) -> ContenderRun:
     sandbox.reset()
     cpu_before = sandbox.cpu_seconds()
     run = make()
     sandbox_cpu = sandbox.cpu_seconds() - cpu_before
     stats = sandbox.stats()
-    out = {
-        "pairs": run.pairs,
-        "wall": run.wall,
-        "cpu": run.cpu,
-        "per_wall": run.per_wall,
-        "per_cpu": run.per_cpu,
-        "ok": run.ok,
-        "failed": run.failed,
-        "requests": stats["requests"],
-        "sandbox_cpu": sandbox_cpu,
-        "sandbox_created": stats["pairs_created"],
-        "by_status": stats["by_status"],
-        "extra": run.extra,
-    }
-    return out
+    return ContenderRun(
+        pairs=run.pairs,
+        wall=run.wall,
+        cpu=run.cpu,
+        per_wall=run.per_wall,
+        per_cpu=run.per_cpu,
+        ok=run.ok,
+        failed=run.failed,
+        requests=stats["requests"],
+        sandbox_cpu=sandbox_cpu,
+        sandbox_created=stats["pairs_created"],
+        by_status=stats["by_status"],
+        extra=run.extra,
+    )
 
 
 def run_efficiency(
@@ -158,39 +217,31 @@ def run_efficiency(
             out = _one(sandbox, name, make)
             result.runs.setdefault(name, []).append(out)
             log(
-                f"efficiency rep {r + 1}/{repeat} {name:26} {out['per_wall']:>10,.0f} pairs/s "
-                f"{out['per_cpu']:>10,.0f} pairs/CPU-s  sandbox CPU {out['sandbox_cpu']:.2f}s"
+                f"efficiency rep {r + 1}/{repeat} {name:26} {out.per_wall:>10,.0f} pairs/s "
+                f"{out.per_cpu:>10,.0f} pairs/CPU-s  sandbox CPU {out.sandbox_cpu:.2f}s"
             )
-            if name != FLOOR and (out["failed"] or out["sandbox_created"] != out["pairs"]):
+            if name != FLOOR and (out.failed or out.sandbox_created != out.pairs):
                 result.problems.append(
-                    f"{name} rep {r + 1}: {out['failed']} failed, sandbox created "
-                    f"{out['sandbox_created']} of {out['pairs']} ({out['extra']})"
+                    f"{name} rep {r + 1}: {out.failed} failed, sandbox created "
+                    f"{out.sandbox_created} of {out.pairs} ({out.extra})"
                 )
     for name, runs in result.runs.items():
-        result.summary[name] = {
-            key: median([run[key] for run in runs])
-            for key in ("per_wall", "per_cpu", "wall", "cpu", "sandbox_cpu", "requests")
-        }
-        result.summary[name]["pairs"] = runs[0]["pairs"]
+        result.summary[name] = ContenderSummary(
+            pairs=runs[0].pairs,
+            per_wall=median([run.per_wall for run in runs]),
+            per_cpu=median([run.per_cpu for run in runs]),
+            wall=median([run.wall for run in runs]),
+            cpu=median([run.cpu for run in runs]),
+            sandbox_cpu=median([run.sandbox_cpu for run in runs]),
+            requests=median([run.requests for run in runs]),
+        )
     for num, den, target in TARGETS:
         if num not in result.runs or den not in result.runs:
             continue
         pairs_of_reps = list(zip(result.runs[num], result.runs[den], strict=True))
-        cpu_reps = [ratio(a["per_cpu"], b["per_cpu"]) for a, b in pairs_of_reps]
-        wall_reps = [ratio(a["per_wall"], b["per_wall"]) for a, b in pairs_of_reps]
+        cpu_reps = [ratio(a.per_cpu, b.per_cpu) for a, b in pairs_of_reps]
+        wall_reps = [ratio(a.per_wall, b.per_wall) for a, b in pairs_of_reps]
         result.ratios.append(
-            {
-                "num": num,
-                "den": den,
-                "target": target,
-                "cpu": median(cpu_reps),
-                "wall": median(wall_reps),
-                "cpu_reps": cpu_reps,
-                "wall_reps": wall_reps,
-            }
+            Ratio(num, den, target, median(cpu_reps), median(wall_reps), cpu_reps, wall_reps)
         )
     return result
-
-
-def as_json(result: EfficiencyResult) -> dict[str, Any]:
-    return dataclasses.asdict(result)

@@ -9,19 +9,25 @@ limit, no added latency). Target: the call's median within
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from benchmarks import _clients as clients
 from benchmarks._sandbox_proc import SandboxProcess
 from benchmarks._stats import median, percentile
 
-__all__ = ["SLACK", "LatencyResult", "run_latency"]
+__all__ = ["SLACK", "LatencyResult", "LatencyVerdict", "Spread", "run_latency", "verdicts"]
 
 #: What the client may add on top of linger + round trip.
 SLACK = 0.002
+
+
+@dataclass
+class Spread:
+    """Seconds: the median and the 90th percentile of some timings."""
+
+    median: float
+    p90: float
 
 
 @dataclass
@@ -29,10 +35,24 @@ class LatencyResult:
     calls: int
     lingers: list[float]
     repeat: int
-    #: per repetition: {"rtt": {...}, "linger=0.005": {...}}, each with median and p90
-    reps: list[dict[str, dict[str, float]]] = field(default_factory=list)
-    #: "rtt" and each linger -> {"median", "p90"} medians over repetitions
-    summary: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: per repetition: {"rtt": ..., "linger=0.005": ...}
+    reps: list[dict[str, Spread]] = field(default_factory=list)
+    #: "rtt" and each linger -> medians over repetitions
+    summary: dict[str, Spread] = field(default_factory=dict)
+
+
+@dataclass
+class LatencyVerdict:
+    """One linger's lone-call latency against its bound (seconds)."""
+
+    linger: float
+    median: float
+    p90: float
+    bound_median: float
+    bound_p90: float
+    median_ok: bool
+    p90_ok: bool
+    overhead_median: float  #: median - linger - median RTT
 
 
 def _key(linger: float) -> str:
@@ -53,50 +73,45 @@ def run_latency(
     result = LatencyResult(calls, list(lingers), repeat)
     url, token = sandbox.url, sandbox.token
     for r in range(repeat):
-        rep: dict[str, dict[str, float]] = {}
+        rep: dict[str, Spread] = {}
         sandbox.reset()
         rtts = clients.bare_round_trips(url, token, ids.pairs(calls + 1))
-        rep["rtt"] = {"median": median(rtts), "p90": percentile(rtts, 90)}
+        rep["rtt"] = Spread(median(rtts), percentile(rtts, 90))
         for linger in lingers:
             sandbox.reset()
             times = clients.lone_call_latencies(url, token, ids.pairs(calls + 1), linger=linger)
-            rep[_key(linger)] = {"median": median(times), "p90": percentile(times, 90)}
+            rep[_key(linger)] = Spread(median(times), percentile(times, 90))
         result.reps.append(rep)
         log(
             f"latency rep {r + 1}/{repeat} "
-            + " ".join(
-                f"{k}: {v['median'] * 1000:.2f}/{v['p90'] * 1000:.2f} ms" for k, v in rep.items()
-            )
+            + " ".join(f"{k}: {v.median * 1000:.2f}/{v.p90 * 1000:.2f} ms" for k, v in rep.items())
         )
     for key in result.reps[0]:
-        result.summary[key] = {
-            stat: median([rep[key][stat] for rep in result.reps]) for stat in ("median", "p90")
-        }
+        result.summary[key] = Spread(
+            median([rep[key].median for rep in result.reps]),
+            median([rep[key].p90 for rep in result.reps]),
+        )
     return result
 
 
-def verdicts(result: LatencyResult) -> list[dict[str, Any]]:
+def verdicts(result: LatencyResult) -> list[LatencyVerdict]:
     """Per linger: the measured median/p90, the bound, and whether it held."""
     rtt = result.summary["rtt"]
     out = []
     for linger in result.lingers:
         measured = result.summary[_key(linger)]
-        bound_median = linger + rtt["median"] + SLACK
-        bound_p90 = linger + rtt["p90"] + SLACK
+        bound_median = linger + rtt.median + SLACK
+        bound_p90 = linger + rtt.p90 + SLACK
         out.append(
-            {
-                "linger": linger,
-                "median": measured["median"],
-                "p90": measured["p90"],
-                "bound_median": bound_median,
-                "bound_p90": bound_p90,
-                "median_ok": measured["median"] <= bound_median,
-                "p90_ok": measured["p90"] <= bound_p90,
-                "overhead_median": measured["median"] - linger - rtt["median"],
-            }
+            LatencyVerdict(
+                linger=linger,
+                median=measured.median,
+                p90=measured.p90,
+                bound_median=bound_median,
+                bound_p90=bound_p90,
+                median_ok=measured.median <= bound_median,
+                p90_ok=measured.p90 <= bound_p90,
+                overhead_median=measured.median - linger - rtt.median,
+            )
         )
     return out
-
-
-def as_json(result: LatencyResult) -> dict[str, Any]:
-    return dataclasses.asdict(result)

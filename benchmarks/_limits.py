@@ -13,7 +13,6 @@ limit (capacity after the first window, 429s only in the first window).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,14 +20,27 @@ from typing import Any
 
 from benchmarks import _clients as clients
 from benchmarks._sandbox_proc import SandboxProcess
-from benchmarks._stats import median
+from benchmarks._stats import median, steady_rate
 from hubassoc import RateLimit
 
-__all__ = ["ADAPTIVE", "FIXED", "OFFICIAL", "LimitsResult", "Scenario", "run_limits"]
+__all__ = [
+    "ADAPTIVE",
+    "FIXED",
+    "OFFICIAL",
+    "SDK",
+    "ClientRun",
+    "ClientSummary",
+    "LimitsResult",
+    "Scenario",
+    "run_limits",
+]
 
 FIXED = "hubassoc RateLimit"
 ADAPTIVE = "hubassoc adaptive"
 OFFICIAL = "official SDK + Retry(429)"
+SDK = "hubspot-sdk as shipped"
+#: The clients whose 429s only the sandbox sees (they retry them silently).
+SILENT_RETRIES = (OFFICIAL, SDK)
 
 #: The round trip HubSpot's API takes from a typical client, at time scale 1.
 ROUND_TRIP = 0.15
@@ -63,19 +75,69 @@ class Scenario:
 
 
 @dataclass
+class ClientRun:
+    """One client's run of one scenario in one repetition."""
+
+    pairs: int
+    ok: int
+    failed: int
+    wall: float
+    per_s: float
+    fraction: float  #: of the ceiling
+    sustained_per_s: float  #: after the first window
+    sustained_fraction: float
+    rate_limited: int  #: 429s (the client's own count; the sandbox's for the official SDK)
+    sandbox_429: int
+    limited_first_window: int
+    limited_later: int
+    requests: int
+    peak_window: int
+    cpu: float
+    extra: dict[str, Any] = field(default_factory=dict)
+    batches: int = 0  #: batch calls made (hubspot-sdk only)
+    failed_batches: int = 0  #: batch calls that failed after the client's own retries
+    rate_limited_batches: int = 0  #: of which on a 429
+
+
+@dataclass
+class ClientSummary:
+    """One client's runs of one scenario: medians, totals (429s, failures) and maxima."""
+
+    pairs: int
+    repeat: int
+    per_s: float
+    fraction: float
+    sustained_per_s: float
+    sustained_fraction: float
+    wall: float
+    requests: float
+    cpu: float
+    rate_limited: int
+    limited_first_window: int
+    limited_later: int
+    failed: int
+    rate_limited_max: int
+    peak_window: int
+    batches: int = 0  #: totals over the repetitions
+    failed_batches: int = 0
+    rate_limited_batches: int = 0
+
+
+@dataclass
 class LimitsResult:
     time_scale: float
     scenarios: list[Scenario] = field(default_factory=list)
-    #: scenario name -> client -> one summary dict per repetition
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    #: scenario name -> client -> one run per repetition
+    runs: dict[str, dict[str, list[ClientRun]]] = field(default_factory=dict)
     #: scenario name -> client -> medians and totals
-    summary: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    summary: dict[str, dict[str, ClientSummary]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
 def tier_scenarios(time_scale: float, windows: int) -> list[Scenario]:
     """HubSpot's Free and Professional tiers, with the window and round trip scaled."""
-    everyone = (FIXED, ADAPTIVE, OFFICIAL)
+    sdk = (SDK,) if clients.has_hubspot_sdk() else ()
+    everyone = (FIXED, ADAPTIVE, OFFICIAL, *sdk)
     window, latency = 10.0 * time_scale, ROUND_TRIP * time_scale
     return [
         Scenario("Free 100/10 s", 100, window, latency, windows, everyone),
@@ -85,7 +147,8 @@ def tier_scenarios(time_scale: float, windows: int) -> list[Scenario]:
 
 def fast_scenario(windows: int) -> Scenario:
     """The quick limit-efficiency check: 20 requests per 1 s window, 15 ms round trip."""
-    return Scenario("20/1 s", 20, 1.0, ROUND_TRIP * 0.1, windows, (FIXED, ADAPTIVE))
+    sdk = (SDK,) if clients.has_hubspot_sdk() else ()
+    return Scenario("20/1 s", 20, 1.0, ROUND_TRIP * 0.1, windows, (FIXED, ADAPTIVE, *sdk))
 
 
 def _run_client(
@@ -102,6 +165,9 @@ def _run_client(
         return clients.hubassoc_coalesced(client, url, token, pairs, rate_limit=limit, trace=True)
     if client == ADAPTIVE:
         return clients.hubassoc_coalesced(client, url, token, pairs, rate_limit=None, trace=True)
+    if client == SDK:
+        # As it ships: its own two retries and backoff (not scaled by time_scale), no pacing.
+        return clients.hubspot_sdk_batch(client, url, token, pairs)
     from urllib3.util.retry import Retry
 
     retry = Retry(
@@ -113,34 +179,39 @@ def _run_client(
     return clients.official_batch(client, url, token, pairs, retry=retry)
 
 
-def _summarise(run: clients.Run, scenario: Scenario, stats: dict[str, Any]) -> dict[str, Any]:
+def _summarise(run: clients.Run, scenario: Scenario, stats: dict[str, Any]) -> ClientRun:
     window = scenario.window
     per_s = run.ok / run.wall if run.wall > 0 else math.nan
-    after = sum(n for t, n in run.done if t > window)
-    span = run.wall - window
-    sustained = after / span if span > 0 else math.nan
+    # From the first window's worth of pairs done to the last completion: the
+    # same for a pacer that sends each window's share at its start as for one
+    # that spreads it (pairs done "after the first window" would credit the
+    # former with the rest of its last window).
+    sustained = steady_rate(run.done, scenario.requests * clients.BATCH)
     sandbox_429 = int(stats["by_status"].get("429", 0))
-    # hubassoc counts its own 429s; the official SDK's retries are invisible to
-    # the caller, so the sandbox's count stands in for it.
-    rate_limited = run.rate_limited if run.client != OFFICIAL else sandbox_429
-    return {
-        "pairs": run.pairs,
-        "ok": run.ok,
-        "failed": run.failed,
-        "wall": run.wall,
-        "per_s": per_s,
-        "fraction": per_s / scenario.ceiling,
-        "sustained_per_s": sustained,
-        "sustained_fraction": sustained / scenario.ceiling,
-        "rate_limited": rate_limited,
-        "sandbox_429": sandbox_429,
-        "limited_first_window": sum(1 for t in run.limited_at if t <= window),
-        "limited_later": sum(1 for t in run.limited_at if t > window),
-        "requests": stats["requests"],
-        "peak_window": stats["peak_window"],
-        "cpu": run.cpu,
-        "extra": run.extra,
-    }
+    # hubassoc counts its own 429s; HubSpot's SDKs retry invisibly to the
+    # caller, so the sandbox's count stands in for theirs.
+    rate_limited = sandbox_429 if run.client in SILENT_RETRIES else run.rate_limited
+    return ClientRun(
+        pairs=run.pairs,
+        ok=run.ok,
+        failed=run.failed,
+        wall=run.wall,
+        per_s=per_s,
+        fraction=per_s / scenario.ceiling,
+        sustained_per_s=sustained,
+        sustained_fraction=sustained / scenario.ceiling,
+        rate_limited=rate_limited,
+        sandbox_429=sandbox_429,
+        limited_first_window=sum(1 for t in run.limited_at if t <= window),
+        limited_later=sum(1 for t in run.limited_at if t > window),
+        requests=stats["requests"],
+        peak_window=stats["peak_window"],
+        cpu=run.cpu,
+        extra=run.extra,
+        batches=run.extra.get("batches", 0),
+        failed_batches=run.extra.get("failed_batches", 0),
+        rate_limited_batches=run.extra.get("rate_limited_batches", 0),
+    )
 
 
 def _run_rounds(
@@ -166,14 +237,14 @@ def _run_rounds(
                 result.runs.setdefault(scenario.name, {}).setdefault(client, []).append(out)
                 log(
                     f"limits rep {r + 1}/{repeat} {scenario.name:22} {client:26} "
-                    f"{out['per_s']:>8,.0f} pairs/s = {out['fraction']:6.1%} of ceiling, "
-                    f"sustained {out['sustained_fraction']:6.1%}, 429s {out['rate_limited']}, "
-                    f"peak {out['peak_window']}/{scenario.requests}, {run.wall:.1f}s"
+                    f"{out.per_s:>8,.0f} pairs/s = {out.fraction:6.1%} of ceiling, "
+                    f"sustained {out.sustained_fraction:6.1%}, 429s {out.rate_limited}, "
+                    f"peak {out.peak_window}/{scenario.requests}, {run.wall:.1f}s"
                 )
-                if out["failed"] or out["ok"] != out["pairs"]:
+                if out.failed or out.ok != out.pairs:
                     result.problems.append(
-                        f"{scenario.name} {client} rep {r + 1}: {out['failed']} of "
-                        f"{out['pairs']} pairs failed ({out['extra']})"
+                        f"{scenario.name} {client} rep {r + 1}: {out.failed} of "
+                        f"{out.pairs} pairs failed ({out.extra})"
                     )
 
 
@@ -196,29 +267,28 @@ def run_limits(
     _run_rounds(sandbox, ids, tiers, repeat, time_scale, result, log)
     _run_rounds(sandbox, ids, [fast], fast_repeat, time_scale, result, log)
     for name, by_client in result.runs.items():
-        result.summary[name] = {}
-        for client, runs in by_client.items():
-            summary: dict[str, Any] = {
-                key: median([run[key] for run in runs])
-                for key in (
-                    "per_s",
-                    "fraction",
-                    "sustained_per_s",
-                    "sustained_fraction",
-                    "wall",
-                    "requests",
-                    "cpu",
-                )
-            }
-            for key in ("rate_limited", "limited_first_window", "limited_later", "failed"):
-                summary[key] = sum(run[key] for run in runs)
-            summary["rate_limited_max"] = max(run["rate_limited"] for run in runs)
-            summary["peak_window"] = max(run["peak_window"] for run in runs)
-            summary["repeat"] = len(runs)
-            summary["pairs"] = runs[0]["pairs"]
-            result.summary[name][client] = summary
+        result.summary[name] = {client: _summary(runs) for client, runs in by_client.items()}
     return result
 
 
-def as_json(result: LimitsResult) -> dict[str, Any]:
-    return dataclasses.asdict(result)
+def _summary(runs: list[ClientRun]) -> ClientSummary:
+    return ClientSummary(
+        pairs=runs[0].pairs,
+        repeat=len(runs),
+        per_s=median([run.per_s for run in runs]),
+        fraction=median([run.fraction for run in runs]),
+        sustained_per_s=median([run.sustained_per_s for run in runs]),
+        sustained_fraction=median([run.sustained_fraction for run in runs]),
+        wall=median([run.wall for run in runs]),
+        requests=median([run.requests for run in runs]),
+        cpu=median([run.cpu for run in runs]),
+        rate_limited=sum(run.rate_limited for run in runs),
+        limited_first_window=sum(run.limited_first_window for run in runs),
+        limited_later=sum(run.limited_later for run in runs),
+        failed=sum(run.failed for run in runs),
+        rate_limited_max=max(run.rate_limited for run in runs),
+        peak_window=max(run.peak_window for run in runs),
+        batches=sum(run.batches for run in runs),
+        failed_batches=sum(run.failed_batches for run in runs),
+        rate_limited_batches=sum(run.rate_limited_batches for run in runs),
+    )

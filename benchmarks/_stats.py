@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-__all__ = ["mark", "median", "percentile", "ratio"]
+__all__ = ["mark", "median", "percentile", "ratio", "steady_rate"]
 
 
 def median(values: Sequence[float]) -> float:
@@ -38,3 +38,24 @@ def mark(passed: bool | None) -> str:
     if passed is None:
         return "n/a"
     return "PASS" if passed else "MISS"
+
+
+def steady_rate(done: Iterable[tuple[float, int]], first: int) -> float:
+    """Pairs per second after the first ``first`` pairs completed; NaN if nothing follows.
+
+    ``done`` holds ``(seconds since start, pairs)``. With ``first`` one
+    window's worth of pairs, this is the rate a rolling window sustains, the
+    same whether a pacer sends each window's share at its start or spreads it
+    evenly: the rate runs from the moment the first window's worth is done to
+    the last completion, and everything completed in between counts.
+    """
+    ordered = sorted(done)
+    count = 0
+    for index, (t, pairs) in enumerate(ordered):
+        count += pairs
+        if count >= first:
+            rest = ordered[index + 1 :]
+            if not rest or rest[-1][0] <= t:
+                return math.nan
+            return sum(p for _, p in rest) / (rest[-1][0] - t)
+    return math.nan

@@ -42,7 +42,6 @@ from typing import Any
 
 from benchmarks._sandbox_proc import SandboxProcess
 from hubassoc.backfill import command_line
-from hubassoc.backfill._dead_letter import default_dead_letter_path
 
 __all__ = ["main", "run_backfill_bench"]
 
@@ -133,8 +132,11 @@ def measure_run(input_path: Path, url: str, token: str, rows: int, *extra: str) 
     The journal and dead-letter file of an earlier run of the same input are
     removed first, so every run does the whole job.
     """
-    for leftover in (Path(f"{input_path}.journal"), default_dead_letter_path(input_path)):
-        leftover.unlink(missing_ok=True)
+    # The journal (pairs.csv.journal) and dead-letter files (pairs.dead.csv, ...) sit
+    # beside the input, which lives in a directory of its own.
+    for leftover in input_path.parent.glob(f"{input_path.stem}.*"):
+        if leftover.name.endswith(".journal") or ".dead." in leftover.name:
+            leftover.unlink(missing_ok=True)
     command = backfill_command(input_path, url, *extra)
     code, wall, (usage, peak_kib), err = _run_child(command, token, input_path.parent)
     stats = _get(url + "/_sandbox/stats", token)
@@ -193,14 +195,14 @@ def measure_resume(
 
 
 def interpreter_startup(repeat: int) -> float:
-    """Median seconds to start Python and import the backfill command (until it says so)."""
-    code = "import hubassoc._cli, hubassoc.backfill._command, sys; sys.stdout.write('x')"
+    """Median seconds to start Python and load the backfill command (until its help appears)."""
+    command = [sys.executable, "-m", "hubassoc", "backfill", "--help"]
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE)
         assert process.stdout is not None
-        process.stdout.read(1)  # imported: the interpreter's teardown is not counted
+        process.stdout.read(1)  # loaded: the interpreter's teardown is not counted
         times.append(time.perf_counter() - start)
         process.communicate()
     return statistics.median(times)

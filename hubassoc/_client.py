@@ -443,7 +443,7 @@ class AssociationsClient:
             BatchItemError: HubSpot answered 2xx with an error for the pair.
             DecodingError: the answer is about records that were not sent, or
                 has no result for the pair.
-            HubSpotError: the call failed; see :mod:`hubassoc._errors`.
+            HubSpotError: the call failed (see the error tree in the README).
         """
         from_type = check_object_type(from_type, "from_type")
         to_type = check_object_type(to_type, "to_type")

@@ -1,7 +1,7 @@
 """What a batch call did for each of its inputs, and how HubSpot's errors map to inputs.
 
 HubSpot answers a batch with ``results`` and per-input ``errors`` whose shape
-varies (``HUBSPOT.md``): an error per side (``context: {"fromObjectId": [..]}``
+varies (``docs/hubspot.md``): an error per side (``context: {"fromObjectId": [..]}``
 or ``{"toObjectId": [..]}``), one error for many inputs (``{"ids": [..]}``),
 or an error that names no id at all. :func:`attribute` maps them: an input
 with a matching result succeeded (matched on ids, never on position); an

@@ -1,6 +1,6 @@
 """What to retry and how long to wait: a small pure policy, tested without HTTP.
 
-The rules follow HubSpot's guidance (``HUBSPOT.md``):
+The rules follow HubSpot's guidance (``docs/hubspot.md``):
 
 * 429 ``TEN_SECONDLY_ROLLING``: wait out the window (``Retry-After`` if sent,
   otherwise ``X-HubSpot-RateLimit-Interval-Milliseconds``), then retry.

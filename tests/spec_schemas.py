@@ -1,17 +1,18 @@
 """Validate HTTP answers against HubSpot's OpenAPI specs (a test helper).
 
-`SpecBook` loads every spec in the specs folder (``../shared/specs`` next to
-the repository, or ``$HUBASSOC_SPECS_DIR``), finds the operation a concrete
-method + path belongs to, and validates a body against the schema the spec
-declares for that status (the ``default`` response, HubSpot's ``Error``, for
-undeclared error statuses). A 2xx status the spec does not declare fails.
+`SpecBook` loads every spec in a folder: by default ``tests/schemas/``, the
+response schemas of the in-scope operations that ``tests/schemas/extract.py``
+took from HubSpot's OpenAPI specs (the full specs load the same way). It finds
+the operation a concrete method + path belongs to, and validates a body
+against the schema the spec declares for that status (the ``default``
+response, HubSpot's ``Error``, for undeclared error statuses). A 2xx status
+the spec does not declare fails.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -21,7 +22,16 @@ from typing import Any
 
 import jsonschema
 
-__all__ = ["SpecBook", "specs_dir"]
+__all__ = ["SCHEMAS_DIR", "SPEC_NAMES", "SpecBook"]
+
+#: The extracted response schemas, committed with the tests.
+SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
+#: One file per spec: the association calls and the limit configurations, per version.
+SPEC_NAMES = tuple(
+    f"associations-{kind}{version}.json"
+    for kind in ("", "schema-")
+    for version in ("v4", "2026-03", "2026-09")
+)
 
 # The official SDK calls the limit configurations under /crm/v4/associations/...,
 # a legacy alias of the schema spec's /crm/associations/v4/... paths.
@@ -48,14 +58,6 @@ def _is_uuid(value: object) -> bool:
     return True
 
 
-def specs_dir() -> Path:
-    """Where the specs should be: ``$HUBASSOC_SPECS_DIR`` or ``<repo>/../shared/specs``."""
-    env = os.environ.get("HUBASSOC_SPECS_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "specs"
-
-
 @dataclass(frozen=True)
 class _Operation:
     spec_name: str
@@ -69,7 +71,7 @@ class _Operation:
 class SpecBook:
     """Every operation of the specs in one folder, ready to validate answers."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path = SCHEMAS_DIR) -> None:
         self.directory = directory
         self._specs: dict[str, dict[str, Any]] = {}
         self._operations: list[_Operation] = []
@@ -166,7 +168,7 @@ def _patch(spec: dict[str, Any]) -> None:
     standard = schemas.get("StandardError")
     if standard is not None:
         # The spec types StandardError.subCategory as an object, but HubSpot sends a
-        # string (HUBSPOT.md) and so does the sandbox by default; accept both.
+        # string (docs/hubspot.md) and so does the sandbox by default; accept both.
         sub = copy.deepcopy(standard["properties"]["subCategory"])
         sub["type"] = ["string", "object"]
         sub.pop("properties", None)
