@@ -12,6 +12,8 @@ pipe's request bodies are built before it, by design.
 from __future__ import annotations
 
 import asyncio
+import math
+import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from typing import Any, Literal
 
 import aiohttp
 
-from hubassoc import AssociationsClient, RateLimit
+from hubassoc import AssociationsClient, RateLimit, events
 
 __all__ = [
     "BATCH",
@@ -136,9 +138,10 @@ def hubassoc_coalesced(
     *,
     rate_limit: RateLimit | Literal[False] | None = False,
     trace: bool = False,
+    max_concurrency: int = 8,
 ) -> Run:
     """``associate_default`` once per pair, all gathered: the coalescer makes the batches."""
-    return asyncio.run(_coalesced(name, url, token, pairs, rate_limit, trace))
+    return asyncio.run(_coalesced(name, url, token, pairs, rate_limit, trace, max_concurrency))
 
 
 async def _coalesced(
@@ -148,6 +151,7 @@ async def _coalesced(
     pairs: Sequence[Pair],
     rate_limit: Any,
     trace: bool,
+    max_concurrency: int = 8,
 ) -> Run:
     loop = asyncio.get_running_loop()
     origin = [loop.time()]
@@ -158,7 +162,13 @@ async def _coalesced(
             connector=aiohttp.TCPConnector(limit=max(CONCURRENCY, 10)),
             trace_configs=[_status_trace(origin, run.limited_at)],
         )
-    client = AssociationsClient(token, base_url=url, rate_limit=rate_limit, session=session)
+    client = AssociationsClient(
+        token,
+        base_url=url,
+        rate_limit=rate_limit,
+        session=session,
+        max_concurrency=max_concurrency,
+    )
     call = client.associate_default
     done = run.done
     try:
@@ -190,14 +200,32 @@ async def _coalesced(
     return run
 
 
-def hubassoc_submitted(name: str, url: str, token: str, pairs: Sequence[Pair]) -> Run:
+def hubassoc_submitted(
+    name: str,
+    url: str,
+    token: str,
+    pairs: Sequence[Pair],
+    *,
+    rate_limit: RateLimit | Literal[False] | None = False,
+) -> Run:
     """``submit_default`` once per pair, the futures gathered: coalescing without a task each."""
-    return asyncio.run(_submitted(name, url, token, pairs))
+    return asyncio.run(_submitted(name, url, token, pairs, rate_limit))
 
 
-async def _submitted(name: str, url: str, token: str, pairs: Sequence[Pair]) -> Run:
+async def _submitted(
+    name: str, url: str, token: str, pairs: Sequence[Pair], rate_limit: Any
+) -> Run:
     run = Run(name, len(pairs), 0.0, 0.0)
-    client = AssociationsClient(token, base_url=url, rate_limit=False)
+    round_trips: list[float] = []
+    pacer_waits: list[float] = []
+
+    def watch(event: events.Event) -> None:
+        if isinstance(event, events.RequestAnswered):
+            round_trips.append(event.seconds)
+        elif isinstance(event, events.PacerWaited):
+            pacer_waits.append(event.seconds)
+
+    client = AssociationsClient(token, base_url=url, rate_limit=rate_limit, on_event=watch)
     submit = client.submit_default
     try:
         wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -212,6 +240,8 @@ async def _submitted(name: str, url: str, token: str, pairs: Sequence[Pair]) -> 
     run.failed, run.ok = len(errors), len(answers) - len(errors)
     if errors:
         run.extra["first_error"] = repr(errors[0])
+    run.extra["round_trip"] = statistics.median(round_trips) if round_trips else math.nan
+    run.extra["pacer_wait"] = sum(pacer_waits)
     _copy_stats(run, client)
     return run
 

@@ -185,6 +185,7 @@ class Pacer:
         "_participants",
         "_paused_until",
         "_probe",
+        "_redis_rtts",
         "_report",
         "_report_update",
         "_rtts",
@@ -232,6 +233,7 @@ class Pacer:
         self._participants = 1
         self._fallback_sends: deque[float] = deque(maxlen=4096)
         self._clock_offsets: deque[float] = deque(maxlen=64)
+        self._redis_rtts: deque[float] = deque(maxlen=64)
         self._background: set[asyncio.Task[object]] = set()
         self._id = f"{os.getpid()}-{secrets.token_hex(4)}"
         if limit is None and adaptive:
@@ -510,10 +512,13 @@ class Pacer:
             try:
                 if self._fallback_sends:
                     await self._rejoin(budget, loop.time())
+                asked = loop.time()
                 reservation = await budget.reserve(
                     requests=limit.requests,
                     per=limit.per,
-                    margin=self.margin,
+                    # Where a slot falls on this clock is known to within a
+                    # Redis round trip: that is arrival jitter too.
+                    margin=self.margin + max(self._redis_rtts, default=0.0),
                     participant=self._id,
                     adaptive=self._adaptive,
                 )
@@ -540,6 +545,7 @@ class Pacer:
             # send time, so the round trips the margin is derived from include
             # how late this process got to its slot (a busy loop).
             now = loop.time()
+            self._redis_rtts.append(now - asked)
             offsets = self._clock_offsets
             offsets.append(now - reservation.server_time)
             slot = reservation.server_time + reservation.wait + min(offsets)
