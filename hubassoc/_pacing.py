@@ -513,12 +513,13 @@ class Pacer:
                 if self._fallback_sends:
                     await self._rejoin(budget, loop.time())
                 asked = loop.time()
+                # Where a slot falls on this clock is known to within a Redis
+                # round trip: that is arrival jitter too.
+                margin = self.margin + max(self._redis_rtts, default=0.0)
                 reservation = await budget.reserve(
                     requests=limit.requests,
                     per=limit.per,
-                    # Where a slot falls on this clock is known to within a
-                    # Redis round trip: that is arrival jitter too.
-                    margin=self.margin + max(self._redis_rtts, default=0.0),
+                    margin=margin,
                     participant=self._id,
                     adaptive=self._adaptive,
                 )
@@ -558,6 +559,12 @@ class Pacer:
                 await asyncio.sleep(paused)
                 continue
             if reservation.reserved:
+                if loop.time() - slot > 0.75 * margin:
+                    # Woken too late (a busy loop, a long garbage collection):
+                    # sent now, this request could arrive within a window of
+                    # one a later slot sends on time. The slot is given up and
+                    # a new one asked for, which errs on the safe side.
+                    continue
                 self._waited(loop.time() - waited_from, "shared")
                 return self._record(slot)
             if self.daily_error is not None:
@@ -716,9 +723,13 @@ class Pacer:
         if remaining is None:
             return
         # What the server had counted when our request arrived is our own sends
-        # of the window before it plus everybody else's.
+        # of the window before it plus everybody else's. Requests of one burst
+        # leave within microseconds and arrive in any order, so ours sent just
+        # after this one may have been counted too: they count as ours, or a
+        # burst would look like another process using the window.
         window_start = sent_at - limit.per
-        own = sum(1 for t in self._sent if window_start < t <= sent_at)
+        window_end = sent_at + MIN_MARGIN
+        own = sum(1 for t in self._sent if window_start < t <= window_end)
         others = limit.requests - remaining - own
         if others <= 0:
             # Alone in the window: the whole of it is ours, no gating.
