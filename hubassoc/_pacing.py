@@ -408,7 +408,7 @@ class Pacer:
                 if self._report is not None:
                     contended_until = self._contended_wait(now, limit)
                     if contended_until is None:
-                        await self._next_report(limit.per + self.margin)
+                        await self._next_report(limit.per + self.margin, forget=True)
                         continue
                     wait_until = max(wait_until, contended_until)
                 if wait_until <= now:
@@ -416,7 +416,12 @@ class Pacer:
                     now = loop.time()
                     self._waited(now - waited_from, reason)
                     return self._record(now)
-                await asyncio.sleep(wait_until - now)
+                if self._adaptive:
+                    # What HubSpot says next can change the share or the wait
+                    # (a low -Remaining that was noise, others going away).
+                    await self._next_report(wait_until - now, forget=False)
+                else:
+                    await asyncio.sleep(wait_until - now)
 
     def _contended_wait(self, now: float, limit: RateLimit) -> float | None:
         """When others use the window too (adaptive): the time a request may leave
@@ -451,16 +456,18 @@ class Pacer:
             return now
         return next_free
 
-    async def _next_report(self, within: float) -> None:
-        """Wait for the next answer (or failure) to tell the pacer something new."""
+    async def _next_report(self, within: float, *, forget: bool) -> None:
+        """Wait at most ``within`` seconds for the next answer (or failure) to tell
+        the pacer something new; with ``forget``, forget the report if none comes."""
         update = self._report_update
         if update is None or update.done():
             update = self._report_update = asyncio.get_running_loop().create_future()
         try:
             await asyncio.wait_for(asyncio.shield(update), within)
         except TimeoutError:
-            # No answer for a whole window: what was reported says nothing now.
-            self._report = None
+            if forget:
+                # No answer for a whole window: what was reported says nothing now.
+                self._report = None
 
     def _reported(self) -> None:
         update = self._report_update
@@ -731,7 +738,10 @@ class Pacer:
         window_end = sent_at + MIN_MARGIN
         own = sum(1 for t in self._sent if window_start < t <= window_end)
         others = limit.requests - remaining - own
-        if others <= 0:
+        # A request in a hundred is timing noise (an arrival a few milliseconds
+        # late is still counted), not another process; taken for one, it would
+        # hold the end of a window for the next.
+        if others <= limit.requests // 100:
             # Alone in the window: the whole of it is ours, no gating.
             self._share = limit.requests
             if self._report is not None and sent_at >= self._report[0]:
