@@ -252,6 +252,8 @@ class AssociationsClient:
         self.configurations = Configurations(self._request, self._routes, self._transport.redactor)
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_coalescer"):  # __init__ refused its arguments
+            return "<AssociationsClient (not built)>"
         state = "closed" if self._closed else "open"
         return (
             f"<AssociationsClient {state} {self._transport!r} "
