@@ -81,22 +81,25 @@ def _positive_seconds(name: str, value: object) -> float:
     return seconds
 
 
-def _budget_key_for(tokens: StaticToken | TokenProvider) -> str | None:
-    """The shared budget's default key: per HubSpot account for OAuth tokens, per
-    token otherwise; ``None`` where it cannot be known yet.
+def _budget_key_for(tokens: StaticToken | TokenProvider) -> str:
+    """The shared budget's default key: per HubSpot account for OAuth tokens
+    (known once the first refresh said which), per token for a static one.
 
     A token's key is a keyed, truncated hash: it identifies the token to
     processes that hold it and lets nobody recover it from Redis.
+
+    Raises:
+        ValueError: a custom token provider, whose tokens rotate and say no
+            account (:func:`_check_budget` refuses it at construction).
     """
-    hub_id = getattr(tokens, "hub_id", None)
-    if isinstance(hub_id, int) and not isinstance(hub_id, bool):
-        return f"hub-{hub_id}"
+    if isinstance(tokens, OAuthTokens) and tokens.hub_id is not None:
+        return f"hub-{tokens.hub_id}"
     if isinstance(tokens, StaticToken):
         digest = hashlib.blake2b(
             tokens.token.encode(), digest_size=12, person=b"hubassoc-budget"
         ).hexdigest()
         return f"token-{digest}"
-    return None
+    raise ValueError("no default budget key for this token provider: pass RedisBudget(key=...)")
 
 
 class AssociationsClient:
@@ -205,9 +208,7 @@ class AssociationsClient:
             limit,
             adaptive=adaptive,
             budget=shared_budget,
-            default_key=(lambda: _budget_key_for(tokens) or "default")
-            if shared_budget is not None
-            else None,
+            default_key=(lambda: _budget_key_for(tokens)) if shared_budget is not None else None,
             emit=emit,
         )
         self._pacer = pacer
@@ -540,7 +541,7 @@ def _check_budget(
         )
     if rate_limit is False:
         raise ValueError("shared_budget paces requests: it cannot go with rate_limit=False")
-    if budget.key is None and not isinstance(tokens, StaticToken) and not hasattr(tokens, "hub_id"):
+    if budget.key is None and not isinstance(tokens, StaticToken | OAuthTokens):
         raise ValueError(
             "a shared budget with a custom token provider needs a key: "
             "RedisBudget(..., key='my-app') (tokens rotate, so they cannot name the budget)"

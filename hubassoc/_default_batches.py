@@ -199,8 +199,7 @@ class DefaultBatchSender:
             errors: dict[Pair, HubSpotError] = {
                 pair: _whole_batch_item_error(error, pair) for pair in pairs
             }
-            if self._emit is not None:
-                self._failed_items(errors)
+            self._failed_items(errors)
             return {}, errors
         budget.left -= 2
         middle = len(pairs) // 2

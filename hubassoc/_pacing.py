@@ -47,6 +47,7 @@ import logging
 import math
 import os
 import secrets
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -306,7 +307,8 @@ class Pacer:
         if limit is None:
             return 0
         start = asyncio.get_running_loop().time() - limit.per - self.margin
-        return sum(1 for t in self._sent if t > start)
+        sent = self._sent
+        return len(sent) - bisect_right(sent, start)
 
     def paused_for(self) -> float:
         """Seconds every request is still held for after a 429."""
@@ -736,7 +738,8 @@ class Pacer:
         # burst would look like another process using the window.
         window_start = sent_at - limit.per
         window_end = sent_at + MIN_MARGIN
-        own = sum(1 for t in self._sent if window_start < t <= window_end)
+        sent = self._sent  # in sending order, so sorted: count by bisection
+        own = bisect_right(sent, window_end) - bisect_right(sent, window_start)
         others = limit.requests - remaining - own
         # A request in a hundred is timing noise (an arrival a few milliseconds
         # late is still counted), not another process; taken for one, it would

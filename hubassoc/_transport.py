@@ -131,6 +131,7 @@ class Transport:
         "_base",
         "_closing",
         "_emit",
+        "_headers",
         "_owns_session",
         "_rand",
         "_session",
@@ -175,6 +176,8 @@ class Transport:
         self._rand = rand
         self._urls: dict[str, URL] = {}
         self._emit = emit
+        # The headers of the token last used: rebuilt only when the token changes.
+        self._headers: tuple[str, dict[str, str]] = ("", {})
         self.tracer = tracer
         self.connection_limit = connection_limit
         self.max_retry_wait = max_retry_wait
@@ -189,10 +192,6 @@ class Transport:
         return (
             f"<Transport {self._base}{state} retries={self.retry.max_retries} pacer={self.pacer!r}>"
         )
-
-    def redact(self, text: str) -> str:
-        """``text`` with every secret in use replaced by ``[redacted]``."""
-        return self.redactor.text(text)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -242,6 +241,17 @@ class Transport:
             raise AuthenticationError("the token provider returned no access token")
         self.redactor.add(token)
         return token
+
+    def _headers_for(self, token: str) -> dict[str, str]:
+        cached_token, headers = self._headers
+        if token is not cached_token:
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            }
+            self._headers = (token, headers)
+        return headers
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         """The body, refused once it passes ``max_response_bytes`` (never held whole)."""
@@ -328,11 +338,7 @@ class Transport:
                     method,
                     url,
                     data=body,
-                    headers={
-                        "Authorization": f"Bearer {token}",
-                        "Content-Type": "application/json",
-                        "Accept": "application/json",
-                    },
+                    headers=self._headers_for(token),
                     timeout=self._timeout,
                     allow_redirects=False,
                 ) as resp:
@@ -475,6 +481,9 @@ class Transport:
         error: HubSpotError | None,
         headers: Mapping[str, str] | None,
     ) -> None:
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if emit is None and span is None and not debug:
+            return  # nobody listens: the common case pays for nothing
         seconds = time.perf_counter() - started
         correlation_id = None
         if error is not None:
@@ -499,7 +508,7 @@ class Transport:
                     correlation_id=correlation_id,
                 )
             )
-        if logger.isEnabledFor(logging.DEBUG):
+        if debug:
             logger.debug(
                 "%s %s -> %s in %.3fs (attempt %d)",
                 method,

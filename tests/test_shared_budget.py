@@ -50,6 +50,28 @@ def shared_client(
     )
 
 
+async def told_redis(redis_server: RedisServer, key: str, *fields: str) -> None:
+    """Wait (at most 2 s) until the budget ``key`` holds ``fields`` in its state
+    hash, or its daily-stop key with no fields: what a client tells Redis in
+    the background, seen from Redis itself rather than guessed with a sleep."""
+    import redis.asyncio as aioredis
+
+    connection = aioredis.Redis.from_url(redis_server.url)
+    state, daily = f"{{hubassoc:{key}}}:state", f"{{hubassoc:{key}}}:daily"
+    try:
+        for _ in range(200):
+            if fields:
+                values = await connection.hmget(state, list(fields))
+                if all(v is not None for v in values):
+                    return
+            elif await connection.exists(daily):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"Redis was never told {fields or 'the daily stop'}")
+    finally:
+        await connection.aclose()
+
+
 async def associate(client: AssociationsClient, todo: list[tuple[str, str]]) -> list[object]:
     return await asyncio.gather(
         *(client.associate_default("contacts", f, "companies", t) for f, t in todo),
@@ -94,7 +116,7 @@ async def test_a_rolling_429_pauses_every_client_on_the_key(
     second = shared_client(sandbox, redis_server, rate_limit=RateLimit(100, 10.0))
     started = time.monotonic()
     retried = asyncio.ensure_future(first.associate_default("contacts", 1, "companies", 2))
-    await asyncio.sleep(0.2)  # the 429 came back; the pause is told to Redis
+    await told_redis(redis_server, "test", "paused_until")  # the 429 came back
     assert first.pacing.pauses == 1
     assert await second.associate_default("contacts", 3, "companies", 4)
     held = time.monotonic() - started
@@ -113,7 +135,7 @@ async def test_the_daily_stop_reaches_every_client_on_the_key(
     second = shared_client(sandbox, redis_server, rate_limit=RateLimit(100, 10.0))
     with pytest.raises(DailyLimitError):
         await first.associate_default("contacts", 1, "companies", 2)
-    await asyncio.sleep(0.2)  # the stop is told to Redis in the background
+    await told_redis(redis_server, "test")  # the stop is told in the background
     requests = sandbox.stats().requests
     with pytest.raises(DailyLimitError, match="another client"):
         await second.associate_default("contacts", 3, "companies", 4)
@@ -128,7 +150,7 @@ async def test_an_adaptive_client_adopts_the_limit_another_learned(
     sandbox = await sandbox_factory(rate_limit=(30, 1.0))
     learner = shared_client(sandbox, redis_server, rate_limit=None)
     assert await learner.associate_default("contacts", 1, "companies", 2)
-    await asyncio.sleep(0.1)  # the learned limit is published in the background
+    await told_redis(redis_server, "test", "requests", "per")  # published in the background
     follower = shared_client(sandbox, redis_server, rate_limit=None)
     await follower.associate_default("contacts", 3, "companies", 4)
     assert follower.pacing.limit == RateLimit(30, 1.0)
