@@ -360,3 +360,15 @@ async def test_control_endpoints_seed_and_read(sandbox: Sandbox) -> None:
         ) as response:
             assert response.status == 400
     assert sandbox.stats().requests == 0
+
+
+async def test_default_only_pairs_stay_packed_ints(
+    sandbox: Sandbox, session: aiohttp.ClientSession
+) -> None:
+    pairs = {"inputs": [{"from": {"id": "1"}, "to": {"id": str(i)}} for i in range(2, 52)]}
+    await call(session, "POST", ops("v4", "batch/associate/default"), pairs)
+    default = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}
+    await call(session, "POST", ops("v4", "batch/create"), typed(("1", "60", [default])))
+    store = sandbox.app.store.type_pair("0-1", "0-2")
+    assert len(store.pairs) == 51 and store.extras == {}
+    assert all(isinstance(key, int) for key in store.pairs)
