@@ -223,6 +223,10 @@ async def test_batch_read_shapes_and_limits(
         assert (await call(session, "POST", path, many))[0] == 400
         assert (await call(session, "POST", path, {"inputs": many["inputs"][:1000]}))[0] == 207
         assert (await call(session, "POST", path, {"inputs": [{"id": "666"}]}))[0] == 400
+        for bad in ("1,2", "-1", "x"):
+            assert (await call(session, "POST", path, {"inputs": [{"id": bad}]}))[0] == 400
+        comma = {"inputs": [{"from": {"id": "1,2"}, "to": {"id": "3"}}]}
+        assert (await call(session, "POST", ops("v4", "batch/associate/default"), comma))[0] == 400
     assert sandbox.stats().batches_poisoned == 1
 
 
