@@ -15,7 +15,7 @@ from typing import Any, Final, TypeAlias
 
 from ._inspect import types_or_raise
 from ._state import SandboxState
-from ._store import Spec, pack_pair
+from ._store import Spec
 from ._types import canonical_ids, default_type_id, parse_record_id
 
 __all__ = [
@@ -155,18 +155,15 @@ def mapping_rows(mapping: Mapping[Any, Any]) -> Iterator[tuple[Any, Any]]:
 def associations_of(
     state: SandboxState, from_type: str, to_type: str, from_id: str | int
 ) -> dict[str, list[tuple[str, int]]]:
-    """``{to_id: [(category, type_id), ...]}`` of one record, ascending ids, default type first.
+    """``{to_id: [(category, type_id), ...]}`` of one record, ascending ids, default type first,
+    both ways (an association written from the other side is listed with this side's types).
 
     Raises `ValueError` for an invalid object type or id.
     """
     types = types_or_raise(from_type, to_type)
     record_id = _record_id(from_id, "from_id")
-    store = state.generation.store.type_pair(*types)
-    default: Spec = ("HUBSPOT_DEFINED", default_type_id(*types))
-    return {
-        str(to_id): store.types_of(pack_pair(record_id, to_id), default)
-        for to_id in store.to_ids(record_id)
-    }
+    links = state.generation.links(types)
+    return {str(to_id): links.types_of(record_id, to_id) for to_id in links.ids(record_id)}
 
 
 def define_label(
