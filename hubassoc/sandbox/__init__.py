@@ -10,7 +10,9 @@ most 1,000 inputs, and the per-record GET, not on 2026-09) paged per record at
 ``read_page_size`` with ``paging.next.after``, label definitions per object
 type pair (type ids from 1000 up), the high-usage report and the association
 limit configurations. Associations are stored per pair with their types: every
-pair carries the default type, only pairs with labels cost more. It checks
+pair carries the default type, only pairs with labels cost more. They go both
+ways: a pair written from one side is read (with that side's types) and
+removed from either. It checks
 the bearer token, enforces a rolling-window and a daily rate limit, injects
 latency and faults (at random rates or as an exact script), and can play the
 awkward parts of HubSpot on purpose: per-input "not found" errors in several
