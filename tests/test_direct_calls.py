@@ -132,6 +132,12 @@ async def test_iter_associations_is_not_on_2026_09(make_client: ClientFactory) -
     assert client.stats.requests == 0
 
 
+def test_the_call_groups_show_their_version(make_client: ClientFactory) -> None:
+    client = make_client(api_version="v4")
+    assert repr(client.labels) == "<Labels api_version='v4'>"
+    assert repr(client.configurations) == "<Configurations api_version='v4'>"
+
+
 # --- answers HubSpot would never send ---------------------------------------------------
 
 
