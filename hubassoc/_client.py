@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Literal
 import aiohttp
 
 from hubassoc._auth import StaticToken, TokenProvider, token_source
-from hubassoc._coalescer import Coalescer
+from hubassoc._coalescer import BatchKey, Coalescer
 from hubassoc._configurations import Configurations
-from hubassoc._default_batches import DefaultBatchSender, Pair
 from hubassoc._errors import ClientClosedError, DecodingError, HubSpotError
 from hubassoc._events import BatchSettled, Emitter, EventCallback
 from hubassoc._models import (
@@ -37,10 +36,12 @@ from hubassoc._models import (
     decode,
 )
 from hubassoc._oauth import OAuthTokens
+from hubassoc._operations import DEFAULT_ASSOCIATE, Pair
 from hubassoc._outcome import BatchOutcome, item_error
 from hubassoc._pacing import Pacer, PacingView, RateLimit
 from hubassoc._retry import RetryPolicy
 from hubassoc._routes import Routes
+from hubassoc._sender import BatchSender
 from hubassoc._tracing import make_tracer
 from hubassoc._transport import Response, Transport, TransportStats, check_base_url
 from hubassoc._validation import check_object_type, check_record_id
@@ -231,7 +232,7 @@ class AssociationsClient:
             tokens.bind(self._transport.post_form, emit=emit)
         self._tokens = tokens
         self._emit = emit
-        self._sender = DefaultBatchSender(
+        self._sender = BatchSender(
             self._transport.request,
             self._routes,
             max_batch_size=max_batch_size,
@@ -245,7 +246,7 @@ class AssociationsClient:
         self._closed = False
         self._closer: asyncio.Task[None] | None = None
         # Object-type pairs already validated: the hot path looks them up once.
-        self._type_pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        self._type_pairs: dict[tuple[str, str], BatchKey] = {}
         # Direct calls (not coalesced) under way, so that aclose() can wait for them.
         self._direct_calls = 0
         self._direct_calls_idle: asyncio.Event | None = None
@@ -428,9 +429,13 @@ class AssociationsClient:
         try:
             key = self._type_pairs[from_type, to_type]
         except (KeyError, TypeError):  # not seen yet, or not even hashable
-            key = (check_object_type(from_type, "from_type"), check_object_type(to_type, "to_type"))
+            types = (
+                check_object_type(from_type, "from_type"),
+                check_object_type(to_type, "to_type"),
+            )
+            key = (DEFAULT_ASSOCIATE, *types)
             if len(self._type_pairs) < 1024:
-                self._type_pairs[key] = key
+                self._type_pairs[types] = key
         pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
         return self._coalescer.enqueue(key, pair)
 
@@ -506,7 +511,7 @@ class AssociationsClient:
             return BatchOutcome([], {}, {})
         self._direct_calls += 1
         try:
-            results, errors = await self._sender.send(from_type, to_type, unique)
+            results, errors = await self._sender.send(DEFAULT_ASSOCIATE, from_type, to_type, unique)
         except HubSpotError:
             # Every request failed whole: the pairs failed all the same.
             self._batch_settled(from_type, to_type, len(unique), 0)
