@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import aiohttp
@@ -28,11 +28,19 @@ from hubassoc._coalescer import BatchKey, Coalescer
 from hubassoc._configurations import Configurations
 from hubassoc._errors import ClientClosedError, DecodingError, HubSpotError
 from hubassoc._events import BatchSettled, Emitter, EventCallback
+from hubassoc._labels import Labels
 from hubassoc._models import (
+    ASSOCIATION_PAGE_DECODER,
     DEFAULT_ASSOCIATION_BATCH_DECODER,
+    ENCODER,
+    HIGH_USAGE_REPORT_DECODER,
+    LABELS_BETWEEN_DECODER,
     AssociationSpec,
     BatchResponse,
     DefaultAssociation,
+    HighUsageReport,
+    LabelsBetweenObjectPair,
+    MultiAssociatedObjectWithLabel,
     decode,
 )
 from hubassoc._oauth import OAuthTokens
@@ -44,7 +52,7 @@ from hubassoc._routes import Routes
 from hubassoc._sender import BatchSender
 from hubassoc._tracing import make_tracer
 from hubassoc._transport import Response, Transport, TransportStats, check_base_url
-from hubassoc._validation import check_object_type, check_record_id
+from hubassoc._validation import check_object_type, check_record_id, check_types
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -252,6 +260,8 @@ class AssociationsClient:
         self._direct_calls_idle: asyncio.Event | None = None
         #: The association limit configuration calls.
         self.configurations = Configurations(self._request, self._routes, self._transport.redactor)
+        #: The association label definition calls.
+        self.labels = Labels(self._request, self._routes, self._transport.redactor)
 
     def __repr__(self) -> str:
         if not hasattr(self, "_coalescer"):  # __init__ refused its arguments
@@ -479,6 +489,156 @@ class AssociationsClient:
                 )
             )
         return answer
+
+    # --- direct single calls: labelled associations, removal, reads, usage report -------
+
+    async def put(
+        self,
+        from_type: str,
+        from_id: str | int,
+        to_type: str,
+        to_id: str | int,
+        types: AssociationSpec | Sequence[AssociationSpec],
+    ) -> LabelsBetweenObjectPair:
+        """Associate two records with ``types`` (labels included) in one ``PUT`` of its own.
+
+        ``types`` is one :class:`AssociationSpec` or a non-empty sequence of
+        them; duplicates are sent once. The answer is checked to be about the
+        pair sent.
+
+        Returns:
+            The pair and every label it now has.
+
+        Raises:
+            ValueError, TypeError: an object type, id or ``types`` is invalid (nothing is sent).
+            DecodingError: the answer is not a pair's labels, or is about other records.
+            HubSpotError: the call failed, e.g. ``InvalidRequestError`` for an
+                unknown type id or record.
+        """
+        from_type = check_object_type(from_type, "from_type")
+        to_type = check_object_type(to_type, "to_type")
+        pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
+        body = ENCODER.encode(list(check_types(types)))
+        response = await self._request(
+            "PUT",
+            self._routes.put_labelled(from_type, pair[0], to_type, pair[1]),
+            route=self._routes.templates.put_labelled,
+            batch_size=1,
+            body=body,
+        )
+        result = decode(LABELS_BETWEEN_DECODER, response.body, status=response.status)
+        # Either direction is about this pair; anything else answers some other request.
+        if (result.from_object_id, result.to_object_id) not in (pair, pair[::-1]):
+            raise self._transport.redactor.scrub(
+                DecodingError(
+                    "the answer to a labelled PUT is not about the pair sent",
+                    status=response.status,
+                    correlation_id=response.headers.get("X-HubSpot-Correlation-Id"),
+                )
+            )
+        return result
+
+    async def delete(
+        self, from_type: str, from_id: str | int, to_type: str, to_id: str | int
+    ) -> None:
+        """Remove every association (every type, labels included) between two records.
+
+        Raises:
+            ValueError, TypeError: an object type or id is invalid (nothing is sent).
+            HubSpotError: the call failed.
+        """
+        from_type = check_object_type(from_type, "from_type")
+        to_type = check_object_type(to_type, "to_type")
+        path = self._routes.delete(
+            from_type, check_record_id(from_id, "from_id"), to_type, check_record_id(to_id, "to_id")
+        )
+        await self._request("DELETE", path, route=self._routes.templates.delete, batch_size=1)
+
+    def iter_associations(
+        self, from_type: str, from_id: str | int, to_type: str, *, page_size: int = 500
+    ) -> AsyncIterator[MultiAssociatedObjectWithLabel]:
+        """Every record of ``to_type`` associated with one record, page after page.
+
+        The per-record ``GET``, asking for ``page_size`` records a page and
+        following every ``after`` cursor to the last page. Arguments are
+        checked here, before iteration starts: ``async for record in
+        client.iter_associations("contacts", 1, "companies")``.
+
+        Raises:
+            ValueError, TypeError: an object type, id or ``page_size`` (1 to
+                500) is invalid, or the API version has no per-record read
+                (``2026-09`` on: use ``get_associations``); nothing is sent.
+
+        While iterating:
+            DecodingError: a page is not a page of associations, or repeats its cursor.
+            HubSpotError: a page's request failed.
+        """
+        if not self._routes.has_list_associations:
+            raise ValueError(
+                f"iter_associations: API version {self.api_version!r} has no per-record "
+                "association read (it ended with 2026-09); use get_associations or "
+                "batch_read"
+            )
+        if type(page_size) is not int:
+            raise TypeError(
+                f"page_size must be an int, not {type(page_size).__name__}: {page_size!r}"
+            )
+        if not 1 <= page_size <= 500:
+            raise ValueError(f"page_size {page_size!r} is not from 1 to 500")
+        return self._pages(
+            check_object_type(from_type, "from_type"),
+            check_record_id(from_id, "from_id"),
+            check_object_type(to_type, "to_type"),
+            page_size,
+        )
+
+    async def _pages(
+        self, from_type: str, from_id: str, to_type: str, page_size: int
+    ) -> AsyncIterator[MultiAssociatedObjectWithLabel]:
+        after: str | None = None
+        while True:
+            path = self._routes.list_associations(
+                from_type, from_id, to_type, limit=page_size, after=after
+            )
+            response = await self._request(
+                "GET", path, route=self._routes.templates.list_associations
+            )
+            page = decode(ASSOCIATION_PAGE_DECODER, response.body, status=response.status)
+            for record in page.results:
+                yield record
+            following = page.paging.next if page.paging is not None else None
+            if following is None:
+                return
+            if following.after == after:
+                # The same cursor again would ask for the same page forever.
+                raise DecodingError(
+                    "a page of associations repeats the cursor it was asked with",
+                    status=response.status,
+                    correlation_id=response.headers.get("X-HubSpot-Correlation-Id"),
+                )
+            after = following.after
+
+    async def high_usage_report(self, user_id: int) -> HighUsageReport:
+        """Ask HubSpot to email a user the report of records near their association limits.
+
+        Raises:
+            ValueError, TypeError: ``user_id`` is not an int from 1 to 2**31-1
+                (nothing is sent).
+            DecodingError: the answer is not a report acknowledgement.
+            HubSpotError: the call failed.
+        """
+        if type(user_id) is not int:
+            raise TypeError(f"user_id must be an int, not {type(user_id).__name__}: {user_id!r}")
+        if not 1 <= user_id <= 2**31 - 1:
+            raise ValueError(f"user_id {user_id!r} is not an int from 1 to 2**31-1")
+        # Not idempotent: each request enqueues one more report email.
+        response = await self._request(
+            "POST",
+            self._routes.high_usage_report(user_id),
+            route=self._routes.templates.high_usage_report,
+            idempotent=False,
+        )
+        return decode(HIGH_USAGE_REPORT_DECODER, response.body, status=response.status)
 
     async def batch_associate_default(
         self,
