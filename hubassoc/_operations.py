@@ -266,8 +266,17 @@ def _decode_read(
                 )
             more[item] = (item[0], following.after)
     # A record without associations may come back as an error: it is an empty list.
-    errors = [e for e in answer.errors if e.sub_category != NO_ASSOCIATIONS_FOUND]
+    errors = [e for e in answer.errors if not _no_associations(e)]
     return results, errors, more
+
+
+def _no_associations(error: StandardError) -> bool:
+    """Whether ``error`` only says its record has no associations (``subCategory``
+    as a string, as HubSpot sends it, or an object, as its spec types it)."""
+    sub = error.sub_category
+    if isinstance(sub, dict):
+        return NO_ASSOCIATIONS_FOUND in sub.values()
+    return sub == NO_ASSOCIATIONS_FOUND
 
 
 def _read_sides(item: ReadInput) -> tuple[str, str | None]:

@@ -105,11 +105,14 @@ async def test_every_page_of_every_record_is_read(
     assert outcome.result("404") == []  # no associations is an empty list, not an error
 
 
+@pytest.mark.parametrize("as_object", [False, True], ids=["string", "object"])
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_no_associations_reported_as_an_error_is_an_empty_list(
-    sandbox_factory: SandboxFactory, make_client: ClientFactory, version: str
+    sandbox_factory: SandboxFactory, make_client: ClientFactory, version: str, as_object: bool
 ) -> None:
-    sandbox = await sandbox_factory(no_associations_errors=True, numeric_object_ids=True)
+    sandbox = await sandbox_factory(
+        no_associations_errors=True, numeric_object_ids=True, subcategory_object=as_object
+    )
     sandbox.seed_associations("contacts", "companies", [(1, 2)])
     client = make_client(sandbox, api_version=version)
     empty, one = await asyncio.gather(
