@@ -9,6 +9,10 @@ becomes a body, how an answer becomes results keyed by input (and per-input
 errors), whether an input may need another request (a read's next page), and
 whether a request is safe to send again.
 
+The HubSpot facts the descriptions rely on (each version's answer shapes, the
+1,000-id read cap, how a record without associations is answered) are in
+``docs/hubspot.md``, "Batch answers per operation and version".
+
 An input is a hashable tuple of canonical decimal strings (and, for the
 operations that take types, a tuple of :class:`AssociationSpec`); identical
 inputs waiting together are sent once.
