@@ -71,9 +71,7 @@ class PairOrder:
 
     __slots__ = ("_add", "_held", "_records")
 
-    def __init__(
-        self, add: Callable[[BatchKey, Hashable, asyncio.Future[Any]], _Batch]
-    ) -> None:
+    def __init__(self, add: Callable[[BatchKey, Hashable, asyncio.Future[Any]], _Batch]) -> None:
         #: The coalescer's way of putting an admitted input into its open batch.
         self._add = add
         self._records: dict[Record, dict[str, _Write]] = {}
