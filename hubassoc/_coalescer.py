@@ -9,6 +9,10 @@ slots (one limit across every operation) is free, and a due batch keeps
 filling while it waits for a slot. Identical inputs waiting together are sent
 once and answer every caller (each with its own copy of a mutable result).
 
+* Pages: an input whose answer has another page (a read) goes back into the
+  open batch of its key as its follow-up, with what its callers have so far;
+  the follow-ups of many batches, and new inputs, share the next requests, up
+  to :data:`MAX_PAGES` pages, and no page is asked once every caller gave up.
 * Flow control: at most ``max_pending`` callers are admitted into batches at
   once; later ones wait, in order, in an overflow queue (holding nothing but
   their input and their future) and are admitted as answers free room.
