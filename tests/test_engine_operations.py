@@ -170,8 +170,10 @@ class Engine:
             emit=Emitter(self.events.append),
         )
 
-    def submit(self, op: Operation[Any, Any], *item: Any) -> asyncio.Future[Any]:
-        key: BatchKey = (op, *TYPES)
+    def submit(
+        self, op: Operation[Any, Any], *item: Any, types: tuple[str, str] = TYPES
+    ) -> asyncio.Future[Any]:
+        key: BatchKey = (op, *types)
         return self.coalescer.enqueue(key, item if op.writes else (item[0], None))
 
 
@@ -549,3 +551,19 @@ def test_abort_fails_callers_waiting_for_more_pages() -> None:
         return read.exception()
 
     assert isinstance(run_virtual(main), ClientClosedError)
+
+
+def test_a_pair_is_one_whichever_side_names_it() -> None:
+    server = Server()
+    reverse = (TYPES[1], TYPES[0])
+
+    async def main() -> None:
+        engine = Engine(server)
+        link = engine.submit(LINK, "1", "10")
+        unlink = engine.submit(UNLINK, "10", "1", types=reverse)  # the same pair, named back
+        read = engine.submit(READ, "10", types=reverse)  # company 10's contacts
+        await asyncio.gather(link, unlink, read)
+
+    run_virtual(main)
+    (create,), (archive,), (read,) = (server.sent(a) for a in ("create", "archive", "read"))
+    assert create[1] <= archive[0] and archive[1] <= read[0]

@@ -163,8 +163,10 @@ async def test_order_per_pair_and_read_your_writes(
     assert [r.to_object_id for r in await read] == ["3"]
     assert sandbox.associations("contacts", "companies", 1) == {"3": [("HUBSPOT_DEFINED", 279)]}
 
-    archived = client.submit_archive("contacts", 1, "companies", 3)
+    # The pair named from the other side is the same pair.
+    archived = client.submit_archive("companies", 3, "contacts", 1)
     again = client.submit_associate("contacts", 1, "companies", 3, DEFAULT)
+    assert await client.get_associations("companies", 3, "contacts") == []  # after the archive
     assert [r.to_object_id for r in await client.get_associations("contacts", 1, "companies")] == [
         "3"
     ]
