@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import msgspec
+
 from hubassoc._errors import DecodingError
 from hubassoc._models import (
     ASSOCIATION_READ_BATCH_DECODER,
@@ -208,8 +210,17 @@ def _none() -> None:
     return None
 
 
+def _own_labels(result: LabelsBetweenObjectPair) -> LabelsBetweenObjectPair:
+    """The same answer with a ``labels`` list of its own (for a further caller)."""
+    return msgspec.structs.replace(result, labels=list(result.labels))
+
+
 ASSOCIATE: Operation[Labelled, LabelsBetweenObjectPair] = Operation(
-    name="associate", route="batch_create", encode=_encode_labelled, decode=_decode_created
+    name="associate",
+    route="batch_create",
+    encode=_encode_labelled,
+    decode=_decode_created,
+    share=_own_labels,
 )
 
 ARCHIVE_LABELS: Operation[Labelled, None] = Operation(

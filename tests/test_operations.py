@@ -308,3 +308,22 @@ def test_labelled_and_read_bodies_escape_what_callers_and_servers_give() -> None
     assert created["inputs"][0]["types"][0]["associationCategory"] == 'USER_"DEFINED'
     read = json.loads(READ.encode([("1", None), ("2", 'c"ursor')]))
     assert read == {"inputs": [{"id": "1"}, {"id": "2", "after": 'c"ursor'}]}
+
+
+async def test_identical_calls_are_sent_once_and_each_caller_owns_its_answer(
+    sandbox: Sandbox, make_client: ClientFactory
+) -> None:
+    requests = Requests()
+    client = make_client(on_event=requests)
+    sandbox.seed_associations("contacts", "companies", [(1, 2)])
+    first, second = await asyncio.gather(
+        client.associate("contacts", 5, "companies", 6, DEFAULT),
+        client.associate("contacts", "5", "companies", 6, [DEFAULT]),
+    )
+    assert first == second and first.labels is not second.labels
+    one, other = await asyncio.gather(
+        client.get_associations("contacts", 1, "companies"),
+        client.get_associations("contacts", "1", "companies"),
+    )
+    assert one == other and one is not other
+    assert requests.sizes == {"create": [1], "read": [1]}
