@@ -193,7 +193,12 @@ def _decode_created(
 ) -> Decoded[Labelled, LabelsBetweenObjectPair]:
     answer = decode(LABELS_BETWEEN_BATCH_DECODER, response.body, status=response.status)
     by_pair = {(r.from_object_id, r.to_object_id): r for r in answer.results}
-    results = {item: by_pair[item[0], item[1]] for item in inputs if (item[0], item[1]) in by_pair}
+    results = {}
+    for item in inputs:
+        # The pair as asked, else as answered from the other side (one association).
+        result = by_pair.get((item[0], item[1])) or by_pair.get((item[1], item[0]))
+        if result is not None:
+            results[item] = result
     return results, answer.errors, None
 
 

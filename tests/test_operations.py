@@ -4,6 +4,7 @@ batches, against the sandbox on 127.0.0.1, on every API version."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -327,3 +328,27 @@ async def test_identical_calls_are_sent_once_and_each_caller_owns_its_answer(
     )
     assert one == other and one is not other
     assert requests.sizes == {"create": [1], "read": [1]}
+
+
+async def test_a_labelled_create_answered_from_the_other_side_is_the_pairs_answer(
+    sandbox: Sandbox, make_client: ClientFactory
+) -> None:
+    from hubassoc.sandbox import Fault
+
+    result = {
+        "fromObjectTypeId": "0-2",
+        "fromObjectId": 6,
+        "toObjectTypeId": "0-1",
+        "toObjectId": 5,
+        "labels": [],
+    }
+    body = {
+        "status": "COMPLETE",
+        "results": [result],
+        "startedAt": "2026-01-01T00:00:00Z",
+        "completedAt": "2026-01-01T00:00:01Z",
+    }
+    sandbox.script([Fault(status=201, body=json.dumps(body).encode())])
+    client = make_client()
+    made = await client.associate("contacts", 5, "companies", 6, DEFAULT)
+    assert (made.from_object_id, made.to_object_id) == ("6", "5")
