@@ -300,8 +300,6 @@ def test_archive_bodies_group_a_from_ids_pairs_into_one_input() -> None:
 
 
 def test_labelled_and_read_bodies_escape_what_callers_and_servers_give() -> None:
-    import json
-
     from hubassoc._operations import ASSOCIATE, READ
 
     odd = AssociationSpec(association_category='USER_"DEFINED', association_type_id=7)
