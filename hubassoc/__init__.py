@@ -8,7 +8,6 @@ from hubassoc import events
 from hubassoc._auth import TOKEN_ENV, TokenProvider
 from hubassoc._client import DEFAULT_API_VERSION, DEFAULT_BASE_URL, AssociationsClient
 from hubassoc._configurations import ConfigurationKey, Configurations
-from hubassoc._default_batches import Pair
 from hubassoc._errors import (
     AuthenticationError,
     BatchItemError,
@@ -40,6 +39,7 @@ from hubassoc._models import (
     StandardError,
 )
 from hubassoc._oauth import OAuthTokens, RefreshedTokens
+from hubassoc._operations import Pair
 from hubassoc._outcome import BatchOutcome
 from hubassoc._pacing import FREE_TIER, PacingView, RateLimit
 from hubassoc._redis_budget import RedisBudget
