@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
@@ -43,7 +42,7 @@ from hubassoc._retry import RetryPolicy
 from hubassoc._routes import Routes
 from hubassoc._tracing import make_tracer
 from hubassoc._transport import Response, Transport, TransportStats, check_base_url
-from hubassoc._validation import check_object_type, check_record_id
+from hubassoc._validation import check_object_type, check_record_id, check_seconds
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -64,21 +63,6 @@ def _positive_int(name: str, value: object) -> int:
     if type(value) is not int or value < 1:
         raise ValueError(f"{name} must be an int >= 1, not {value!r}")
     return value
-
-
-def _non_negative_seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, not {value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
-    return float(value)
-
-
-def _positive_seconds(name: str, value: object) -> float:
-    seconds = _non_negative_seconds(name, value)
-    if seconds == 0:
-        raise ValueError(f"{name} must be > 0")
-    return seconds
 
 
 def _budget_key_for(tokens: StaticToken | TokenProvider) -> str:
@@ -172,14 +156,14 @@ class AssociationsClient:
         tokens = token_source(access_token)
         url = check_base_url(base_url)
         self._routes = Routes(api_version)
-        timeout = _positive_seconds("timeout", timeout)
+        timeout = check_seconds(timeout, "timeout", positive=True)
         if retry is None:
             if type(max_retries) is not int:
                 raise TypeError(f"max_retries must be an int, not {max_retries!r}")
             retry = RetryPolicy(max_retries=max_retries)
         elif not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
-        max_retry_wait = _non_negative_seconds("max_retry_wait", max_retry_wait)
+        max_retry_wait = check_seconds(max_retry_wait, "max_retry_wait")
         max_response_bytes = _positive_int("max_response_bytes", max_response_bytes)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError(
@@ -188,8 +172,8 @@ class AssociationsClient:
         max_batch_size = _positive_int("max_batch_size", max_batch_size)
         max_concurrency = _positive_int("max_concurrency", max_concurrency)
         max_pending = _positive_int("max_pending", max_pending)
-        linger = _non_negative_seconds("linger", linger)
-        self._close_timeout = _positive_seconds("close_timeout", close_timeout)
+        linger = check_seconds(linger, "linger")
+        self._close_timeout = check_seconds(close_timeout, "close_timeout", positive=True)
         if on_event is not None and not callable(on_event):
             raise TypeError(f"on_event must be callable, not {on_event!r}")
         emit = Emitter(on_event) if on_event is not None else None
@@ -228,7 +212,7 @@ class AssociationsClient:
         if isinstance(tokens, OAuthTokens):
             # It refreshes through this client's base URL, session, timeout and
             # size cap, and reports through its events.
-            tokens.bind(self._transport.post_form, emit=emit)
+            tokens._bind(self._transport.post_form, emit=emit, max_retry_wait=max_retry_wait)
         self._tokens = tokens
         self._emit = emit
         self._sender = DefaultBatchSender(
@@ -307,7 +291,7 @@ class AssociationsClient:
             await self._transport.aclose()
             await self._pacer.aclose()
             if isinstance(self._tokens, OAuthTokens):
-                self._tokens.unbind()
+                self._tokens._unbind()
 
     async def _drain(self) -> None:
         await self._coalescer.aclose()
