@@ -7,7 +7,7 @@ The public surface is re-exported here (and the events in
 from hubassoc import events
 from hubassoc._auth import TOKEN_ENV, TokenProvider
 from hubassoc._client import DEFAULT_API_VERSION, DEFAULT_BASE_URL, AssociationsClient
-from hubassoc._configurations import ConfigurationKey, Configurations
+from hubassoc._configurations import ConfigurationKey
 from hubassoc._default_batches import Pair
 from hubassoc._errors import (
     AuthenticationError,
@@ -26,13 +26,10 @@ from hubassoc._models import (
     AssociationLimitConfiguration,
     AssociationSpec,
     AssociationSpecKey,
-    BatchResponse,
     ConfigurationInput,
     ConfigurationUpdateResult,
     DefaultAssociation,
-    ErrorDetail,
     PublicObjectId,
-    StandardError,
 )
 from hubassoc._oauth import OAuthTokens, RefreshedTokens
 from hubassoc._outcome import BatchOutcome
@@ -56,16 +53,13 @@ __all__ = [
     "AuthenticationError",
     "BatchItemError",
     "BatchOutcome",
-    "BatchResponse",
     "ClientClosedError",
     "ConfigurationInput",
     "ConfigurationKey",
     "ConfigurationUpdateResult",
-    "Configurations",
     "DailyLimitError",
     "DecodingError",
     "DefaultAssociation",
-    "ErrorDetail",
     "HubSpotError",
     "InvalidRequestError",
     "OAuthTokens",
@@ -79,7 +73,6 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryPolicy",
     "ServerError",
-    "StandardError",
     "TokenProvider",
     "TransportError",
     "TransportStats",

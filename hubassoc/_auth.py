@@ -19,7 +19,6 @@ __all__ = [
     "StaticToken",
     "TokenProvider",
     "check_credential",
-    "is_token_text",
     "token_source",
 ]
 
@@ -45,7 +44,7 @@ class TokenProvider(Protocol):
         ...
 
 
-def is_token_text(value: str) -> bool:
+def _is_token_text(value: str) -> bool:
     """Whether ``value`` fits a header or a form field as is: printable ASCII, no spaces."""
     return value.isascii() and value.isprintable() and " " not in value
 
@@ -68,7 +67,7 @@ def check_credential(value: object, argument: str, *, max_length: int = MAX_TOKE
         raise ValueError(f"{argument} is empty")
     if len(value) > max_length:
         raise ValueError(f"{argument} is longer than {max_length} characters")
-    if not is_token_text(value):
+    if not _is_token_text(value):
         raise ValueError(
             f"{argument} must be printable ASCII without whitespace or control characters "
             "(value not shown)"

@@ -328,7 +328,8 @@ class AssociationsClient:
 
     @property
     def stats(self) -> TransportStats:
-        """Live counters: requests, retries, 429s, answers by status."""
+        """The counters as they stand now (requests, retries, 429s, answers by status): a
+        read-only snapshot; read it again for newer figures."""
         return self._transport.stats
 
     @property

@@ -52,7 +52,7 @@ from typing import Any, Literal, TypeAlias
 import msgspec
 
 from hubassoc._answers import error_type
-from hubassoc._auth import TokenProvider, check_credential, is_token_text
+from hubassoc._auth import TokenProvider, check_credential
 from hubassoc._errors import (
     AuthenticationError,
     ClientClosedError,
@@ -600,20 +600,15 @@ class OAuthTokens:
         except msgspec.DecodeError as exc:
             # msgspec names the path and the expected type, never the value.
             raise refuse(self._clean(str(exc))) from None
-        token = answer.access_token
-        if not token or len(token) > _MAX_ACCESS_TOKEN or not is_token_text(token):
-            raise refuse(
-                "access_token is empty, longer than "
-                f"{_MAX_ACCESS_TOKEN} characters, or not printable ASCII without spaces"
+        try:
+            # The same check as every credential handed to the client, as an answer's refusal.
+            token = check_credential(
+                answer.access_token, "access_token", max_length=_MAX_ACCESS_TOKEN
             )
-        refresh = answer.refresh_token
-        if refresh is not None and (
-            not refresh or len(refresh) > _MAX_CREDENTIAL or not is_token_text(refresh)
-        ):
-            raise refuse(
-                f"refresh_token is empty, longer than {_MAX_CREDENTIAL} characters, "
-                "or not printable ASCII without spaces"
-            )
+            if answer.refresh_token is not None:
+                check_credential(answer.refresh_token, "refresh_token", max_length=_MAX_CREDENTIAL)
+        except ValueError as exc:
+            raise refuse(str(exc)) from None
         if not (0 < answer.expires_in <= _MAX_LIFETIME):
             raise refuse(f"expires_in {answer.expires_in!r} is not in (0, {_MAX_LIFETIME:.0f}]")
         if token == self._token:
