@@ -727,8 +727,9 @@ async def test_sandbox_refreshes_ahead_of_expiry_one_at_a_time_for_200_callers(
     assert 4 <= stats.oauth_refreshes <= 6  # one per 0.7 s over 3.3 s
     issued = stats.oauth_tokens
     for (_, expires), (next_issued, _) in itertools.pairwise(issued):
-        # The next token came before the last expired, and not much earlier than due.
-        assert expires - margin - 0.01 <= next_issued < expires
+        # The next token came before the last expired, and not much earlier than due
+        # (when it is due is the virtual-clock tests' business; here, only roughly).
+        assert expires - margin - 0.1 <= next_issued < expires
     assert all(at < expires_at for at, expires_at in handed)
     assert next(e.reason for e in events if isinstance(e, TokenRefreshed)) == "first"
     assert tokens.hub_id == sandbox.oauth_credentials.hub_id
@@ -763,15 +764,12 @@ async def test_sandbox_revoked_refresh_token_fails_every_caller_once(
     sandbox.revoke_refresh_token()
     sandbox.expire_access_tokens()
 
-    loop = asyncio.get_running_loop()
     first = await asyncio.gather(
         *(tokens.get_token(rejected=old) for _ in range(100)), return_exceptions=True
     )
-    started = loop.time()
-    for _ in range(20):  # a caller retrying in a loop: no request, no wait
+    for _ in range(20):  # a caller retrying in a loop: no request (counted below)
         with pytest.raises(AuthenticationError, match="refresh token is wrong or revoked"):
             await tokens.get_token()
-    assert loop.time() - started < 0.05
 
     assert all(isinstance(e, AuthenticationError) for e in first)
     assert len({id(e) for e in first}) == 100
