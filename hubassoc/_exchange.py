@@ -152,13 +152,13 @@ class Exchange:
         data: bytes | Mapping[str, str] | None,
         headers: Mapping[str, str],
         route: str,
-        attempt: int = 0,
+        attempt: int | None = None,
     ) -> Response:
         """Send one request and read its answer, whatever its status.
 
         ``data`` is a raw body, or a mapping sent form-encoded. ``route`` (the
         path template) and ``attempt`` (0 for the first) name the request in
-        an error.
+        an error (``None``: the caller counts attempts itself).
 
         Raises:
             Unanswered: no answer arrived, or its body passed ``max_response_bytes``.
@@ -183,12 +183,13 @@ class Exchange:
                 raise
             raise self._lost(exc, f"{method} {route}", attempt) from exc
 
-    def _lost(self, exc: BaseException, request: str, attempt: int) -> Unanswered:
+    def _lost(self, exc: BaseException, request: str, attempt: int | None) -> Unanswered:
         """The one translation of a failed exchange into a hubassoc error."""
         timed_out = isinstance(exc, TimeoutError)
         kind = "timed out" if timed_out else "failed"
         detail = self._redactor.text(str(exc)) or type(exc).__name__
-        error = TransportError(f"{request} {kind} after {attempt + 1} attempt(s): {detail}")
+        after = "" if attempt is None else f" after {attempt + 1} attempt(s)"
+        error = TransportError(f"{request} {kind}{after}: {detail}")
         return Unanswered(
             error,
             reason="timeout" if timed_out else "connection",

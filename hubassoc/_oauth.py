@@ -452,7 +452,7 @@ class OAuthTokens:
             except asyncio.CancelledError:
                 current = asyncio.current_task()
                 if task.cancelled() and current is not None and not current.cancelling():
-                    # unbind() stopped the refresh, not this caller's canceller.
+                    # _unbind() stopped the refresh, not this caller's canceller.
                     raise ClientClosedError(
                         "the client was closed while the access token was being refreshed"
                     ) from None

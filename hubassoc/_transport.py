@@ -33,7 +33,7 @@ from yarl import URL
 
 from hubassoc._answers import error_from, failure_from
 from hubassoc._auth import StaticToken, TokenProvider
-from hubassoc._errors import AuthenticationError, ClientClosedError, DailyLimitError
+from hubassoc._errors import AuthenticationError, ClientClosedError, DailyLimitError, HubSpotError
 from hubassoc._events import Emitter
 from hubassoc._exchange import Exchange, Response, Unanswered
 from hubassoc._pacing import Pacer
@@ -328,7 +328,7 @@ class Transport:
         # After a 429 the pacer already holds every request: the loop does not sleep.
         raise AttemptFailed(error, failure, str(status), held=status == 429)
 
-    def _rate_limited(self, error: Exception, failure: Failure, number: int) -> None:
+    def _rate_limited(self, error: HubSpotError, failure: Failure, number: int) -> None:
         """A 429 holds everybody, not just this request; never longer than max_retry_wait."""
         self._report.counters.rate_limited += 1
         delay = self.retry.delay(failure, number, self._rand)

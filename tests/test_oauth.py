@@ -24,6 +24,7 @@ import pytest
 from aiohttp import web
 
 from hubassoc import (
+    AssociationsClient,
     AuthenticationError,
     ClientClosedError,
     DecodingError,
@@ -851,13 +852,14 @@ class TokenServer:
     """A tiny token endpoint on 127.0.0.1 that records what it got and answers by script.
 
     Each step is ``(status, body_builder)``; the builder gets the raw body and
-    the parsed form, so a step can echo them back.
+    the parsed form, so a step can echo them back. ``headers`` go on every answer.
     """
 
     def __init__(self) -> None:
         self.steps: list[tuple[int, Callable[[bytes, dict[str, str]], bytes]]] = []
         self.seen: list[tuple[str, str, str, dict[str, str]]] = []
         self.url = ""
+        self.headers: dict[str, str] = {}
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -879,7 +881,10 @@ class TokenServer:
         form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
         self.seen.append((request.path, request.query_string, request.content_type, form))
         status, build = self.steps.pop(0)
-        return web.Response(status=status, body=build(raw, form), content_type="application/json")
+        body = build(raw, form)
+        return web.Response(
+            status=status, body=body, content_type="application/json", headers=self.headers
+        )
 
 
 @pytest.fixture
@@ -1018,3 +1023,18 @@ async def test_server_errors_are_retried_over_http(
     tokens = provider(post_form_over(http, token_server.url))
     assert await tokens.get_token() == "AT-after-retries"
     assert len(token_server.seen) == 3
+
+
+async def test_the_client_carries_a_token_endpoint_retry_after_and_caps_it(
+    token_server: TokenServer,
+) -> None:
+    """Through the client's own transport: the 429's headers reach the provider, and the
+    client's ``max_retry_wait`` caps what it would wait."""
+    token_server.steps = [(429, lambda raw, form: RATE_LIMITED)]
+    token_server.headers = {"Retry-After": "3600"}
+    tokens = provider()
+    async with AssociationsClient(tokens, base_url=token_server.url, max_retry_wait=5.0):
+        with pytest.raises(RateLimitError) as info:
+            await tokens.get_token()
+    assert info.value.retry_after == 3600
+    assert len(token_server.seen) == 1  # not retried: the wait is over max_retry_wait
