@@ -1,6 +1,7 @@
 """What the transport tells about each attempt: counters, events, spans and log lines.
 
-One :class:`Reporter` per transport. :meth:`Reporter.sent` counts an attempt,
+One :class:`Reporter` per transport (its counters are read as
+:class:`TransportStats`). :meth:`Reporter.sent` counts an attempt,
 emits :class:`~hubassoc.events.RequestSent` and opens its span, returning the
 :class:`Attempt` record that :meth:`Reporter.answered` (or
 :meth:`Reporter.abandoned`) closes. With no listener (no ``on_event``, no
@@ -22,7 +23,7 @@ from hubassoc._pacing import Pacer
 from hubassoc._redaction import Redactor
 from hubassoc._retry import OnRetry
 
-__all__ = ["Attempt", "Counters", "Reporter", "TransportStats"]
+__all__ = ["Attempt", "Reporter", "TransportStats"]
 
 logger = logging.getLogger("hubassoc")
 
@@ -48,27 +49,6 @@ class TransportStats:
     by_status: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
-class Counters:
-    """The transport's live counters (private: users read :class:`TransportStats`)."""
-
-    __slots__ = ("by_status", "rate_limited", "requests", "retries")
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.retries = 0
-        self.rate_limited = 0
-        self.by_status: dict[int, int] = {}
-
-    def snapshot(self) -> TransportStats:
-        """The counters as they stand, read-only."""
-        return TransportStats(
-            self.requests,
-            self.retries,
-            self.rate_limited,
-            MappingProxyType(dict(self.by_status)),
-        )
-
-
 class Attempt:
     """One attempt of a request, from leaving to its answer (or failure)."""
 
@@ -86,7 +66,16 @@ class Attempt:
 class Reporter:
     """Counts, emits, traces and logs the attempts of one transport."""
 
-    __slots__ = ("_emit", "_pacer", "_redactor", "counters", "tracer")
+    __slots__ = (
+        "_emit",
+        "_pacer",
+        "_redactor",
+        "by_status",
+        "rate_limited",
+        "requests",
+        "retries",
+        "tracer",
+    )
 
     def __init__(
         self, *, pacer: Pacer, redactor: Redactor, emit: Emitter | None, tracer: Any
@@ -95,14 +84,25 @@ class Reporter:
         self._redactor = redactor
         self._emit = emit
         self.tracer = tracer
-        self.counters = Counters()
+        self.requests = 0  # attempts sent
+        self.retries = 0  # attempts that were retries
+        self.rate_limited = 0  # 429 answers
+        self.by_status: dict[int, int] = {}
+
+    def stats(self) -> TransportStats:
+        """The counters as they stand, read-only."""
+        by_status = MappingProxyType(dict(self.by_status))
+        return TransportStats(self.requests, self.retries, self.rate_limited, by_status)
+
+    def count(self, status: int) -> None:
+        """An answer with ``status`` arrived."""
+        self.by_status[status] = self.by_status.get(status, 0) + 1
 
     def sent(self, method: str, route: str, number: int, batch_size: int) -> Attempt:
         """An attempt leaves now: count it, tell of it, open its span."""
-        counters = self.counters
-        counters.requests += 1
+        self.requests += 1
         if number:
-            counters.retries += 1
+            self.retries += 1
         attempt = Attempt(method, route, number, batch_size)
         if self._emit is not None:
             pacer = self._pacer

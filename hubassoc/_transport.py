@@ -45,7 +45,7 @@ __all__ = ["RequestFunction", "Response", "Transport", "TransportStats", "check_
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 _EXPIRED = "EXPIRED_AUTHENTICATION"
-_CACHED = 1024  # URLs and retry settings kept per transport
+_CACHED_URLS = 1024
 
 
 class RequestFunction(Protocol):
@@ -123,7 +123,6 @@ class Transport:
         "_headers",
         "_rand",
         "_report",
-        "_retrying",
         "_tokens",
         "_urls",
         "max_retry_wait",
@@ -163,7 +162,6 @@ class Transport:
         self._report = Reporter(pacer=pacer, redactor=self.redactor, emit=emit, tracer=tracer)
         self._rand = rand
         self._urls: dict[str, URL] = {}
-        self._retrying: dict[tuple[str, str, bool], Retrying] = {}
         # The headers of the token last used: rebuilt only when the token changes.
         self._headers: tuple[str, dict[str, str]] = ("", {})
         self.max_retry_wait = max_retry_wait
@@ -195,7 +193,7 @@ class Transport:
     @property
     def stats(self) -> TransportStats:
         """The counters as they stand now (a read-only snapshot)."""
-        return self._report.counters.snapshot()
+        return self._report.stats()
 
     # --- the auth flow ------------------------------------------------------------------
 
@@ -223,7 +221,15 @@ class Transport:
         if self.closing:
             raise ClientClosedError("the client was closed before this request was sent")
         call = _Call(method, self._url(method, path), route, batch_size, body)
-        return await self._send_handling_auth(call, self._retrying_for(method, route, idempotent))
+        how = Retrying(
+            self.retry,
+            self.max_retry_wait,
+            f"{method} {route}",
+            idempotent=idempotent,
+            rand=self._rand,
+            on_retry=self._report.on_retry(method, route),
+        )
+        return await self._send_handling_auth(call, how)
 
     async def _send_handling_auth(self, call: _Call, how: Retrying) -> Response:
         """The request with its retries; after a 401 ``EXPIRED_AUTHENTICATION`` from a
@@ -314,8 +320,7 @@ class Transport:
 
     def _answered(self, attempt: Attempt, response: Response, sent_at: float) -> Response:
         status, headers = response.status, response.headers
-        by_status = self._report.counters.by_status
-        by_status[status] = by_status.get(status, 0) + 1
+        self._report.count(status)
         self.pacer.observe(sent_at, status, headers)
         if 200 <= status < 300:
             self._report.answered(attempt, status, None, headers)
@@ -330,7 +335,7 @@ class Transport:
 
     def _rate_limited(self, error: HubSpotError, failure: Failure, number: int) -> None:
         """A 429 holds everybody, not just this request; never longer than max_retry_wait."""
-        self._report.counters.rate_limited += 1
+        self._report.rate_limited += 1
         delay = self.retry.delay(failure, number, self._rand)
         daily = error if isinstance(error, DailyLimitError) else None
         self.pacer.rate_limited(failure.policy_name, min(delay, self.max_retry_wait), daily)
@@ -368,22 +373,6 @@ class Transport:
             # Parsing a URL costs more than the rest of a request's bookkeeping;
             # batch paths (POST) repeat, so keep those; single PUT paths don't.
             url = URL(self._base + path, encoded=True)
-            if method == "POST" and len(self._urls) < _CACHED:
+            if method == "POST" and len(self._urls) < _CACHED_URLS:
                 self._urls[path] = url
         return url
-
-    def _retrying_for(self, method: str, route: str, idempotent: bool) -> Retrying:
-        key = (method, route, idempotent)
-        how = self._retrying.get(key)
-        if how is None:
-            how = Retrying(
-                self.retry,
-                self.max_retry_wait,
-                f"{method} {route}",
-                idempotent=idempotent,
-                rand=self._rand,
-                on_retry=self._report.on_retry(method, route),
-            )
-            if len(self._retrying) < _CACHED:
-                self._retrying[key] = how
-        return how
