@@ -36,7 +36,15 @@ from typing import TypeVar
 from hubassoc._errors import HubSpotError, RateLimitError, ServerError
 from hubassoc._validation import check_seconds
 
-__all__ = ["AttemptFailed", "Failure", "RetryPolicy", "parse_retry_after", "retrying"]
+__all__ = [
+    "AttemptFailed",
+    "Failure",
+    "OnRetry",
+    "RetryPolicy",
+    "Retrying",
+    "parse_retry_after",
+    "retrying",
+]
 
 logger = logging.getLogger("hubassoc")
 T = TypeVar("T")
@@ -225,7 +233,12 @@ async def retrying(attempt: Callable[[int], Awaitable[T]], how: Retrying, first:
             reason,
             number + 1,
             delay,
-            extra={"hubassoc_event": "RetryScheduled", "hubassoc_reason": reason},
+            extra={
+                "hubassoc_event": "RetryScheduled",
+                "hubassoc_reason": reason,
+                "hubassoc_attempt": number + 1,
+                "hubassoc_delay": delay,
+            },
         )
         if not held:
             await asyncio.sleep(delay)

@@ -276,8 +276,8 @@ class Transport:
         """Sign, pace, exchange, and read the answer of attempt ``number``.
 
         Raises:
-            AttemptFailed: an answer or a failure the retry policy decides on.
-            ResponseTooLargeError, DailyLimitError, ClientClosedError: not retried.
+            AttemptFailed: a non-2xx answer, or no answer: the retry loop decides.
+            ResponseTooLargeError, ClientClosedError: never retried.
         """
         call.attempt = number
         call.token = token = await self._token()
