@@ -7,7 +7,7 @@ The public surface is re-exported here (and the events in
 from hubassoc import events
 from hubassoc._auth import TOKEN_ENV, TokenProvider
 from hubassoc._client import DEFAULT_API_VERSION, DEFAULT_BASE_URL, AssociationsClient
-from hubassoc._configurations import ConfigurationKey, Configurations
+from hubassoc._configurations import ConfigurationKey
 from hubassoc._errors import (
     AuthenticationError,
     BatchItemError,
@@ -27,16 +27,13 @@ from hubassoc._models import (
     AssociationSpec,
     AssociationSpecKey,
     AssociationSpecWithLabel,
-    BatchResponse,
     ConfigurationInput,
     ConfigurationUpdateResult,
     DefaultAssociation,
-    ErrorDetail,
     HighUsageReport,
     LabelsBetweenObjectPair,
     MultiAssociatedObjectWithLabel,
     PublicObjectId,
-    StandardError,
 )
 from hubassoc._oauth import OAuthTokens, RefreshedTokens
 from hubassoc._operations import Pair
@@ -62,16 +59,13 @@ __all__ = [
     "AuthenticationError",
     "BatchItemError",
     "BatchOutcome",
-    "BatchResponse",
     "ClientClosedError",
     "ConfigurationInput",
     "ConfigurationKey",
     "ConfigurationUpdateResult",
-    "Configurations",
     "DailyLimitError",
     "DecodingError",
     "DefaultAssociation",
-    "ErrorDetail",
     "HighUsageReport",
     "HubSpotError",
     "InvalidRequestError",
@@ -89,7 +83,6 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryPolicy",
     "ServerError",
-    "StandardError",
     "TokenProvider",
     "TransportError",
     "TransportStats",

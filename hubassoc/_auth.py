@@ -14,7 +14,13 @@ from __future__ import annotations
 import os
 from typing import Protocol, runtime_checkable
 
-__all__ = ["TOKEN_ENV", "StaticToken", "TokenProvider", "check_token", "token_source"]
+__all__ = [
+    "TOKEN_ENV",
+    "StaticToken",
+    "TokenProvider",
+    "check_credential",
+    "token_source",
+]
 
 #: The environment variable the access token is read from by default.
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
@@ -38,24 +44,35 @@ class TokenProvider(Protocol):
         ...
 
 
-def check_token(token: object) -> str:
-    """``token`` if it can go into an ``Authorization`` header; never echoes it.
+def _is_token_text(value: str) -> bool:
+    """Whether ``value`` fits a header or a form field as is: printable ASCII, no spaces."""
+    return value.isascii() and value.isprintable() and " " not in value
+
+
+def check_credential(value: object, argument: str, *, max_length: int = MAX_TOKEN_LENGTH) -> str:
+    """``value`` if it can go on the wire as a token, a secret or a form field; never echoes it.
+
+    The one check of every credential a caller hands over (access tokens,
+    OAuth client ids and secrets, refresh tokens): anything that could split a
+    header or a form is refused, and the message never shows the value.
 
     Raises:
         TypeError: not a str.
-        ValueError: empty, too long, or with whitespace or control characters.
+        ValueError: empty, longer than ``max_length``, or with whitespace,
+            control or non-ASCII characters.
     """
-    if not isinstance(token, str):
-        raise TypeError(f"an access token must be a str, not {type(token).__name__}")
-    if token == "":
-        raise ValueError("the access token is empty")
-    if len(token) > MAX_TOKEN_LENGTH:
-        raise ValueError(f"the access token is longer than {MAX_TOKEN_LENGTH} characters")
-    # The token goes into a header: anything that could split the header is
-    # refused, without echoing the token.
-    if not token.isascii() or any(c.isspace() or not c.isprintable() for c in token):
-        raise ValueError("the access token contains whitespace or control characters")
-    return token
+    if not isinstance(value, str):
+        raise TypeError(f"{argument} must be a str, not {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{argument} is empty")
+    if len(value) > max_length:
+        raise ValueError(f"{argument} is longer than {max_length} characters")
+    if not _is_token_text(value):
+        raise ValueError(
+            f"{argument} must be printable ASCII without whitespace or control characters "
+            "(value not shown)"
+        )
+    return value
 
 
 class StaticToken:
@@ -64,7 +81,7 @@ class StaticToken:
     __slots__ = ("_token",)
 
     def __init__(self, token: str) -> None:
-        self._token = check_token(token)
+        self._token = check_credential(token, "the access token")
 
     def __repr__(self) -> str:
         return "<StaticToken [redacted]>"

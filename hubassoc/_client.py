@@ -251,7 +251,7 @@ class AssociationsClient:
             await self._transport.aclose()
             await self._pacer.aclose()
             if isinstance(self._tokens, OAuthTokens):
-                self._tokens.unbind()
+                self._tokens._unbind()
 
     async def _drain(self) -> None:
         await self._coalescer.aclose()
@@ -288,7 +288,8 @@ class AssociationsClient:
 
     @property
     def stats(self) -> TransportStats:
-        """Live counters: requests, retries, 429s, answers by status."""
+        """The counters as they stand now (requests, retries, 429s, answers by status): a
+        read-only snapshot; read it again for newer figures."""
         return self._transport.stats
 
     @property

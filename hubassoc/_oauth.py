@@ -17,51 +17,64 @@ token for a client and refreshes it from the app's refresh token shortly
   :class:`~hubassoc.AuthenticationError`, and later callers fail fast with
   the same error for ``failure_cooldown`` seconds (or until
   :meth:`OAuthTokens.reset`) without touching the endpoint again.
-* 5xx answers and network failures are retried a few times with backoff;
-  then callers get :class:`~hubassoc.ServerError` (5xx),
+* 5xx and 429 answers and network failures are retried by the client's one
+  retry loop (:func:`hubassoc._retry.retrying`, with this provider's
+  ``retry`` policy): a ``Retry-After`` is honoured, and one longer than the
+  client's ``max_retry_wait`` fails the refresh at once, carrying it. Then
+  callers get :class:`~hubassoc.ServerError` (5xx),
   :class:`~hubassoc.RateLimitError` (429) or :class:`~hubassoc.TransportError`
   (no answer). These are not remembered. While the current token has not
   actually expired, a refresh ahead of expiry that fails this way is retried
   a little later and callers keep getting the current token.
 
-The client supplies the HTTP side with :meth:`OAuthTokens.bind`, so requests
-to the token endpoint share its session, timeout and response size cap.
+The client binds the provider to its transport, so requests to the token
+endpoint share its session, timeout, response size cap and retry loop.
 
 Secrets (client secret, refresh tokens, access tokens) never appear in a
 repr, log line, error or event: texts taken from the token endpoint's answers
-are redacted, because a server may echo the form it was sent.
+pass a :class:`~hubassoc._redaction.Redactor`, because a server may echo the
+form it was sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import inspect
 import logging
 import math
 import random
 import re
 import traceback
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
-from urllib.parse import quote, quote_plus
 
-import aiohttp
 import msgspec
 
-from hubassoc._auth import TokenProvider
+from hubassoc._answers import error_type
+from hubassoc._auth import TokenProvider, check_credential
 from hubassoc._errors import (
     AuthenticationError,
     ClientClosedError,
+    DecodingError,
     HubSpotError,
     RateLimitError,
     ServerError,
     TransportError,
+    fresh_copy,
 )
 from hubassoc._events import Event, TokenRefreshed, TokenRefreshFailed
-from hubassoc._retry import Failure, RetryPolicy
+from hubassoc._exchange import Response
+from hubassoc._redaction import Redactor
+from hubassoc._retry import (
+    AttemptFailed,
+    Failure,
+    Retrying,
+    RetryPolicy,
+    parse_retry_after,
+    retrying,
+)
+from hubassoc._validation import check_seconds
 
 __all__ = [
     "DEFAULT_REFRESH_RETRY",
@@ -75,9 +88,9 @@ __all__ = [
 
 logger = logging.getLogger("hubassoc")
 
-#: Posts a form to a path on the client's base URL; returns ``(status, body)``.
+#: Posts a form to a path on the client's base URL, once; returns the answer.
 #: Raises :class:`~hubassoc.TransportError` when no answer arrives.
-PostForm: TypeAlias = Callable[[str, Mapping[str, str]], Awaitable[tuple[int, bytes]]]
+PostForm: TypeAlias = Callable[[str, Mapping[str, str]], Awaitable[Response]]
 #: Takes one event (the client's event emitter).
 EmitEvent: TypeAlias = Callable[[Event], object]
 
@@ -94,13 +107,17 @@ _MAX_LIFETIME = 366 * 86400.0  # seconds; anything longer is not an access token
 _MAX_MESSAGE = 300  # characters of a server message kept in an error
 _DEFAULT_MARGIN = 60.0
 _DEFAULT_MARGIN_SHARE = 0.1
-_REDACTED = "[redacted]"
-_KEPT_ACCESS_TOKENS = 4  # recent access tokens redacted from server texts
+_DEFAULT_MAX_WAIT = 60.0  # the client's max_retry_wait, unless it binds another
 _CATEGORY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9\-]{1,64}")
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
 
 Reason = Literal["first", "expiry", "rejected"]
+_WHAT_FAILED: dict[type[HubSpotError], str] = {
+    ServerError: "the OAuth token endpoint failed",
+    RateLimitError: "the OAuth token endpoint is rate limited",
+    AuthenticationError: "HubSpot refused to refresh the OAuth access token",
+}
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -168,32 +185,6 @@ _ANSWER_DECODER = msgspec.json.Decoder(_Answer)
 _ERROR_DECODER = msgspec.json.Decoder(_ErrorAnswer)
 
 
-def _check_credential(name: str, value: object) -> str:
-    """``value`` if it can go on the wire as a form field; never echoes it."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{name} is empty")
-    if len(value) > _MAX_CREDENTIAL:
-        raise ValueError(f"{name} is longer than {_MAX_CREDENTIAL} characters")
-    if not _is_token_text(value):
-        raise ValueError(f"{name} must be printable ASCII without whitespace (value not shown)")
-    return value
-
-
-def _is_token_text(value: str) -> bool:
-    # Printable ASCII without spaces: what fits a header or a form field as is.
-    return value.isascii() and value.isprintable() and " " not in value
-
-
-def _seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, not {value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
-    return float(value)
-
-
 class OAuthTokens:
     """The access token of one installed public app, refreshed before it expires.
 
@@ -217,7 +208,8 @@ class OAuthTokens:
         failure_cooldown: seconds a refused refresh is remembered: calls in
             that time fail at once with the same error, without a request.
         retry: retries after a 5xx, 429 or network failure of the token
-            endpoint (default: :data:`DEFAULT_REFRESH_RETRY`).
+            endpoint (default: :data:`DEFAULT_REFRESH_RETRY`); a wait a
+            ``Retry-After`` asks for is capped by the client's ``max_retry_wait``.
 
     Raises:
         ValueError, TypeError: an argument is invalid (a credential's value is
@@ -225,7 +217,6 @@ class OAuthTokens:
     """
 
     __slots__ = (
-        "_access_tokens_seen",
         "_client_id",
         "_client_secret",
         "_emit",
@@ -235,13 +226,14 @@ class OAuthTokens:
         "_hub_id",
         "_inflight",
         "_margin",
+        "_max_wait",
         "_on_refresh",
         "_path",
         "_post",
         "_rand",
+        "_redactor",
         "_refresh_at",
         "_refresh_token",
-        "_refresh_tokens_seen",
         "_refreshes",
         "_retry",
         "_token",
@@ -260,9 +252,13 @@ class OAuthTokens:
         failure_cooldown: float = 60.0,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self._client_id = _check_credential("client_id", client_id)
-        self._client_secret = _check_credential("client_secret", client_secret)
-        self._refresh_token = _check_credential("refresh_token", refresh_token)
+        self._client_id = check_credential(client_id, "client_id", max_length=_MAX_CREDENTIAL)
+        self._client_secret = check_credential(
+            client_secret, "client_secret", max_length=_MAX_CREDENTIAL
+        )
+        self._refresh_token = check_credential(
+            refresh_token, "refresh_token", max_length=_MAX_CREDENTIAL
+        )
         if on_refresh is not None and not callable(on_refresh):
             raise TypeError(f"on_refresh must be callable, not {type(on_refresh).__name__}")
         if token_endpoint not in _PATHS:
@@ -272,13 +268,14 @@ class OAuthTokens:
         self._on_refresh = on_refresh
         self._path = _PATHS[token_endpoint]
         self._margin = (
-            None if refresh_margin is None else _seconds("refresh_margin", refresh_margin)
+            None if refresh_margin is None else check_seconds(refresh_margin, "refresh_margin")
         )
-        self.failure_cooldown = _seconds("failure_cooldown", failure_cooldown)
+        self.failure_cooldown = check_seconds(failure_cooldown, "failure_cooldown")
         self._retry = retry if retry is not None else DEFAULT_REFRESH_RETRY
         self._rand: Callable[[], float] = random.random
         self._post: PostForm | None = None
         self._emit: EmitEvent | None = None
+        self._max_wait = _DEFAULT_MAX_WAIT
         self._token: str | None = None
         self._refresh_at = -math.inf
         self._expires_at: float | None = None
@@ -287,9 +284,9 @@ class OAuthTokens:
         self._failure_until = -math.inf
         self._inflight: asyncio.Task[str | HubSpotError] | None = None
         self._refreshes = 0
-        # Everything a server might echo back, for redaction.
-        self._refresh_tokens_seen: deque[str] = deque([self._refresh_token], maxlen=4)
-        self._access_tokens_seen: deque[str] = deque(maxlen=_KEPT_ACCESS_TOKENS)
+        # Everything a server might echo back: the secret, and each token as it comes.
+        self._redactor = Redactor([self._client_secret])
+        self._redactor.add(self._refresh_token)
 
     # --- introspection ----------------------------------------------------------------
 
@@ -335,33 +332,38 @@ class OAuthTokens:
 
     # --- wiring ---------------------------------------------------------------------
 
-    def bind(self, post_form: PostForm, *, emit: EmitEvent | None = None) -> None:
-        """Give the provider its HTTP side (and optionally an event sink): done by the client.
+    def _bind(
+        self,
+        post_form: PostForm,
+        *,
+        emit: EmitEvent | None = None,
+        max_retry_wait: float = _DEFAULT_MAX_WAIT,
+    ) -> None:
+        """Give the provider its HTTP side and event sink: done by the client.
 
         Args:
-            post_form: ``await post_form(path, form) -> (status, body)`` posts
-                ``form`` (form-encoded) to ``path`` on the client's base URL.
+            post_form: ``await post_form(path, form) -> Response`` posts
+                ``form`` (form-encoded) once to ``path`` on the client's base URL
+                (:meth:`hubassoc._transport.Transport.post_form`).
             emit: called with :class:`~hubassoc._events.TokenRefreshed` and
-                :class:`~hubassoc._events.TokenRefreshFailed` events.
+                :class:`~hubassoc._events.TokenRefreshFailed` events (the
+                client's :class:`~hubassoc._events.Emitter`, which guards them).
+            max_retry_wait: the longest wait before a retry (the client's).
 
         Raises:
             ValueError: already bound to another client (one provider per
-                client; :meth:`unbind` first to move it).
-            TypeError: ``post_form`` or ``emit`` is not callable.
+                client; :meth:`_unbind` first to move it).
         """
-        if not callable(post_form):
-            raise TypeError(f"post_form must be callable, not {type(post_form).__name__}")
-        if emit is not None and not callable(emit):
-            raise TypeError(f"emit must be callable, not {type(emit).__name__}")
         if self._post is not None and self._post != post_form:
             raise ValueError(
                 "this OAuthTokens is already bound to a client; use one OAuthTokens per "
-                "client (or unbind() it from the first client once that one is closed)"
+                "client (or close the first client before giving it to another)"
             )
         self._post = post_form
         self._emit = emit
+        self._max_wait = max_retry_wait
 
-    def unbind(self) -> None:
+    def _unbind(self) -> None:
         """Release the provider from its client (a closing client calls this).
 
         The tokens are kept: a client bound later goes on with them. A refresh
@@ -383,8 +385,10 @@ class OAuthTokens:
             ValueError, TypeError: ``refresh_token`` is not a valid credential.
         """
         if refresh_token is not None:
-            self._refresh_token = _check_credential("refresh_token", refresh_token)
-            self._refresh_tokens_seen.append(self._refresh_token)
+            self._refresh_token = check_credential(
+                refresh_token, "refresh_token", max_length=_MAX_CREDENTIAL
+            )
+            self._redactor.add(self._refresh_token)
             self._token = None
             self._refresh_at = -math.inf
         self._failure = None
@@ -428,7 +432,7 @@ class OAuthTokens:
                 failure = self._failure
                 if failure is not None:
                     if now < self._failure_until:
-                        raise _copy(failure)
+                        raise fresh_copy(failure)
                     self._failure = None
                 token = self._token
                 if token is not None and token != rejected and now < self._refresh_at:
@@ -448,13 +452,13 @@ class OAuthTokens:
             except asyncio.CancelledError:
                 current = asyncio.current_task()
                 if task.cancelled() and current is not None and not current.cancelling():
-                    # unbind() stopped the refresh, not this caller's canceller.
+                    # _unbind() stopped the refresh, not this caller's canceller.
                     raise ClientClosedError(
                         "the client was closed while the access token was being refreshed"
                     ) from None
                 raise
             if isinstance(outcome, HubSpotError):
-                raise _copy(outcome)
+                raise fresh_copy(outcome)
             if outcome != rejected:
                 return outcome
             # A refresh ahead of expiry failed and kept the token this caller
@@ -468,66 +472,79 @@ class OAuthTokens:
             used = self._refresh_token
             logger.debug("refreshing the OAuth access token (%s, %s)", reason, self._path)
             try:
-                answer = await self._exchange(used)
+                answer = await self._request_token(used)
             except HubSpotError as error:
                 return self._failed(error, reason, loop.time())
-            rotated = answer.refresh_token is not None and answer.refresh_token != used
-            # A reset() during the exchange installed another refresh token: keep it.
-            if rotated and self._refresh_token == used:
-                assert answer.refresh_token is not None
-                self._refresh_token = answer.refresh_token
-                self._refresh_tokens_seen.append(answer.refresh_token)
-            access_token = answer.access_token
-            expires_in = answer.expires_in
-            margin = (
-                min(_DEFAULT_MARGIN, _DEFAULT_MARGIN_SHARE * expires_in)
-                if self._margin is None
-                else min(self._margin, expires_in / 2)
-            )
-            # Counted from when the request left: the token may be older than its answer.
-            self._token = access_token
-            self._access_tokens_seen.append(access_token)
-            self._expires_at = started + expires_in
-            self._refresh_at = started + expires_in - margin
-            hub_id = _hub_id(answer.hub_id)
-            if hub_id is not None:
-                self._hub_id = hub_id
-            self._refreshes += 1
+            rotated = self._take_refresh_token(answer, used)
+            self._install(answer, started)
             seconds = loop.time() - started
             logger.debug(
                 "OAuth access token refreshed in %.3fs (%s); it expires in %.0fs (hub %s)",
                 seconds,
                 reason,
-                expires_in,
+                answer.expires_in,
                 self._hub_id,
             )
             self._send(
                 TokenRefreshed(
-                    seconds=seconds, expires_in=expires_in, hub_id=self._hub_id, reason=reason
+                    seconds=seconds,
+                    expires_in=answer.expires_in,
+                    hub_id=self._hub_id,
+                    reason=reason,
                 )
             )
             if self._on_refresh is not None:
                 await self._call_on_refresh(
                     RefreshedTokens(
-                        access_token=access_token,
+                        access_token=answer.access_token,
                         refresh_token=self._refresh_token,
                         refresh_token_rotated=rotated,
-                        expires_in=expires_in,
+                        expires_in=answer.expires_in,
                         hub_id=self._hub_id,
                         scopes=_scopes(answer),
                     )
                 )
-            return access_token
+            return answer.access_token
         finally:
             if self._inflight is asyncio.current_task():
                 self._inflight = None
 
-    async def _exchange(self, refresh_token: str) -> _Answer:
-        """POST the form until an answer decides; returns the decoded success answer.
+    def _take_refresh_token(self, answer: _Answer, used: str) -> bool:
+        """Adopt a rotated refresh token; return whether the answer rotated it."""
+        new = answer.refresh_token
+        if new is None or new == used:
+            return False
+        self._redactor.add(new)
+        # A reset() during the request installed another refresh token: keep that one.
+        if self._refresh_token == used:
+            self._refresh_token = new
+        return True
+
+    def _install(self, answer: _Answer, started: float) -> None:
+        """Serve the answer's access token from now on, refreshed ``margin`` before expiry."""
+        expires_in = answer.expires_in
+        margin = (
+            min(_DEFAULT_MARGIN, _DEFAULT_MARGIN_SHARE * expires_in)
+            if self._margin is None
+            else min(self._margin, expires_in / 2)
+        )
+        # Counted from when the request left: the token may be older than its answer.
+        self._token = answer.access_token
+        self._redactor.add(answer.access_token)
+        self._expires_at = started + expires_in
+        self._refresh_at = started + expires_in - margin
+        hub_id = _hub_id(answer.hub_id)
+        if hub_id is not None:
+            self._hub_id = hub_id
+        self._refreshes += 1
+
+    async def _request_token(self, refresh_token: str) -> _Answer:
+        """POST the form (through the client's retry loop); the decoded success answer.
 
         Raises:
             AuthenticationError: refused, or an unusable answer.
-            ServerError, RateLimitError, TransportError: retries spent.
+            ServerError, RateLimitError, TransportError: retries spent, or a
+                wait longer than ``max_retry_wait`` asked for.
         """
         post = self._post
         assert post is not None
@@ -537,63 +554,38 @@ class OAuthTokens:
             "client_secret": self._client_secret,
             "refresh_token": refresh_token,
         }
-        policy = self._retry
-        attempt = 0
-        while True:
-            sent = await self._post_once(post, form)
-            if isinstance(sent, BaseException):
-                exc = sent
-                if policy.should_retry(Failure(None), attempt):
-                    delay = policy.delay(Failure(None), attempt, self._rand)
-                    logger.debug(
-                        "OAuth token request failed (%s); retry %d in %.3fs",
-                        type(exc).__name__,
-                        attempt + 1,
-                        delay,
-                    )
-                    await asyncio.sleep(delay)
-                    attempt += 1
-                    continue
-                # Not chained: the cause's text is not ours to vouch for.
-                raise TransportError(
-                    f"refreshing the OAuth access token failed after {attempt + 1} "
-                    f"attempt(s): {self._clean(str(exc)) or type(exc).__name__}"
-                ) from None
-            status, body = sent
-            if 200 <= status < 300:
-                return self._decode(body, status)
-            error = self._error_from(status, body)
-            failure = Failure(status)
-            if not isinstance(error, AuthenticationError) and policy.should_retry(failure, attempt):
-                delay = policy.delay(failure, attempt, self._rand)
-                logger.debug(
-                    "OAuth token request -> %d; retry %d in %.3fs", status, attempt + 1, delay
-                )
-                await asyncio.sleep(delay)
-                attempt += 1
-                continue
-            raise error
+        how = Retrying(self._retry, self._max_wait, f"POST {self._path}", rand=self._rand)
+        response = await retrying(lambda number: self._attempt(post, form, number), how)
+        return self._decode(response.body, response.status)
 
-    async def _post_once(
-        self, post: PostForm, form: Mapping[str, str]
-    ) -> tuple[int, bytes] | BaseException:
-        """One POST: its ``(status, body)``, or the failure that left no answer.
+    async def _attempt(self, post: PostForm, form: Mapping[str, str], number: int) -> Response:
+        """One POST: its 2xx answer.
 
         Raises:
+            AttemptFailed: no answer, or a non-2xx one (the retry loop decides).
             AuthenticationError: the client refused the answer itself (too
                 large, say): there is no usable token in it.
         """
         try:
-            return await post(self._path, form)
-        except TransportError as exc:
-            return exc
-        except HubSpotError as exc:
+            response = await post(self._path, form)
+        except TransportError as lost:
+            # Not chained: the cause's text is not ours to vouch for.
+            error = TransportError(
+                f"refreshing the OAuth access token failed after {number + 1} "
+                f"attempt(s): {self._clean(str(lost))}"
+            )
+            raise AttemptFailed(error, Failure(None), "connection") from None
+        except DecodingError as refused:
             raise AuthenticationError(
-                f"the token endpoint's answer is not a usable token: {self._clean(exc.message)}",
-                status=exc.status,
+                "the token endpoint's answer is not a usable token: "
+                f"{self._clean(refused.message)}",
+                status=refused.status,
             ) from None
-        except (TimeoutError, OSError, aiohttp.ClientError) as exc:
-            return exc
+        status = response.status
+        if 200 <= status < 300:
+            return response
+        failure = Failure(status, retry_after=parse_retry_after(response.headers))
+        raise AttemptFailed(self._error_from(response), failure, str(status))
 
     def _decode(self, body: bytes, status: int) -> _Answer:
         def refuse(why: str) -> AuthenticationError:
@@ -608,35 +600,30 @@ class OAuthTokens:
         except msgspec.DecodeError as exc:
             # msgspec names the path and the expected type, never the value.
             raise refuse(self._clean(str(exc))) from None
-        token = answer.access_token
-        if not token or len(token) > _MAX_ACCESS_TOKEN or not _is_token_text(token):
-            raise refuse(
-                "access_token is empty, longer than "
-                f"{_MAX_ACCESS_TOKEN} characters, or not printable ASCII without spaces"
+        try:
+            # The same check as every credential handed to the client, as an answer's refusal.
+            token = check_credential(
+                answer.access_token, "access_token", max_length=_MAX_ACCESS_TOKEN
             )
-        refresh = answer.refresh_token
-        if refresh is not None and (
-            not refresh or len(refresh) > _MAX_CREDENTIAL or not _is_token_text(refresh)
-        ):
-            raise refuse(
-                f"refresh_token is empty, longer than {_MAX_CREDENTIAL} characters, "
-                "or not printable ASCII without spaces"
-            )
+            if answer.refresh_token is not None:
+                check_credential(answer.refresh_token, "refresh_token", max_length=_MAX_CREDENTIAL)
+        except ValueError as exc:
+            raise refuse(str(exc)) from None
         if not (0 < answer.expires_in <= _MAX_LIFETIME):
             raise refuse(f"expires_in {answer.expires_in!r} is not in (0, {_MAX_LIFETIME:.0f}]")
         if token == self._token:
             raise refuse("it is the access token being replaced")
         return answer
 
-    def _error_from(self, status: int, body: bytes) -> HubSpotError:
-        """The error a non-2xx answer becomes, with every server text redacted."""
-        parsed: _ErrorAnswer | None = None
-        if len(body) <= _MAX_ANSWER:
-            try:
-                parsed = _ERROR_DECODER.decode(body)
-            except msgspec.DecodeError:
-                parsed = None
+    def _error_from(self, response: Response) -> HubSpotError:
+        """The error a non-2xx answer becomes, with every server text redacted.
+
+        The client's one status table decides the class, except that any
+        4xx but a 429 is a refusal of the credentials here.
+        """
+        status = response.status
         message = category = correlation_id = None
+        parsed = _lenient_error(response.body)
         if parsed is not None:
             text = _first_str(parsed.message, parsed.error_description)
             message = self._clean(text) if text is not None else None
@@ -645,25 +632,19 @@ class OAuthTokens:
                 _first_str(parsed.category, status_text, parsed.error), _CATEGORY
             )
             correlation_id = self._label(_first_str(parsed.correlation_id), _CORRELATION_ID)
-        detail = f": {message}" if message else ""
         kwargs: dict[str, Any] = {
             "status": status,
             "category": category,
             "correlation_id": correlation_id,
         }
-        if status >= 500:
-            return ServerError(f"the OAuth token endpoint failed{detail}", **kwargs)
-        if status == 429:
-            return RateLimitError(f"the OAuth token endpoint is rate limited{detail}", **kwargs)
-        return AuthenticationError(
-            f"HubSpot refused to refresh the OAuth access token{detail}"
-            + (
-                " (the refresh token is wrong or revoked: the app must be authorized again)"
-                if category == "BAD_REFRESH_TOKEN"
-                else ""
-            ),
-            **kwargs,
-        )
+        detail = f": {message}" if message else ""
+        cls = error_type(status)
+        if cls is RateLimitError or cls is ServerError:
+            retry_after = parse_retry_after(response.headers)
+            return cls(f"{_WHAT_FAILED[cls]}{detail}", retry_after=retry_after, **kwargs)
+        if category == "BAD_REFRESH_TOKEN":
+            detail += " (the refresh token is wrong or revoked: the app must be authorized again)"
+        return AuthenticationError(f"{_WHAT_FAILED[AuthenticationError]}{detail}", **kwargs)
 
     def _failed(self, error: HubSpotError, reason: Reason, now: float) -> str | HubSpotError:
         """Record a failed refresh; return what the waiters get."""
@@ -698,56 +679,36 @@ class OAuthTokens:
             # The traceback is formatted here so that it can be redacted: a
             # failed write may well quote the token it was writing.
             text = "".join(traceback.format_exception(exc))
-            logger.error("on_refresh raised; the refresh itself succeeded:\n%s", self._redact(text))
+            logger.error(
+                "on_refresh raised; the refresh itself succeeded:\n%s", self._redactor.text(text)
+            )
 
     def _retrieve(self, task: asyncio.Task[str | HubSpotError]) -> None:
         # Outcomes are returned, not raised; a crash (a bug) is logged here even
         # when no caller was left to see it, its text redacted.
         if not task.cancelled() and (exc := task.exception()) is not None:
             text = "".join(traceback.format_exception(exc))
-            logger.error("the OAuth refresh crashed:\n%s", self._redact(text))
+            logger.error("the OAuth refresh crashed:\n%s", self._redactor.text(text))
 
     def _send(self, event: Event) -> None:
-        emit = self._emit
-        if emit is None:
-            return
-        try:
-            emit(event)
-        except Exception:
-            logger.exception("an event callback raised on %r", event)
+        if self._emit is not None:
+            self._emit(event)
 
-    # --- redaction --------------------------------------------------------------------
-
-    def _secrets(self) -> list[str]:
-        found = [self._client_secret, *self._refresh_tokens_seen, *self._access_tokens_seen]
-        forms: set[str] = set()
-        for secret in found:
-            forms.update((secret, quote_plus(secret), quote(secret, safe="")))
-        # Longest first, so that a secret inside another is not half-replaced.
-        return sorted(forms, key=len, reverse=True)
-
-    def _redact(self, text: str) -> str:
-        """``text`` with every secret (raw or percent-encoded) replaced by ``[redacted]``."""
-        for secret in self._secrets():
-            if secret in text:
-                text = text.replace(secret, _REDACTED)
-        return text
+    # --- server texts -----------------------------------------------------------------
 
     def _clean(self, text: str) -> str:
         """A server text fit for an error message: redacted, one line, short.
 
         Redaction comes first: cutting first could leave half a secret.
         """
-        text = _UNPRINTABLE.sub(" ", self._redact(text)).strip()
+        text = _UNPRINTABLE.sub(" ", self._redactor.text(text)).strip()
         if len(text) > _MAX_MESSAGE:
             text = text[:_MAX_MESSAGE] + "..."
         return text
 
     def _label(self, value: str | None, shape: re.Pattern[str]) -> str | None:
         """A short identifier from the server, or ``None`` if it is odd or holds a secret."""
-        if value is None or not shape.fullmatch(value):
-            return None
-        if any(secret in value for secret in self._secrets()):
+        if value is None or not shape.fullmatch(value) or self._redactor.mentioned_in(value):
             return None
         return value
 
@@ -778,6 +739,11 @@ def _scopes(answer: _Answer) -> tuple[str, ...]:
     return ()
 
 
-def _copy(error: HubSpotError) -> HubSpotError:
-    """A fresh copy of ``error`` for one caller: a shared one would gather every traceback."""
-    return copy.copy(error)
+def _lenient_error(body: bytes) -> _ErrorAnswer | None:
+    """The error answer's fields, if the body is one (error pages often are not JSON)."""
+    if len(body) > _MAX_ANSWER:
+        return None
+    try:
+        return _ERROR_DECODER.decode(body)
+    except msgspec.DecodeError:
+        return None

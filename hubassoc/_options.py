@@ -9,7 +9,6 @@ options.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from hubassoc._retry import RetryPolicy
 from hubassoc._routes import Routes
 from hubassoc._tracing import RequestTracer, make_tracer
 from hubassoc._transport import Transport, check_base_url
+from hubassoc._validation import check_seconds
 
 if TYPE_CHECKING:
     from hubassoc._redis_budget import RedisBudget
@@ -36,21 +36,6 @@ def _positive_int(name: str, value: object) -> int:
     if type(value) is not int or value < 1:
         raise ValueError(f"{name} must be an int >= 1, not {value!r}")
     return value
-
-
-def _non_negative_seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, not {value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
-    return float(value)
-
-
-def _positive_seconds(name: str, value: object) -> float:
-    seconds = _non_negative_seconds(name, value)
-    if seconds == 0:
-        raise ValueError(f"{name} must be > 0")
-    return seconds
 
 
 def _retry_policy(retry: object, max_retries: object) -> RetryPolicy:
@@ -159,9 +144,9 @@ class ClientOptions:
             tokens=tokens,
             url=url,
             routes=routes,
-            timeout=_positive_seconds("timeout", a["timeout"]),
+            timeout=check_seconds(a["timeout"], "timeout", positive=True),
             retry=_retry_policy(a["retry"], a["max_retries"]),
-            max_retry_wait=_non_negative_seconds("max_retry_wait", a["max_retry_wait"]),
+            max_retry_wait=check_seconds(a["max_retry_wait"], "max_retry_wait"),
             max_response_bytes=_positive_int("max_response_bytes", a["max_response_bytes"]),
             session=session,
             max_batch_size=_positive_int("max_batch_size", a["max_batch_size"]),
@@ -169,9 +154,9 @@ class ClientOptions:
             limit=_pacing(a["rate_limit"])[0],
             adaptive=_pacing(a["rate_limit"])[1],
             shared_budget=a["shared_budget"],
-            linger=_non_negative_seconds("linger", a["linger"]),
+            linger=check_seconds(a["linger"], "linger"),
             max_pending=_positive_int("max_pending", a["max_pending"]),
-            close_timeout=_positive_seconds("close_timeout", a["close_timeout"]),
+            close_timeout=check_seconds(a["close_timeout"], "close_timeout", positive=True),
             emit=Emitter(on_event) if on_event is not None else None,
             tracer=make_tracer(a["tracing"], server_address=url.host, server_port=url.port),
         )
@@ -205,5 +190,7 @@ class ClientOptions:
         if isinstance(self.tokens, OAuthTokens):
             # It refreshes through this client's base URL, session, timeout and
             # size cap, and reports through its events.
-            self.tokens.bind(transport.post_form, emit=self.emit)
+            self.tokens._bind(
+                transport.post_form, emit=self.emit, max_retry_wait=self.max_retry_wait
+            )
         return transport

@@ -1,16 +1,19 @@
 """Keeping secrets out of errors: one place that knows them and scrubs what servers send.
 
-A hostile or careless server can echo the ``Authorization`` header into any
-field of any answer. Every error built from an answer (whole-call or per
-input) passes through :meth:`Redactor.scrub` before anyone sees it, which
-replaces each known secret, in every string of every field (nested mappings
-and lists included), with ``[redacted]``.
+A hostile or careless server can echo the ``Authorization`` header (or the
+form it was posted) into any field of any answer. Every error built from an
+answer (whole-call or per input) passes through :meth:`Redactor.scrub` before
+anyone sees it, which replaces each known secret, as given or
+percent-encoded, in every string of every field (nested mappings and lists
+included), with ``[redacted]``.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus
 
 from hubassoc._errors import HubSpotError
 
@@ -21,50 +24,63 @@ REDACTED = "[redacted]"
 # and cannot be real tokens anyway.
 _MIN_SECRET = 8
 # Tokens rotate (OAuth): the last few are remembered, the oldest forgotten.
-_MAX_SECRETS = 16
+_MAX_ROTATING = 16
 
 E = TypeVar("E", bound=HubSpotError)
 
 
-class Redactor:
-    """Holds the secrets in use and scrubs them out of text and errors."""
+def _forms(secret: str) -> tuple[str, ...]:
+    """The secret as given and as a form or a URL would carry it."""
+    return (secret, quote_plus(secret), quote(secret, safe=""))
 
-    __slots__ = ("_secrets", "_secrets_bytes")
+
+class Redactor:
+    """Holds the secrets in use and scrubs them out of text and errors.
+
+    A secret added with ``keep=True`` (a client secret) is never forgotten;
+    the others (access and refresh tokens, which rotate) are, oldest first,
+    once more than sixteen are held.
+
+    Args:
+        secrets: secrets to keep from the start.
+    """
+
+    __slots__ = ("_kept", "_rotating", "_texts")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: list[str] = []
-        self._secrets_bytes: list[bytes] = []
+        self._kept: list[str] = []
+        self._rotating: deque[str] = deque(maxlen=_MAX_ROTATING)
+        self._texts: tuple[str, ...] = ()
         for secret in secrets:
-            self.add(secret)
+            self.add(secret, keep=True)
 
     def __repr__(self) -> str:
-        return f"<Redactor secrets={len(self._secrets)}>"
+        return f"<Redactor secrets={len(self._kept) + len(self._rotating)}>"
 
-    def add(self, secret: str) -> None:
-        """Remember ``secret`` (an access token, a client secret, a refresh token)."""
-        if len(secret) < _MIN_SECRET or secret in self._secrets:
+    def add(self, secret: str, *, keep: bool = False) -> None:
+        """Remember ``secret`` (an access token, a client secret, a refresh token).
+
+        Args:
+            keep: never forget it (otherwise the oldest of the rotating
+                secrets goes once there are too many).
+        """
+        if len(secret) < _MIN_SECRET or secret in self._kept or secret in self._rotating:
             return
-        self._secrets.append(secret)
-        self._secrets_bytes.append(secret.encode("utf-8", "replace"))
+        (self._kept if keep else self._rotating).append(secret)
+        forms = {form for held in (*self._kept, *self._rotating) for form in _forms(held)}
         # Longest first, so a secret that contains another is replaced whole.
-        self._secrets.sort(key=len, reverse=True)
-        self._secrets_bytes.sort(key=len, reverse=True)
-        if len(self._secrets) > _MAX_SECRETS:
-            self._secrets.pop()
-            self._secrets_bytes.pop()
-
-    def mentioned_in(self, payload: bytes) -> bool:
-        """Whether ``payload`` may carry a secret (literally, or JSON-escaped)."""
-        if b"\\u" in payload:
-            return True  # an escaped secret cannot be found by a byte search
-        return any(secret in payload for secret in self._secrets_bytes)
+        self._texts = tuple(sorted(forms, key=len, reverse=True))
 
     def text(self, text: str) -> str:
         """``text`` with every secret replaced by ``[redacted]``."""
-        for secret in self._secrets:
+        for secret in self._texts:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return text
+
+    def mentioned_in(self, text: str) -> bool:
+        """Whether ``text`` holds a secret (a label that does is dropped, not cut)."""
+        return any(secret in text for secret in self._texts)
 
     def value(self, value: Any) -> Any:
         """``value`` with secrets scrubbed from every string in it (mappings and lists too)."""
@@ -78,7 +94,7 @@ class Redactor:
 
     def scrub(self, error: E) -> E:
         """Scrub every field of ``error`` in place (nested request errors too); return it."""
-        if not self._secrets:
+        if not self._texts:
             return error
         for name, value in list(vars(error).items()):
             if isinstance(value, HubSpotError):

@@ -11,6 +11,12 @@ The rules follow HubSpot's guidance (``docs/hubspot.md``):
 * connection failures and timeouts: exponential backoff with full jitter.
 * anything else (400, 401, 403, 404, ...): never.
 
+:func:`retrying` is the one retry loop: around one attempt of an API request
+(:class:`~hubassoc._transport.Transport`) and around one POST to the OAuth
+token endpoint (:class:`~hubassoc.OAuthTokens`) alike. An attempt that failed
+raises :class:`AttemptFailed`, carrying what the caller gets and what the
+policy sees; a wait longer than ``max_wait`` is never slept.
+
 A call that is not idempotent (a configuration create, which would conflict
 with itself) is retried only where HubSpot cannot have acted on it: 423, 429,
 477, 503, and a connection that failed before the request was sent.
@@ -18,13 +24,30 @@ with itself) is retried only where HubSpot cannot have acted on it: 423, 429,
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
-__all__ = ["Failure", "RetryPolicy", "parse_retry_after"]
+from hubassoc._errors import HubSpotError, RateLimitError, ServerError
+from hubassoc._validation import check_seconds
+
+__all__ = [
+    "AttemptFailed",
+    "Failure",
+    "OnRetry",
+    "RetryPolicy",
+    "Retrying",
+    "parse_retry_after",
+    "retrying",
+]
+
+logger = logging.getLogger("hubassoc")
+T = TypeVar("T")
 
 _GATEWAY_STATUSES = frozenset({502, 504})
 _UNTOUCHED_STATUSES = frozenset({423, 429, 477, 503})  # HubSpot did not act on the request
@@ -73,8 +96,7 @@ class RetryPolicy:
         if self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, not {self.max_retries!r}")
         for name in ("backoff_base", "backoff_cap", "locked_min_delay", "rate_limit_wait"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, not {getattr(self, name)!r}")
+            check_seconds(getattr(self, name), name)
 
     def should_retry(self, failure: Failure, attempt: int, *, idempotent: bool = True) -> bool:
         """Whether attempt number ``attempt`` (0 for the first) may be followed by another."""
@@ -134,3 +156,113 @@ def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -
     if seconds != seconds:  # NaN
         return None
     return max(0.0, min(seconds, 3600.0))
+
+
+class AttemptFailed(Exception):
+    """One attempt failed in a way the retry policy may answer with another.
+
+    Raised by an attempt inside :func:`retrying`, never out of it: the loop
+    raises :attr:`error` (from this exception's cause) once it gives up.
+
+    Attributes:
+        error: what the caller gets if no retry follows.
+        failure: what the policy sees.
+        reason: the HTTP status as text, ``"timeout"`` or ``"connection"``.
+        held: the wait is already imposed elsewhere (the pacer holds every
+            request after a 429), so the loop does not sleep it again.
+    """
+
+    def __init__(
+        self, error: HubSpotError, failure: Failure, reason: str, *, held: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.error = error
+        self.failure = failure
+        self.reason = reason
+        self.held = held
+
+
+#: Told of each retry: ``(attempt that failed, 0 for the first; reason; delay)``.
+OnRetry = Callable[[int, str, float], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """How one request is retried: its policy, the longest wait, what is told of retries.
+
+    Attributes:
+        policy: what to retry and how long to wait.
+        max_wait: the longest wait slept; a longer one fails the call at once,
+            the error carrying ``retry_after``.
+        label: ``"METHOD route"``, for log lines.
+        idempotent: whether HubSpot may act on a request twice.
+        rand: the jitter source (tests pin it).
+        on_retry: told of each retry (events), besides the debug log.
+    """
+
+    policy: RetryPolicy
+    max_wait: float
+    label: str
+    idempotent: bool = True
+    rand: Callable[[], float] = random.random
+    on_retry: OnRetry | None = None
+
+
+async def retrying(attempt: Callable[[int], Awaitable[T]], how: Retrying, first: int = 0) -> T:
+    """``await attempt(n)`` for n = ``first``, ``first + 1``, ... until one returns.
+
+    Raises:
+        The :attr:`AttemptFailed.error` of the last attempt, when the policy
+        gives up or asks for a wait longer than ``how.max_wait``; anything
+        else an attempt raises, as it is.
+    """
+    number = first
+    while True:
+        try:
+            return await attempt(number)
+        except AttemptFailed as failed:
+            delay = _delay_before_retry(failed, number, how)
+            if delay is None:
+                raise failed.error from failed.__cause__
+            reason, held = failed.reason, failed.held
+        if how.on_retry is not None:
+            how.on_retry(number, reason, delay)
+        logger.debug(
+            "%s: %s; retry %d in %.3fs",
+            how.label,
+            reason,
+            number + 1,
+            delay,
+            extra={
+                "hubassoc_event": "RetryScheduled",
+                "hubassoc_reason": reason,
+                "hubassoc_attempt": number + 1,
+                "hubassoc_delay": delay,
+            },
+        )
+        if not held:
+            await asyncio.sleep(delay)
+        number += 1
+
+
+def _delay_before_retry(failed: AttemptFailed, number: int, how: Retrying) -> float | None:
+    """The wait before the next attempt, or ``None`` to give up (and why, logged)."""
+    failure, policy = failed.failure, how.policy
+    if not policy.should_retry(failure, number, idempotent=how.idempotent):
+        logger.debug("%s -> %s (attempt %d), giving up", how.label, failed.reason, number + 1)
+        return None
+    delay = policy.delay(failure, number, how.rand)
+    if delay > how.max_wait:
+        logger.warning(
+            "%s -> %s asks to wait %.0fs, more than max_retry_wait=%.0fs: failing now",
+            how.label,
+            failed.reason,
+            delay,
+            how.max_wait,
+            extra={"hubassoc_status": failure.status},
+        )
+        error = failed.error
+        if isinstance(error, RateLimitError | ServerError) and error.retry_after is None:
+            error.retry_after = delay
+        return None
+    return delay

@@ -11,6 +11,7 @@ so the common case (a plain digit string) is a couple of string methods.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Final, get_args
@@ -23,6 +24,7 @@ __all__ = [
     "check_api_version",
     "check_object_type",
     "check_record_id",
+    "check_seconds",
     "check_types",
     "path_segment",
 ]
@@ -107,6 +109,24 @@ def check_api_version(value: object) -> str:
             "version such as '2026-03'"
         )
     return value
+
+
+def check_seconds(value: object, argument: str, *, positive: bool = False) -> float:
+    """Return ``value`` as a float if it is a finite number of seconds, >= 0 (or > 0).
+
+    Every duration a caller hands over (timeouts, waits, margins, cool-downs)
+    is checked here.
+
+    Raises:
+        TypeError: ``value`` is not an int or a float (``bool`` included).
+        ValueError: it is negative, NaN or infinite, or 0 where ``positive``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{argument} must be a number of seconds, not {value!r}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{argument} must be a finite number of seconds {bound}, not {value!r}")
+    return float(value)
 
 
 def path_segment(value: str) -> str:

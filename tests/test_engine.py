@@ -17,6 +17,7 @@ from hubassoc import (
     RateLimit,
     RetryPolicy,
 )
+from hubassoc.events import RequestSent
 from hubassoc.sandbox import Sandbox
 
 from .conftest import ClientFactory, SandboxFactory
@@ -92,13 +93,17 @@ async def test_cancelled_callers_lose_only_their_own_wait(
     sandbox_factory: SandboxFactory, make_client: ClientFactory, loop_errors: list[Any]
 ) -> None:
     sandbox = await sandbox_factory(latency=0.05, not_found_ids={"3"})
-    client = make_client(sandbox)
+    sent = asyncio.Event()
+    client = make_client(
+        sandbox, on_event=lambda event: sent.set() if isinstance(event, RequestSent) else None
+    )
     todo = pairs(10)
     tasks = [
         asyncio.ensure_future(client.associate_default("contacts", f, "companies", t))
         for f, t in todo
     ]
-    await asyncio.sleep(0.02)  # the batch is on the wire
+    # The batch is on the wire: its answer is at least the sandbox's latency away.
+    await sent.wait()
     for index in (0, 2, 5):  # 2 is the pair that fails: its error must not go astray
         tasks[index].cancel()
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)

@@ -277,8 +277,7 @@ class Backfill:
         """
         loop = asyncio.get_running_loop()
         started = loop.time()
-        stats = self._client.stats
-        requests, retries, limited = stats.requests, stats.retries, stats.rate_limited
+        before = self._client.stats
         syncer = asyncio.create_task(self._sync_periodically())
         try:
             await self._pump()
@@ -290,6 +289,7 @@ class Backfill:
             raise self._fatal
         c = self.counters
         error = self._stop_error
+        after = self._client.stats
         return Summary(
             total=c.total,
             associated=c.associated,
@@ -300,9 +300,9 @@ class Backfill:
             skipped=c.skipped,
             blank=c.blank,
             dead_letter_rows=self._dead.count,
-            requests=stats.requests - requests,
-            retries=stats.retries - retries,
-            rate_limited=stats.rate_limited - limited,
+            requests=after.requests - before.requests,
+            retries=after.retries - before.retries,
+            rate_limited=after.rate_limited - before.rate_limited,
             elapsed=loop.time() - started,
             stop=self._stop,
             stop_error=str(error) if error is not None else None,

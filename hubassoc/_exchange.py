@@ -1,0 +1,228 @@
+"""One HTTP exchange: send one request, read a bounded body, translate what went wrong.
+
+This is the one place where aiohttp's and the operating system's exceptions
+become :mod:`hubassoc` errors. An exchange that ends without an answer to act
+on raises :class:`Unanswered` (internal: the retry loop decides whether it
+becomes a retry or the caller's :class:`~hubassoc.TransportError`), re-raised
+``from`` the original exception.
+
+What a server sends is untrusted: a body larger than ``max_response_bytes``
+is refused as it arrives, never held whole.
+
+The session is created lazily inside the running loop unless one is given;
+a given session is used and never closed. Once :meth:`Exchange.close_intake`
+is called no session is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aiohttp
+from yarl import URL
+
+from hubassoc._errors import ClientClosedError, HubSpotError, ResponseTooLargeError, TransportError
+from hubassoc._redaction import Redactor
+
+__all__ = ["Exchange", "Response", "Unanswered"]
+
+_CHUNK = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """An answer: its status, headers and raw body (a 2xx one, once out of the transport)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Unanswered(Exception):
+    """An exchange that ended without an answer to act on (never reaches a caller).
+
+    Attributes:
+        error: what the caller gets: a :class:`~hubassoc.TransportError` (no
+            answer) or a :class:`~hubassoc.ResponseTooLargeError` (refused).
+        status, headers: the refused answer's, or ``None`` where none arrived.
+        request_sent: ``False`` where the connection failed before the
+            request left (always safe to retry).
+        reason: ``"timeout"``, ``"connection"`` or ``"too large"``.
+    """
+
+    def __init__(
+        self,
+        error: HubSpotError,
+        *,
+        reason: str,
+        request_sent: bool = True,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.error = error
+        self.reason = reason
+        self.request_sent = request_sent
+        self.status = status
+        self.headers = headers
+
+
+class Exchange:
+    """Sends one request on the session and reads its answer; owns the session's lifecycle.
+
+    Args:
+        session: a session to use (never closed here), or ``None`` to make one.
+        timeout: seconds for one exchange, connection to last byte.
+        max_response_bytes: the largest body read.
+        connection_limit: the connector's limit, for a session made here.
+        redactor: scrubs secrets out of the texts of aiohttp's exceptions.
+    """
+
+    __slots__ = (
+        "_closing",
+        "_connection_limit",
+        "_owns_session",
+        "_redactor",
+        "_session",
+        "_timeout",
+        "max_response_bytes",
+    )
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession | None,
+        timeout: float,
+        max_response_bytes: int,
+        connection_limit: int,
+        redactor: Redactor,
+    ) -> None:
+        self._session = session
+        self._owns_session = session is None
+        self._closing = False
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._connection_limit = connection_limit
+        self._redactor = redactor
+        self.max_response_bytes = max_response_bytes
+
+    def __repr__(self) -> str:
+        state = "closing" if self._closing else "open" if self._session is not None else "idle"
+        return f"<Exchange {state} max_response_bytes={self.max_response_bytes}>"
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def session(self) -> aiohttp.ClientSession:
+        """The session, made now if none was given or made yet.
+
+        Raises:
+            ClientClosedError: :meth:`close_intake` was called.
+        """
+        if self._closing:
+            raise ClientClosedError("the client was closed before this request was sent")
+        session = self._session
+        if session is None:
+            connector = aiohttp.TCPConnector(limit=self._connection_limit)
+            session = self._session = aiohttp.ClientSession(connector=connector)
+        return session
+
+    def close_intake(self) -> None:
+        """From now on no session is created (and the transport starts no attempt)."""
+        self._closing = True
+
+    @property
+    def closing(self) -> bool:
+        """Whether :meth:`close_intake` was called."""
+        return self._closing
+
+    async def aclose(self) -> None:
+        """Stop intake and close the session if it was made here (idempotent)."""
+        self._closing = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
+
+    # --- one exchange -------------------------------------------------------------------
+
+    async def send(
+        self,
+        method: str,
+        url: URL,
+        *,
+        data: bytes | Mapping[str, str] | None,
+        headers: Mapping[str, str],
+        route: str,
+        attempt: int | None = None,
+    ) -> Response:
+        """Send one request and read its answer, whatever its status.
+
+        ``data`` is a raw body, or a mapping sent form-encoded. ``route`` (the
+        path template) and ``attempt`` (0 for the first) name the request in
+        an error (``None``: the caller counts attempts itself).
+
+        Raises:
+            Unanswered: no answer arrived, or its body passed ``max_response_bytes``.
+            ClientClosedError: the client is closed.
+            RuntimeError: the session was closed under us while the client is open.
+        """
+        try:
+            async with self.session().request(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as resp:
+                return Response(resp.status, resp.headers, await self._read(resp))
+        except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
+            # A RuntimeError is a closed session: ours during a close, else a bug.
+            if isinstance(exc, ClientClosedError) or (
+                isinstance(exc, RuntimeError) and not self._closing
+            ):
+                raise
+            raise self._lost(exc, f"{method} {route}", attempt) from exc
+
+    def _lost(self, exc: BaseException, request: str, attempt: int | None) -> Unanswered:
+        """The one translation of a failed exchange into a hubassoc error."""
+        timed_out = isinstance(exc, TimeoutError)
+        kind = "timed out" if timed_out else "failed"
+        detail = self._redactor.text(str(exc)) or type(exc).__name__
+        after = "" if attempt is None else f" after {attempt + 1} attempt(s)"
+        error = TransportError(f"{request} {kind}{after}: {detail}")
+        return Unanswered(
+            error,
+            reason="timeout" if timed_out else "connection",
+            request_sent=not isinstance(exc, aiohttp.ClientConnectorError),
+        )
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The body, refused once it passes ``max_response_bytes`` (never held whole)."""
+        cap = self.max_response_bytes
+        length = resp.content_length
+        if length is not None and length > cap:
+            raise self._too_large(
+                resp,
+                length,
+                f"the response body is {length} bytes, more than max_response_bytes={cap}",
+            )
+        chunks: list[bytes] = []
+        size = 0
+        content = resp.content
+        while chunk := await content.read(_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                raise self._too_large(
+                    resp,
+                    size,
+                    f"the response body is larger than max_response_bytes={cap} "
+                    f"(refused after {size} bytes)",
+                )
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    @staticmethod
+    def _too_large(resp: aiohttp.ClientResponse, size: int, message: str) -> Unanswered:
+        resp.close()
+        error = ResponseTooLargeError(message, status=resp.status, size=size)
+        return Unanswered(error, reason="too large", status=resp.status, headers=resp.headers)

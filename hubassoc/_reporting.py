@@ -1,0 +1,209 @@
+"""What the transport tells about each attempt: counters, events, spans and log lines.
+
+One :class:`Reporter` per transport (its counters are read as
+:class:`TransportStats`). :meth:`Reporter.sent` counts an attempt,
+emits :class:`~hubassoc.events.RequestSent` and opens its span, returning the
+:class:`Attempt` record that :meth:`Reporter.answered` (or
+:meth:`Reporter.abandoned`) closes. With no listener (no ``on_event``, no
+tracer, no debug logging) an answer costs nothing but the counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from hubassoc._errors import HubSpotError
+from hubassoc._events import Emitter, RequestAnswered, RequestSent, RetryScheduled
+from hubassoc._pacing import Pacer
+from hubassoc._redaction import Redactor
+from hubassoc._retry import OnRetry
+
+__all__ = ["Attempt", "Reporter", "TransportStats"]
+
+logger = logging.getLogger("hubassoc")
+
+_MAX_CORRELATION_ID = 128
+
+
+@dataclass(frozen=True, slots=True)
+class TransportStats:
+    """What went over the wire, as it stood when read (``client.stats``): read-only.
+
+    Read ``client.stats`` again for newer figures.
+
+    Attributes:
+        requests: attempts sent (retries included).
+        retries: attempts that were retries.
+        rate_limited: 429 answers seen.
+        by_status: answers per HTTP status.
+    """
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    by_status: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class Attempt:
+    """One attempt of a request, from leaving to its answer (or failure)."""
+
+    __slots__ = ("batch_size", "method", "number", "route", "span", "started")
+
+    def __init__(self, method: str, route: str, number: int, batch_size: int) -> None:
+        self.method = method
+        self.route = route
+        self.number = number  # 0 for the first attempt
+        self.batch_size = batch_size
+        self.span: Any = None
+        self.started = 0.0
+
+
+class Reporter:
+    """Counts, emits, traces and logs the attempts of one transport."""
+
+    __slots__ = (
+        "_emit",
+        "_pacer",
+        "_redactor",
+        "by_status",
+        "rate_limited",
+        "requests",
+        "retries",
+        "tracer",
+    )
+
+    def __init__(
+        self, *, pacer: Pacer, redactor: Redactor, emit: Emitter | None, tracer: Any
+    ) -> None:
+        self._pacer = pacer
+        self._redactor = redactor
+        self._emit = emit
+        self.tracer = tracer
+        self.requests = 0  # attempts sent
+        self.retries = 0  # attempts that were retries
+        self.rate_limited = 0  # 429 answers
+        self.by_status: dict[int, int] = {}
+
+    def stats(self) -> TransportStats:
+        """The counters as they stand, read-only."""
+        by_status = MappingProxyType(dict(self.by_status))
+        return TransportStats(self.requests, self.retries, self.rate_limited, by_status)
+
+    def count(self, status: int) -> None:
+        """An answer with ``status`` arrived."""
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+
+    def sent(self, method: str, route: str, number: int, batch_size: int) -> Attempt:
+        """An attempt leaves now: count it, tell of it, open its span."""
+        self.requests += 1
+        if number:
+            self.retries += 1
+        attempt = Attempt(method, route, number, batch_size)
+        if self._emit is not None:
+            pacer = self._pacer
+            limit = pacer.limit
+            self._emit(
+                RequestSent(
+                    method=method,
+                    route=route,
+                    attempt=number + 1,
+                    batch_size=batch_size,
+                    in_window=pacer.in_window() if limit is not None else None,
+                    limit=limit.requests if limit is not None else None,
+                )
+            )
+        if self.tracer is not None:
+            attempt.span = self.tracer.start(method, route, batch_size, number + 1)
+        attempt.started = time.perf_counter()
+        return attempt
+
+    def abandoned(self, attempt: Attempt, exc: BaseException) -> None:
+        """The attempt ended by an exception that is no answer (a cancellation, a bug):
+        its span, current in the caller's context, must not outlive it."""
+        if attempt.span is not None:
+            self.tracer.end(attempt.span, None, None, type(exc).__name__)
+
+    def answered(
+        self,
+        attempt: Attempt,
+        status: int | None,
+        error: HubSpotError | None,
+        headers: Mapping[str, str] | None,
+    ) -> None:
+        """The attempt has its answer (``status``), or failed without one (``None``)."""
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if self._emit is None and attempt.span is None and not debug:
+            return  # nobody listens: the common case pays for nothing
+        seconds = time.perf_counter() - attempt.started
+        correlation_id = None
+        if error is not None:
+            correlation_id = error.correlation_id
+        elif headers is not None:
+            correlation_id = headers.get("X-HubSpot-Correlation-Id")
+            if correlation_id is not None:
+                correlation_id = self._redactor.text(correlation_id)[:_MAX_CORRELATION_ID]
+        error_name = type(error).__name__ if error is not None else None
+        if attempt.span is not None:
+            self.tracer.end(attempt.span, status, correlation_id, error_name)
+        if self._emit is not None:
+            self._emit(
+                RequestAnswered(
+                    method=attempt.method,
+                    route=attempt.route,
+                    attempt=attempt.number + 1,
+                    batch_size=attempt.batch_size,
+                    status=status,
+                    seconds=seconds,
+                    error=error_name,
+                    correlation_id=correlation_id,
+                )
+            )
+        if debug:
+            _log_answered(attempt, status, error_name, seconds, correlation_id)
+
+    def on_retry(self, method: str, route: str) -> OnRetry | None:
+        """What tells of the retries of ``method route`` (``None`` without a listener)."""
+        emit = self._emit
+        if emit is None:
+            return None
+
+        def retrying(number: int, reason: str, delay: float) -> None:
+            emit(
+                RetryScheduled(
+                    method=method, route=route, reason=reason, attempt=number + 1, delay=delay
+                )
+            )
+
+        return retrying
+
+
+def _log_answered(
+    attempt: Attempt,
+    status: int | None,
+    error_name: str | None,
+    seconds: float,
+    correlation_id: str | None,
+) -> None:
+    logger.debug(
+        "%s %s -> %s in %.3fs (attempt %d)",
+        attempt.method,
+        attempt.route,
+        status if status is not None else error_name,
+        seconds,
+        attempt.number + 1,
+        extra={
+            "hubassoc_event": "RequestAnswered",
+            "hubassoc_method": attempt.method,
+            "hubassoc_route": attempt.route,
+            "hubassoc_status": status,
+            "hubassoc_attempt": attempt.number + 1,
+            "hubassoc_batch_size": attempt.batch_size,
+            "hubassoc_seconds": seconds,
+            "hubassoc_correlation_id": correlation_id,
+        },
+    )
