@@ -63,10 +63,15 @@ class DeadLetterError(Exception):
     """An existing dead-letter file cannot be used: not this job's, or damaged."""
 
 
-def default_dead_letter_path(input_path: str | os.PathLike[str], *, sandbox: bool = False) -> Path:
-    """``pairs.csv`` -> ``pairs.dead.csv`` (``pairs.sandbox.dead.csv`` for a sandbox run)."""
+def default_dead_letter_path(
+    input_path: str | os.PathLike[str], *, sandbox: bool = False, name: str = ".dead"
+) -> Path:
+    """``pairs.csv`` -> ``pairs.dead.csv`` (``pairs.sandbox.dead.csv`` for a sandbox run).
+
+    ``name`` is what goes before the extension: ``.archive.dead``, ``.missing``, ...
+    """
     path = Path(input_path)
-    infix = ".sandbox.dead" if sandbox else ".dead"
+    infix = ".sandbox" + name if sandbox else name
     return path.with_name(path.stem + infix + path.suffix)
 
 
