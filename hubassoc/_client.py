@@ -18,32 +18,41 @@ import asyncio
 import hashlib
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import aiohttp
 
 from hubassoc._auth import StaticToken, TokenProvider, token_source
-from hubassoc._coalescer import Coalescer
+from hubassoc._coalescer import BatchKey, Coalescer
 from hubassoc._configurations import Configurations
-from hubassoc._default_batches import DefaultBatchSender, Pair
 from hubassoc._errors import ClientClosedError, DecodingError, HubSpotError
 from hubassoc._events import BatchSettled, Emitter, EventCallback
+from hubassoc._labels import Labels
 from hubassoc._models import (
+    ASSOCIATION_PAGE_DECODER,
     DEFAULT_ASSOCIATION_BATCH_DECODER,
+    ENCODER,
+    HIGH_USAGE_REPORT_DECODER,
+    LABELS_BETWEEN_DECODER,
     AssociationSpec,
     BatchResponse,
     DefaultAssociation,
+    HighUsageReport,
+    LabelsBetweenObjectPair,
+    MultiAssociatedObjectWithLabel,
     decode,
 )
 from hubassoc._oauth import OAuthTokens
+from hubassoc._operations import DEFAULT_ASSOCIATE, Pair
 from hubassoc._outcome import BatchOutcome, item_error
 from hubassoc._pacing import Pacer, PacingView, RateLimit
 from hubassoc._retry import RetryPolicy
 from hubassoc._routes import Routes
+from hubassoc._sender import BatchSender
 from hubassoc._tracing import make_tracer
 from hubassoc._transport import Response, Transport, TransportStats, check_base_url
-from hubassoc._validation import check_object_type, check_record_id
+from hubassoc._validation import check_object_type, check_record_id, check_types
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -231,7 +240,7 @@ class AssociationsClient:
             tokens.bind(self._transport.post_form, emit=emit)
         self._tokens = tokens
         self._emit = emit
-        self._sender = DefaultBatchSender(
+        self._sender = BatchSender(
             self._transport.request,
             self._routes,
             max_batch_size=max_batch_size,
@@ -245,12 +254,14 @@ class AssociationsClient:
         self._closed = False
         self._closer: asyncio.Task[None] | None = None
         # Object-type pairs already validated: the hot path looks them up once.
-        self._type_pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        self._type_pairs: dict[tuple[str, str], BatchKey] = {}
         # Direct calls (not coalesced) under way, so that aclose() can wait for them.
         self._direct_calls = 0
         self._direct_calls_idle: asyncio.Event | None = None
         #: The association limit configuration calls.
         self.configurations = Configurations(self._request, self._routes, self._transport.redactor)
+        #: The association label definition calls.
+        self.labels = Labels(self._request, self._routes, self._transport.redactor)
 
     def __repr__(self) -> str:
         if not hasattr(self, "_coalescer"):  # __init__ refused its arguments
@@ -428,9 +439,13 @@ class AssociationsClient:
         try:
             key = self._type_pairs[from_type, to_type]
         except (KeyError, TypeError):  # not seen yet, or not even hashable
-            key = (check_object_type(from_type, "from_type"), check_object_type(to_type, "to_type"))
+            types = (
+                check_object_type(from_type, "from_type"),
+                check_object_type(to_type, "to_type"),
+            )
+            key = (DEFAULT_ASSOCIATE, *types)
             if len(self._type_pairs) < 1024:
-                self._type_pairs[key] = key
+                self._type_pairs[types] = key
         pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
         return self._coalescer.enqueue(key, pair)
 
@@ -475,6 +490,156 @@ class AssociationsClient:
             )
         return answer
 
+    # --- direct single calls: labelled associations, removal, reads, usage report -------
+
+    async def put(
+        self,
+        from_type: str,
+        from_id: str | int,
+        to_type: str,
+        to_id: str | int,
+        types: AssociationSpec | Sequence[AssociationSpec],
+    ) -> LabelsBetweenObjectPair:
+        """Associate two records with ``types`` (labels included) in one ``PUT`` of its own.
+
+        ``types`` is one :class:`AssociationSpec` or a non-empty sequence of
+        them; duplicates are sent once. The answer is checked to be about the
+        pair sent.
+
+        Returns:
+            The pair and every label it now has.
+
+        Raises:
+            ValueError, TypeError: an object type, id or ``types`` is invalid (nothing is sent).
+            DecodingError: the answer is not a pair's labels, or is about other records.
+            HubSpotError: the call failed, e.g. ``InvalidRequestError`` for an
+                unknown type id or record.
+        """
+        from_type = check_object_type(from_type, "from_type")
+        to_type = check_object_type(to_type, "to_type")
+        pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
+        body = ENCODER.encode(list(check_types(types)))
+        response = await self._request(
+            "PUT",
+            self._routes.put_labelled(from_type, pair[0], to_type, pair[1]),
+            route=self._routes.templates.put_labelled,
+            batch_size=1,
+            body=body,
+        )
+        result = decode(LABELS_BETWEEN_DECODER, response.body, status=response.status)
+        # Either direction is about this pair; anything else answers some other request.
+        if (result.from_object_id, result.to_object_id) not in (pair, pair[::-1]):
+            raise self._transport.redactor.scrub(
+                DecodingError(
+                    "the answer to a labelled PUT is not about the pair sent",
+                    status=response.status,
+                    correlation_id=response.headers.get("X-HubSpot-Correlation-Id"),
+                )
+            )
+        return result
+
+    async def delete(
+        self, from_type: str, from_id: str | int, to_type: str, to_id: str | int
+    ) -> None:
+        """Remove every association (every type, labels included) between two records.
+
+        Raises:
+            ValueError, TypeError: an object type or id is invalid (nothing is sent).
+            HubSpotError: the call failed.
+        """
+        from_type = check_object_type(from_type, "from_type")
+        to_type = check_object_type(to_type, "to_type")
+        path = self._routes.delete(
+            from_type, check_record_id(from_id, "from_id"), to_type, check_record_id(to_id, "to_id")
+        )
+        await self._request("DELETE", path, route=self._routes.templates.delete, batch_size=1)
+
+    def iter_associations(
+        self, from_type: str, from_id: str | int, to_type: str, *, page_size: int = 500
+    ) -> AsyncIterator[MultiAssociatedObjectWithLabel]:
+        """Every record of ``to_type`` associated with one record, page after page.
+
+        The per-record ``GET``, asking for ``page_size`` records a page and
+        following every ``after`` cursor to the last page. Arguments are
+        checked here, before iteration starts: ``async for record in
+        client.iter_associations("contacts", 1, "companies")``.
+
+        Raises:
+            ValueError, TypeError: an object type, id or ``page_size`` (1 to
+                500) is invalid, or the API version has no per-record read
+                (``2026-09`` on: use ``get_associations``); nothing is sent.
+
+        While iterating:
+            DecodingError: a page is not a page of associations, or repeats its cursor.
+            HubSpotError: a page's request failed.
+        """
+        if not self._routes.has_list_associations:
+            raise ValueError(
+                f"iter_associations: API version {self.api_version!r} has no per-record "
+                "association read (it ended with 2026-09); use get_associations or "
+                "batch_read"
+            )
+        if type(page_size) is not int:
+            raise TypeError(
+                f"page_size must be an int, not {type(page_size).__name__}: {page_size!r}"
+            )
+        if not 1 <= page_size <= 500:
+            raise ValueError(f"page_size {page_size!r} is not from 1 to 500")
+        return self._pages(
+            check_object_type(from_type, "from_type"),
+            check_record_id(from_id, "from_id"),
+            check_object_type(to_type, "to_type"),
+            page_size,
+        )
+
+    async def _pages(
+        self, from_type: str, from_id: str, to_type: str, page_size: int
+    ) -> AsyncIterator[MultiAssociatedObjectWithLabel]:
+        after: str | None = None
+        while True:
+            path = self._routes.list_associations(
+                from_type, from_id, to_type, limit=page_size, after=after
+            )
+            response = await self._request(
+                "GET", path, route=self._routes.templates.list_associations
+            )
+            page = decode(ASSOCIATION_PAGE_DECODER, response.body, status=response.status)
+            for record in page.results:
+                yield record
+            following = page.paging.next if page.paging is not None else None
+            if following is None:
+                return
+            if following.after == after:
+                # The same cursor again would ask for the same page forever.
+                raise DecodingError(
+                    "a page of associations repeats the cursor it was asked with",
+                    status=response.status,
+                    correlation_id=response.headers.get("X-HubSpot-Correlation-Id"),
+                )
+            after = following.after
+
+    async def high_usage_report(self, user_id: int) -> HighUsageReport:
+        """Ask HubSpot to email a user the report of records near their association limits.
+
+        Raises:
+            ValueError, TypeError: ``user_id`` is not an int from 1 to 2**31-1
+                (nothing is sent).
+            DecodingError: the answer is not a report acknowledgement.
+            HubSpotError: the call failed.
+        """
+        if type(user_id) is not int:
+            raise TypeError(f"user_id must be an int, not {type(user_id).__name__}: {user_id!r}")
+        if not 1 <= user_id <= 2**31 - 1:
+            raise ValueError(f"user_id {user_id!r} is not an int from 1 to 2**31-1")
+        # Not idempotent: each request enqueues one more report email.
+        response = await self._request(
+            "POST",
+            self._routes.high_usage_report(user_id),
+            route=self._routes.templates.high_usage_report,
+            idempotent=False,
+        )
+        return decode(HIGH_USAGE_REPORT_DECODER, response.body, status=response.status)
+
     async def batch_associate_default(
         self,
         from_type: str,
@@ -506,7 +671,7 @@ class AssociationsClient:
             return BatchOutcome([], {}, {})
         self._direct_calls += 1
         try:
-            results, errors = await self._sender.send(from_type, to_type, unique)
+            results, errors = await self._sender.send(DEFAULT_ASSOCIATE, from_type, to_type, unique)
         except HubSpotError:
             # Every request failed whole: the pairs failed all the same.
             self._batch_settled(from_type, to_type, len(unique), 0)

@@ -8,7 +8,6 @@ import msgspec
 import pytest
 
 from hubassoc import DecodingError, DefaultAssociation
-from hubassoc._default_batches import encode_pairs
 from hubassoc._models import (
     ASSOCIATION_PAGE_DECODER,
     ASSOCIATION_READ_BATCH_DECODER,
@@ -37,6 +36,7 @@ from hubassoc._models import (
     PublicObjectId,
     decode,
 )
+from hubassoc._operations import encode_pairs
 
 GOOD = (
     b'{"status":"COMPLETE","startedAt":"2026-11-22T10:00:00.000Z",'
