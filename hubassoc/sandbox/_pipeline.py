@@ -8,8 +8,9 @@ has not expired: else a 401 ``EXPIRED_AUTHENTICATION``), applies the daily and
 rolling-window limits, draws a random fault, holds the trip out, and only then
 runs the endpoint handler. A request answered by a fault or a limit
 is never processed, so it stores nothing. Every answer carries a correlation id
-and, when a limit is set, the rate-limit headers as the request found the
-window on arrival.
+and, when a limit is set (and ``rate_limit_headers`` is on), the rate-limit
+headers as the request found the window on arrival. Each handler runs under an
+operation name, counted in `Counters.operations`.
 
 If the client goes away while its request is held, the server (run with
 aiohttp's ``handler_cancellation``) cancels the handler: the request is counted
@@ -66,15 +67,23 @@ class RequestPipeline(StateBound):
 
     __slots__ = ()
 
-    def wrap(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        """An aiohttp handler that serves `handler` through the pipeline."""
+    def wrap(
+        self, handler: Handler, operation: str
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """An aiohttp handler that serves `handler` through the pipeline.
+
+        `operation` names the calls it serves in ``SandboxStats.operations``
+        (counted when the handler runs, not for faults, limits or 401s).
+        """
 
         async def serve(request: web.Request) -> web.StreamResponse:
-            return await self.serve(request, handler)
+            return await self.serve(request, handler, operation)
 
         return serve
 
-    async def serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def serve(
+        self, request: web.Request, handler: Handler, operation: str
+    ) -> web.StreamResponse:
         """Answer one API request (see the module docstring for the order of steps)."""
         state = self._state
         trip_in, trip_out = one_way_trips(
@@ -109,7 +118,8 @@ class RequestPipeline(StateBound):
         # Limit headers describe the window as the request found it on arrival.
         limits = (
             self._rate_headers(now)
-            if state.limiter is not None or state.daily.limit is not None
+            if config.rate_limit_headers
+            and (state.limiter is not None or state.daily.limit is not None)
             else None
         )
         try:
@@ -122,6 +132,7 @@ class RequestPipeline(StateBound):
                     return _reset_connection(request)
                 response = self._fault_response(fault, call)
             elif response is None:
+                counts.operations[operation] += 1
                 response = await handler(request, call)
         except asyncio.CancelledError:
             # The client went away (aiohttp's handler_cancellation) or the server is closing.
