@@ -20,22 +20,58 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from hubassoc._errors import DecodingError
 from hubassoc._models import (
+    ASSOCIATION_READ_BATCH_DECODER,
     DEFAULT_ASSOCIATION_BATCH_DECODER,
+    ENCODER,
+    LABELS_BETWEEN_BATCH_DECODER,
+    VOID_BATCH_DECODER,
     AssociationSpec,
+    BatchRequest,
+    LabelsBetweenObjectPair,
+    MultiAssociatedObjectWithLabel,
+    PublicAssociationMultiPost,
+    PublicFetchAssociationsBatchRequest,
+    PublicObjectId,
     StandardError,
     decode,
 )
 from hubassoc._routes import Routes, RouteTemplates
 from hubassoc._transport import Response
 
-__all__ = ["DEFAULT_ASSOCIATE", "Decoded", "Operation", "Pair", "encode_pairs"]
+__all__ = [
+    "ARCHIVE",
+    "ARCHIVE_LABELS",
+    "ASSOCIATE",
+    "DEFAULT_ASSOCIATE",
+    "MAX_READ_INPUTS",
+    "NO_ASSOCIATIONS_FOUND",
+    "READ",
+    "Decoded",
+    "Labelled",
+    "Operation",
+    "Pair",
+    "ReadInput",
+    "encode_pairs",
+]
 
 I = TypeVar("I")  # noqa: E741 - an input, as in aiokafka's builders
 R = TypeVar("R")
 
 #: A default association input: ``(from_id, to_id)`` as canonical decimal strings.
 Pair = tuple[str, str]
+
+#: A labelled input: ``(from_id, to_id, types)``, the types distinct and checked.
+Labelled = tuple[str, str, tuple[AssociationSpec, ...]]
+#: A read input: ``(from_id, after)``; ``after`` is None for the first page.
+ReadInput = tuple[str, str | None]
+
+#: The most ids one ``batch/read`` may carry: HubSpot rejects more (docs/hubspot.md).
+MAX_READ_INPUTS = 1000
+#: The sub-category of the error some accounts answer for a record without
+#: associations (docs/hubspot.md): an empty list, not a failure.
+NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
 
 #: What one answer says: results keyed by input, HubSpot's per-input errors (not
 #: yet given to inputs), and the inputs that need another request (a read's
@@ -114,4 +150,157 @@ DEFAULT_ASSOCIATE: Operation[Pair, AssociationSpec] = Operation(
     encode=encode_pairs,
     decode=_decode_default,
     sides=_pair_sides,
+)
+
+
+# --- labelled associations: batch/create, batch/labels/archive --------------------------
+
+
+def _encode_labelled(inputs: Sequence[Labelled]) -> bytes:
+    # Categories are the caller's strings: msgspec escapes them.
+    return ENCODER.encode(
+        BatchRequest(
+            inputs=[
+                PublicAssociationMultiPost(
+                    from_=PublicObjectId(id=f), to=PublicObjectId(id=t), types=list(types)
+                )
+                for f, t, types in inputs
+            ]
+        )
+    )
+
+
+def _decode_created(
+    response: Response, inputs: Sequence[Labelled]
+) -> Decoded[Labelled, LabelsBetweenObjectPair]:
+    answer = decode(LABELS_BETWEEN_BATCH_DECODER, response.body, status=response.status)
+    by_pair = {(r.from_object_id, r.to_object_id): r for r in answer.results}
+    results = {item: by_pair[item[0], item[1]] for item in inputs if (item[0], item[1]) in by_pair}
+    return results, answer.errors, None
+
+
+def _decode_void(response: Response, inputs: Sequence[Any]) -> Decoded[Any, None]:
+    """An archive's answer: no body (``v4``'s 204), or a batch whose errors are
+    the inputs that failed (date versions); every other input succeeded."""
+    if not response.body.strip():
+        return {}, (), None
+    answer = decode(VOID_BATCH_DECODER, response.body, status=response.status)
+    return {}, answer.errors, None
+
+
+def _none() -> None:
+    return None
+
+
+ASSOCIATE: Operation[Labelled, LabelsBetweenObjectPair] = Operation(
+    name="associate",
+    path=Routes.batch_create,
+    template=lambda templates: templates.batch_create,
+    max_inputs=None,
+    encode=_encode_labelled,
+    decode=_decode_created,
+    sides=_pair_sides,
+)
+
+ARCHIVE_LABELS: Operation[Labelled, None] = Operation(
+    name="archive_labels",
+    path=Routes.batch_labels_archive,
+    template=lambda templates: templates.batch_labels_archive,
+    max_inputs=None,
+    encode=_encode_labelled,
+    decode=_decode_void,
+    sides=_pair_sides,
+    absent=_none,
+)
+
+
+# --- batch/archive: a from id's pairs in one input with a ``to`` list -------------------
+
+
+def _encode_archive(pairs: Sequence[Pair]) -> bytes:
+    grouped: dict[str, list[str]] = {}
+    for from_id, to_id in pairs:
+        grouped.setdefault(from_id, []).append(f'{{"id":"{to_id}"}}')
+    # Ids are validated decimal strings: nothing to escape.
+    inner = ",".join(
+        f'{{"from":{{"id":"{from_id}"}},"to":[{",".join(to)}]}}' for from_id, to in grouped.items()
+    )
+    return f'{{"inputs":[{inner}]}}'.encode()
+
+
+ARCHIVE: Operation[Pair, None] = Operation(
+    name="archive",
+    path=Routes.batch_archive,
+    template=lambda templates: templates.batch_archive,
+    max_inputs=None,
+    encode=_encode_archive,
+    decode=_decode_void,
+    sides=_pair_sides,
+    absent=_none,
+)
+
+
+# --- batch/read: every page of every record ---------------------------------------------
+
+
+def _encode_read(inputs: Sequence[ReadInput]) -> bytes:
+    return ENCODER.encode(
+        BatchRequest(
+            inputs=[PublicFetchAssociationsBatchRequest(id=i, after=after) for i, after in inputs]
+        )
+    )
+
+
+def _decode_read(
+    response: Response, inputs: Sequence[ReadInput]
+) -> Decoded[ReadInput, list[MultiAssociatedObjectWithLabel]]:
+    answer = decode(ASSOCIATION_READ_BATCH_DECODER, response.body, status=response.status)
+    by_id = {item[0]: item for item in inputs}
+    results: dict[ReadInput, list[MultiAssociatedObjectWithLabel]] = {}
+    more: dict[ReadInput, ReadInput] = {}
+    for result in answer.results:
+        item = by_id.get(result.from_.id)
+        if item is None:
+            continue  # about a record not asked for here
+        if item in results:  # one record's page in several results
+            results[item].extend(result.to)
+        else:
+            results[item] = list(result.to)
+        following = result.paging.next if result.paging is not None else None
+        if following is not None:
+            if following.after == item[1]:
+                # The same cursor again would ask for the same page forever.
+                raise DecodingError(
+                    "a batch read answer repeats the cursor it was asked with",
+                    status=response.status,
+                )
+            more[item] = (item[0], following.after)
+    # A record without associations may come back as an error: it is an empty list.
+    errors = [e for e in answer.errors if e.sub_category != NO_ASSOCIATIONS_FOUND]
+    return results, errors, more
+
+
+def _read_sides(item: ReadInput) -> tuple[str, str | None]:
+    return item[0], None
+
+
+def _extend(
+    so_far: list[MultiAssociatedObjectWithLabel], page: list[MultiAssociatedObjectWithLabel]
+) -> list[MultiAssociatedObjectWithLabel]:
+    so_far.extend(page)
+    return so_far
+
+
+READ: Operation[ReadInput, list[MultiAssociatedObjectWithLabel]] = Operation(
+    name="read",
+    path=Routes.batch_read,
+    template=lambda templates: templates.batch_read,
+    max_inputs=MAX_READ_INPUTS,
+    encode=_encode_read,
+    decode=_decode_read,
+    sides=_read_sides,
+    absent=list,
+    merge=_extend,
+    share=list,
+    writes=False,
 )
