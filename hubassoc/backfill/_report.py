@@ -193,7 +193,10 @@ def summary_text(options: Options, summary: Summary, journal: Path, dead: Path) 
     rows += [
         ("requests", f"{s.requests:,} (retries {s.retries:,}, 429s {s.rate_limited:,})"),
         ("elapsed", f"{_elapsed(s.elapsed)}, {s.pairs_per_second:,.0f} {unit(options)}/s"),
-        (_dead_name(options).split()[0], f"{dead} ({s.dead_letter_rows:,} rows)"),
+        (
+            "missing file" if options.command == VERIFY else "dead-letter",
+            f"{dead} ({s.dead_letter_rows:,} rows)",
+        ),
         ("journal", f"{journal}"),
     ]
     body = "\n".join(f"  {name:<13}{value}" for name, value in rows)
