@@ -303,6 +303,17 @@ async def test_verify_reads_a_thousand_records_a_request_and_exits_0_when_all_ar
     assert sandbox.stats().operations["batch/read"] == 3  # 2,500 records / 1,000 a request
     document = json.loads(summary.read_text())
     assert document["status"] == "finished" and document["rows"]["present"] == rows
+    # JSON Lines rows missing, written as CSV (by the extension): the columns the job reads.
+    absent = tmp_path / "absent.jsonl"
+    absent.write_text('{"from_id": 10, "to_id": 99, "association_type_id": 3}\n{"x": 1}\n')
+    missing = tmp_path / "absent.csv"
+    result = await run("verify", absent, *options(sandbox, "--missing", str(missing)))
+    assert result.status == 1, result.stderr
+    assert missing.read_text().splitlines() == [
+        "from_id,to_id,association_type_id,association_category,_category,_error,_raw,_line",
+        ',,,,MISSING_COLUMN,the object has no key \'from_id\',"{""x"": 1}",2',
+        "10,99,3,,NOT_ASSOCIATED,10 is not associated with 99,,1",
+    ]
 
 
 async def test_a_killed_verify_resumes_and_lists_each_missing_row_once(

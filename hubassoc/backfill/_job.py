@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hubassoc import TOKEN_ENV
 from hubassoc.backfill._dead_letter import DeadLetter, DeadLetterError, default_dead_letter_path
@@ -32,7 +33,14 @@ from hubassoc.backfill._options import (
     Options,
 )
 from hubassoc.backfill._output import OutputError, OutputFile
-from hubassoc.backfill._reader import InputError, InputReader, count_lines, guess_format
+from hubassoc.backfill._reader import (
+    DEFAULT_CATEGORY_COLUMN,
+    DEFAULT_TYPE_COLUMN,
+    InputError,
+    InputReader,
+    count_lines,
+    guess_format,
+)
 from hubassoc.backfill._redact import Redactor
 
 __all__ = [
@@ -317,11 +325,7 @@ def open_job_files(job: Job, redactor: Redactor) -> JobFiles:
         journal = Journal.open(job.journal_path, identity, lines=job.lines, redact=redactor.data)
         try:
             dead = DeadLetter.open(
-                job.dead_path,
-                format=reader.format,
-                input_header=reader.header,
-                done=journal.done,
-                redact=redactor.data,
+                job.dead_path, done=journal.done, redact=redactor.data, **_dead_format(job)
             )
             output = _open_output(job, journal, redactor)
         except BaseException:
@@ -335,6 +339,25 @@ def open_job_files(job: Job, redactor: Redactor) -> JobFiles:
     except OSError as exc:
         raise UsageError(f"cannot open the journal or the dead-letter file: {exc}") from None
     return JobFiles(journal, dead, output)
+
+
+def _dead_format(job: Job) -> dict[str, Any]:
+    """The dead-letter file's format and columns: the input's, or CSV by its extension.
+
+    Rows of JSON Lines written to a ``.csv`` file (``--missing rows.csv``)
+    get the columns the job reads: the ids, and for pairs the type columns.
+    """
+    reader = job.reader
+    try:
+        format = guess_format(job.dead_path)
+    except InputError:
+        format = reader.format
+    if format != "csv" or reader.format == "csv":
+        return {"format": reader.format, "input_header": reader.header}
+    columns = [reader.from_column]
+    if not reader.ids_only:
+        columns += [reader.to_column, DEFAULT_TYPE_COLUMN, DEFAULT_CATEGORY_COLUMN]
+    return {"format": "csv", "input_header": columns, "json_rows": True}
 
 
 def _open_output(job: Job, journal: Journal, redactor: Redactor) -> OutputFile | None:

@@ -112,7 +112,7 @@ DEFAULT_CATEGORY_COLUMN: Final = "association_category"
 #: A row's category when it gives a type id alone: labels are user-defined types.
 DEFAULT_CATEGORY: Final = "USER_DEFINED"
 #: The association categories HubSpot has.
-CATEGORIES: Final = ("HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED")
+CATEGORIES: Final = ("HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED", "WORK")
 #: The columns (CSV) or keys (JSON Lines) the dead-letter file adds to a row.
 DEAD_LETTER_COLUMNS: Final = ("_category", "_error", "_raw", "_line")
 #: Columns never taken for ids by position: the dead-letter file's and the type columns.
