@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hubassoc import AssociationSpec, AssociationSpecWithLabel, MultiAssociatedObjectWithLabel
-from hubassoc.backfill import BadRow, InputReader, JobIdentity, Journal, Row
+from hubassoc.backfill import BadRow, InputReader, JobIdentity, Journal, Row, Summary
 from hubassoc.backfill._command import add_export_parser, add_parser, add_verify_parser
 from hubassoc.backfill._job import UsageError, prepare
 from hubassoc.backfill._operations import (
@@ -26,6 +26,7 @@ from hubassoc.backfill._options import Options, resume_command
 from hubassoc.backfill._output import OutputError, OutputFile
 from hubassoc.backfill._reader import parse_spec
 from hubassoc.backfill._redact import Redactor
+from hubassoc.backfill._report import summary_document, verdict
 
 LABEL_5 = AssociationSpec(association_category="USER_DEFINED", association_type_id=5)
 DEFAULT_1 = AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=1)
@@ -292,3 +293,31 @@ def test_each_job_has_its_own_default_files(tmp_path: Path) -> None:
         files(command="export", input=str(ids), out=str(tmp_path / "out.txt"))
     with pytest.raises(UsageError, match="file of their own"):
         files(command="export", input=str(ids), out=str(ids))
+
+
+def test_verify_advises_loading_the_missing_rows_with_a_backfill(tmp_path: Path) -> None:
+    summary = Summary(
+        total=3,
+        associated=1,
+        failed=2,
+        failed_by_category={"NOT_ASSOCIATED": 2},
+        bad=0,
+        bad_by_category={},
+        skipped=0,
+        blank=0,
+        dead_letter_rows=2,
+        requests=1,
+        retries=0,
+        rate_limited=0,
+        elapsed=1.0,
+        stop=None,
+        done_word="present",
+        failed_word="missing",
+    )
+    options = Options(input="p.csv", from_type="contacts", to_type="companies", command="verify")
+    ending = verdict(options, summary, tmp_path / "p.missing.csv")
+    assert ending.exit_status == 1 and ending.advice is not None
+    load = ending.advice.splitlines()[-1].strip()
+    assert load.startswith("hubassoc backfill ") and "--batch-size" not in load
+    document = summary_document(options, status="finished", exit_status=1, summary=summary)
+    assert document.rows["present"] == 1 and document.rows["missing"] == 2

@@ -12,8 +12,9 @@ operation each chunk is sent as (:mod:`._operations`).
 The token comes from ``HUBSPOT_ACCESS_TOKEN`` (never from the command line),
 ``--oauth`` reads a public app's credentials from the environment instead,
 and ``--sandbox`` runs the whole job against the built-in sandbox. Exit
-statuses: 0 every row associated; 1 some rows are in the dead-letter file
-(or HubSpot kept failing); 2 a usage error (bad arguments, no token, an
+statuses: 0 every row done (verify: every row is in HubSpot); 1 some rows are
+in the dead-letter file (verify: the missing-rows file), or HubSpot kept
+failing; 2 a usage error (bad arguments, no token, an
 unreadable input, a journal of another job, a token HubSpot refuses, a
 journal or dead-letter file that cannot be written); 3 stopped at HubSpot's
 daily limit; 130 interrupted (SIGINT/SIGTERM). Run the same command again to

@@ -40,6 +40,7 @@ from hubassoc.backfill._reader import (
 
 __all__ = [
     "BACKFILL",
+    "BACKFILL_BATCH_SIZE",
     "CLIENT_ID_ENV",
     "CLIENT_SECRET_ENV",
     "COMMANDS",
@@ -66,7 +67,9 @@ REFRESH_TOKEN_ENV: Final = "HUBSPOT_REFRESH_TOKEN"
 REDIS_URL_ENV: Final = "HUBASSOC_REDIS_URL"
 
 _DEFAULT_BATCH_SIZE: Final = 100
-#: Reads take up to 1,000 ids a request (HubSpot refuses more): one chunk, one request.
+#: A backfill's default chunk: 100 pairs a request, as most clients send (docs/hubspot.md).
+BACKFILL_BATCH_SIZE: Final = _DEFAULT_BATCH_SIZE
+#: Reads take up to 1,000 ids a request (docs/hubspot.md, "Batch size"): one chunk, one request.
 _DEFAULT_READ_BATCH_SIZE: Final = 1000
 _DEFAULT_CONCURRENCY: Final = 8
 _DEFAULT_PROGRESS_INTERVAL: Final = 2.0

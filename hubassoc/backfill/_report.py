@@ -9,6 +9,7 @@ status word, advice); :func:`summary_text` is the table on stdout;
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,14 @@ import msgspec
 from hubassoc import TOKEN_ENV
 from hubassoc.backfill._dead_letter import DeadLetter
 from hubassoc.backfill._journal import Journal
-from hubassoc.backfill._options import EXPORT, VERIFY, Options, resume_command
+from hubassoc.backfill._options import (
+    BACKFILL,
+    BACKFILL_BATCH_SIZE,
+    EXPORT,
+    VERIFY,
+    Options,
+    resume_command,
+)
 from hubassoc.backfill._progress import format_duration
 from hubassoc.backfill._reader import (
     DEFAULT_FROM_COLUMN,
@@ -256,12 +264,18 @@ def verdict(options: Options, summary: Summary, dead_path: Path) -> Verdict:
         return Verdict(EXIT_OK, status, None)
     advice = None
     if not options.quiet:
-        rerun = resume_command(options, input=os.fspath(dead_path))
-        what = "rows are not in HubSpot; they are" if options.command == VERIFY else "rows are"
+        if options.command == VERIFY:
+            # What is missing is loaded by a backfill of the missing rows themselves.
+            load = dataclasses.replace(options, command=BACKFILL, batch_size=BACKFILL_BATCH_SIZE)
+            rerun = resume_command(load, input=os.fspath(dead_path))
+            what, then = "rows are not in HubSpot; they are", "To load them"
+        else:
+            rerun = resume_command(options, input=os.fspath(dead_path))
+            what, then = "rows are", "Once fixed, send them as a job of their own"
         advice = (
             f"{prog}: {summary.dead_letter_rows:,} {what} in the {_dead_name(options)} "
             f"{dead_path} with the reason for each (columns _line, _category, "
-            f"_error). Once fixed, send them as a job of their own:\n    {rerun}"
+            f"_error). {then}:\n    {rerun}"
         )
     return Verdict(EXIT_FAILED_ROWS, status, advice)
 

@@ -76,8 +76,8 @@ class Counters:
 
     total: int  #: data lines in the input (the CSV header excluded)
     skipped: int = 0  #: lines done by an earlier run (journal or dead-letter file)
-    associated: int = 0  #: rows associated by this run
-    failed: int = 0  #: rows HubSpot failed, dead-lettered by this run
+    associated: int = 0  #: rows done by this run (associated, removed, present, exported)
+    failed: int = 0  #: rows HubSpot failed (or missing from it), dead-lettered by this run
     bad: int = 0  #: bad input rows, dead-lettered by this run
     blank: int = 0  #: blank lines (not rows)
     in_flight: int = 0  #: rows sent and not answered yet
@@ -98,8 +98,8 @@ class Summary:
     """What a run did; see :meth:`Backfill.run`."""
 
     total: int  #: data lines in the input
-    associated: int  #: rows associated by this run
-    failed: int  #: rows HubSpot failed (dead-lettered) by this run
+    associated: int  #: rows done by this run (associated, removed, present, exported)
+    failed: int  #: rows HubSpot failed, or missing from it (dead-lettered), by this run
     failed_by_category: dict[str, int]
     bad: int  #: bad input rows (dead-lettered) by this run
     bad_by_category: dict[str, int]
