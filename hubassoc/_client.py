@@ -73,6 +73,14 @@ logger = logging.getLogger("hubassoc")
 
 I = TypeVar("I")  # noqa: E741 - an input of a batch operation
 R = TypeVar("R")
+#: A record id as callers may give it (normalised to a canonical decimal string).
+RecordId = str | int
+#: The association types of a call: one, or a non-empty sequence of them.
+Types = AssociationSpec | Sequence[AssociationSpec]
+#: The inputs of the explicit batches of pairs: ``(from_id, to_id)``.
+PairInputs = Iterable[tuple[RecordId, RecordId]]
+#: The inputs of the labelled explicit batches: ``(from_id, to_id, types)``.
+LabelledInputs = Iterable[tuple[RecordId, RecordId, Types]]
 
 #: HubSpot's API host.
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -387,12 +395,7 @@ class AssociationsClient:
     # --- labelled associations, removal and reads, coalesced ----------------------------
 
     async def associate(
-        self,
-        from_type: str,
-        from_id: str | int,
-        to_type: str,
-        to_id: str | int,
-        types: AssociationSpec | Sequence[AssociationSpec],
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId, types: Types
     ) -> LabelsBetweenObjectPair:
         """Associate two records with ``types`` (labels are types), batched with other callers.
 
@@ -413,20 +416,13 @@ class AssociationsClient:
         return await self.submit_associate(from_type, from_id, to_type, to_id, types)
 
     def submit_associate(
-        self,
-        from_type: str,
-        from_id: str | int,
-        to_type: str,
-        to_id: str | int,
-        types: AssociationSpec | Sequence[AssociationSpec],
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId, types: Types
     ) -> asyncio.Future[LabelsBetweenObjectPair]:
         """:meth:`associate` as a future, like :meth:`submit_default` (same errors at once)."""
-        key = self._key(ASSOCIATE, from_type, to_type)
-        item = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
-        return self._coalescer.enqueue(key, (*item, check_types(types)))
+        return self._submit_labelled(ASSOCIATE, (from_type, from_id, to_type, to_id), types)
 
     async def archive(
-        self, from_type: str, from_id: str | int, to_type: str, to_id: str | int
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId
     ) -> None:
         """Remove every association (every type, labels included) between two records,
         batched with other callers in one ``batch/archive`` request.
@@ -441,7 +437,7 @@ class AssociationsClient:
         return await self.submit_archive(from_type, from_id, to_type, to_id)
 
     def submit_archive(
-        self, from_type: str, from_id: str | int, to_type: str, to_id: str | int
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId
     ) -> asyncio.Future[None]:
         """:meth:`archive` as a future, like :meth:`submit_default` (same errors at once)."""
         key = self._key(ARCHIVE, from_type, to_type)
@@ -449,37 +445,28 @@ class AssociationsClient:
         return self._coalescer.enqueue(key, pair)
 
     async def archive_labels(
-        self,
-        from_type: str,
-        from_id: str | int,
-        to_type: str,
-        to_id: str | int,
-        types: AssociationSpec | Sequence[AssociationSpec],
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId, types: Types
     ) -> None:
         """Remove the association ``types`` named (and only those) between two
         records, batched with other callers in one ``batch/labels/archive`` request.
 
-        Removing the default (unlabelled) type removes every label too (HubSpot's rule).
-        Sent after every earlier-submitted write on the same pair has settled.
-
-        Raises:
-            ValueError, TypeError: an object type, id or ``types`` is invalid
-                (nothing is sent).
-            ClientClosedError, DailyLimitError, BatchItemError, HubSpotError:
-                as for :meth:`associate_default`.
+        Removing the default (unlabelled) type removes every label too (HubSpot's
+        rule). Sent after every earlier-submitted write on the same pair has
+        settled. Raises what :meth:`associate` raises.
         """
         return await self.submit_archive_labels(from_type, from_id, to_type, to_id, types)
 
     def submit_archive_labels(
-        self,
-        from_type: str,
-        from_id: str | int,
-        to_type: str,
-        to_id: str | int,
-        types: AssociationSpec | Sequence[AssociationSpec],
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId, types: Types
     ) -> asyncio.Future[None]:
         """:meth:`archive_labels` as a future, like :meth:`submit_default`."""
-        key = self._key(ARCHIVE_LABELS, from_type, to_type)
+        return self._submit_labelled(ARCHIVE_LABELS, (from_type, from_id, to_type, to_id), types)
+
+    def _submit_labelled(
+        self, op: Operation[Labelled, R], pair: tuple[str, RecordId, str, RecordId], types: Types
+    ) -> asyncio.Future[R]:
+        from_type, from_id, to_type, to_id = pair
+        key = self._key(op, from_type, to_type)
         item = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
         return self._coalescer.enqueue(key, (*item, check_types(types)))
 
@@ -563,12 +550,7 @@ class AssociationsClient:
     # --- direct single calls: labelled associations, removal, reads, usage report -------
 
     async def put(
-        self,
-        from_type: str,
-        from_id: str | int,
-        to_type: str,
-        to_id: str | int,
-        types: AssociationSpec | Sequence[AssociationSpec],
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId, types: Types
     ) -> LabelsBetweenObjectPair:
         """Associate two records with ``types`` (labels included) in one ``PUT`` of its own.
 
@@ -713,10 +695,7 @@ class AssociationsClient:
     # --- explicit batches ---------------------------------------------------------------
 
     async def batch_associate_default(
-        self,
-        from_type: str,
-        to_type: str,
-        pairs: Iterable[tuple[str | int, str | int]],
+        self, from_type: str, to_type: str, pairs: PairInputs
     ) -> BatchOutcome[Pair, AssociationSpec]:
         """Associate many pairs of records, in requests of at most ``max_batch_size``.
 
@@ -735,16 +714,10 @@ class AssociationsClient:
             HubSpotError: every request failed whole (the first such error),
                 e.g. ``AuthenticationError`` for a refused token.
         """
-        key = self._batch_key(DEFAULT_ASSOCIATE, from_type, to_type)
-        unique = list(dict.fromkeys(check_pairs(pairs)))
-        results, errors = await self._send_batch(key, unique)
-        return BatchOutcome(unique, results, errors)
+        return await self._pairs_batch(DEFAULT_ASSOCIATE, from_type, to_type, pairs)
 
     async def batch_associate(
-        self,
-        from_type: str,
-        to_type: str,
-        inputs: Iterable[tuple[str | int, str | int, AssociationSpec | Sequence[AssociationSpec]]],
+        self, from_type: str, to_type: str, inputs: LabelledInputs
     ) -> BatchOutcome[Pair, LabelsBetweenObjectPair]:
         """Associate many pairs, each with its types (``batch/create``), in requests
         of at most ``max_batch_size``.
@@ -763,28 +736,18 @@ class AssociationsClient:
         return await self._labelled_batch(ASSOCIATE, from_type, to_type, inputs)
 
     async def batch_archive(
-        self, from_type: str, to_type: str, pairs: Iterable[tuple[str | int, str | int]]
+        self, from_type: str, to_type: str, pairs: PairInputs
     ) -> BatchOutcome[Pair, None]:
-        """Remove every association between each pair (``batch/archive``).
+        """Remove every association between each pair (``batch/archive``; a from
+        id's pairs travel as one input with a ``to`` list).
 
-        Returns:
-            Per distinct ``(from_id, to_id)``, ``None`` or its error, as for
-            :meth:`batch_associate_default`.
-
-        Raises:
-            ValueError, TypeError: an object type or a pair is invalid (nothing is sent).
-            HubSpotError: every request failed whole (the first such error).
+        Returns per distinct ``(from_id, to_id)`` ``None`` or its error, and
+        raises, as :meth:`batch_associate_default` does.
         """
-        key = self._batch_key(ARCHIVE, from_type, to_type)
-        unique = list(dict.fromkeys(check_pairs(pairs)))
-        results, errors = await self._send_batch(key, unique)
-        return BatchOutcome(unique, results, errors)
+        return await self._pairs_batch(ARCHIVE, from_type, to_type, pairs)
 
     async def batch_archive_labels(
-        self,
-        from_type: str,
-        to_type: str,
-        inputs: Iterable[tuple[str | int, str | int, AssociationSpec | Sequence[AssociationSpec]]],
+        self, from_type: str, to_type: str, inputs: LabelledInputs
     ) -> BatchOutcome[Pair, None]:
         """Remove the named types between each pair (``batch/labels/archive``).
 
@@ -819,12 +782,20 @@ class AssociationsClient:
             unique, {k[0]: v for k, v in results.items()}, {k[0]: v for k, v in errors.items()}
         )
 
+    async def _pairs_batch(
+        self, op: Operation[Pair, R], from_type: str, to_type: str, pairs: PairInputs
+    ) -> BatchOutcome[Pair, R]:
+        key = self._batch_key(op, from_type, to_type)
+        unique = list(dict.fromkeys(check_pairs(pairs)))
+        results, errors = await self._send_batch(key, unique)
+        return BatchOutcome(unique, results, errors)
+
     async def _labelled_batch(
         self,
         op: Operation[Labelled, R],
         from_type: str,
         to_type: str,
-        inputs: Iterable[tuple[str | int, str | int, AssociationSpec | Sequence[AssociationSpec]]],
+        inputs: LabelledInputs,
     ) -> BatchOutcome[Pair, R]:
         key = self._batch_key(op, from_type, to_type)
         merged = check_labelled(inputs)

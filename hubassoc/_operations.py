@@ -9,6 +9,10 @@ becomes a body, how an answer becomes results keyed by input (and per-input
 errors), whether an input may need another request (a read's next page), and
 whether a request is safe to send again.
 
+The HubSpot facts the descriptions rely on (each version's answer shapes, the
+1,000-id read cap, how a record without associations is answered) are in
+``docs/hubspot.md``, "Batch answers per operation and version".
+
 An input is a hashable tuple of canonical decimal strings (and, for the
 operations that take types, a tuple of :class:`AssociationSpec`); identical
 inputs waiting together are sent once.
@@ -79,19 +83,23 @@ NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
 Decoded = tuple[dict[I, R], Sequence[StandardError], dict[I, I] | None]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+def _pair_sides(pair: tuple[str, str, Any] | Pair) -> tuple[str, str | None]:
+    return pair[0], pair[1]
+
+
+@dataclass(frozen=True, slots=True, eq=False, kw_only=True)
 class Operation(Generic[I, R]):
     """One batch operation, as the engine needs to know it (compared by identity).
 
     Attributes:
         name: what events and metrics call it (``"associate_default"``, ...).
-        path: the request path for ``(routes, from_type, to_type)``.
-        template: the path template, from the version's :class:`RouteTemplates`.
-        max_inputs: the most inputs one request may carry; ``None`` for the
-            client's write batch size (configured, lowered when HubSpot says so).
+        route: the name of its path method on :class:`Routes` and of its
+            template on :class:`RouteTemplates` (``"batch_create"``).
         encode: the request body for a list of distinct inputs.
         decode: results and errors of an answer (the inputs it was sent for given).
         sides: the ``(from_id, to_id or None)`` an input is known by in HubSpot's errors.
+        max_inputs: the most inputs one request may carry; ``None`` for the
+            client's write batch size (configured, lowered when HubSpot says so).
         absent: the result of an input that the answer is silent about, where
             silence means success; ``None`` where it means a missing result.
         merge: joins the result so far with a follow-up's (pages), or ``None``.
@@ -103,12 +111,11 @@ class Operation(Generic[I, R]):
     """
 
     name: str
-    path: Callable[[Routes, str, str], str]
-    template: Callable[[RouteTemplates], str]
-    max_inputs: int | None
+    route: str
     encode: Callable[[Sequence[I]], bytes]
     decode: Callable[[Response, Sequence[I]], Decoded[I, R]]
-    sides: Callable[[I], tuple[str, str | None]]
+    sides: Callable[[Any], tuple[str, str | None]] = _pair_sides
+    max_inputs: int | None = None
     absent: Callable[[], R] | None = None
     merge: Callable[[R, R], R] | None = None
     share: Callable[[R], R] | None = None
@@ -117,6 +124,16 @@ class Operation(Generic[I, R]):
 
     def __repr__(self) -> str:
         return f"<Operation {self.name}>"
+
+    def path(self, routes: Routes, from_type: str, to_type: str) -> str:
+        """The request path between two (checked) object types."""
+        method: Callable[[str, str], str] = getattr(routes, self.route)
+        return method(from_type, to_type)
+
+    def template(self, templates: RouteTemplates) -> str:
+        """The path template that names its requests in events and metrics."""
+        template: str = getattr(templates, self.route)
+        return template
 
 
 # --- default associations: batch/associate/default --------------------------------------
@@ -138,18 +155,11 @@ def _decode_default(response: Response, pairs: Sequence[Pair]) -> Decoded[Pair, 
     return {(r.from_.id, r.to.id): r.association_spec for r in answer.results}, answer.errors, None
 
 
-def _pair_sides(pair: tuple[str, str, Any] | Pair) -> tuple[str, str | None]:
-    return pair[0], pair[1]
-
-
 DEFAULT_ASSOCIATE: Operation[Pair, AssociationSpec] = Operation(
     name="associate_default",
-    path=Routes.batch_associate_default,
-    template=lambda templates: templates.batch_associate_default,
-    max_inputs=None,
+    route="batch_associate_default",
     encode=encode_pairs,
     decode=_decode_default,
-    sides=_pair_sides,
 )
 
 
@@ -193,23 +203,14 @@ def _none() -> None:
 
 
 ASSOCIATE: Operation[Labelled, LabelsBetweenObjectPair] = Operation(
-    name="associate",
-    path=Routes.batch_create,
-    template=lambda templates: templates.batch_create,
-    max_inputs=None,
-    encode=_encode_labelled,
-    decode=_decode_created,
-    sides=_pair_sides,
+    name="associate", route="batch_create", encode=_encode_labelled, decode=_decode_created
 )
 
 ARCHIVE_LABELS: Operation[Labelled, None] = Operation(
     name="archive_labels",
-    path=Routes.batch_labels_archive,
-    template=lambda templates: templates.batch_labels_archive,
-    max_inputs=None,
+    route="batch_labels_archive",
     encode=_encode_labelled,
     decode=_decode_void,
-    sides=_pair_sides,
     absent=_none,
 )
 
@@ -229,14 +230,7 @@ def _encode_archive(pairs: Sequence[Pair]) -> bytes:
 
 
 ARCHIVE: Operation[Pair, None] = Operation(
-    name="archive",
-    path=Routes.batch_archive,
-    template=lambda templates: templates.batch_archive,
-    max_inputs=None,
-    encode=_encode_archive,
-    decode=_decode_void,
-    sides=_pair_sides,
-    absent=_none,
+    name="archive", route="batch_archive", encode=_encode_archive, decode=_decode_void, absent=_none
 )
 
 
@@ -276,8 +270,17 @@ def _decode_read(
                 )
             more[item] = (item[0], following.after)
     # A record without associations may come back as an error: it is an empty list.
-    errors = [e for e in answer.errors if e.sub_category != NO_ASSOCIATIONS_FOUND]
+    errors = [e for e in answer.errors if not _no_associations(e)]
     return results, errors, more
+
+
+def _no_associations(error: StandardError) -> bool:
+    """Whether ``error`` only says its record has no associations (``subCategory``
+    as a string, as HubSpot sends it, or an object, as its spec types it)."""
+    sub = error.sub_category
+    if isinstance(sub, dict):
+        return NO_ASSOCIATIONS_FOUND in sub.values()
+    return sub == NO_ASSOCIATIONS_FOUND
 
 
 def _read_sides(item: ReadInput) -> tuple[str, str | None]:
@@ -293,8 +296,7 @@ def _extend(
 
 READ: Operation[ReadInput, list[MultiAssociatedObjectWithLabel]] = Operation(
     name="read",
-    path=Routes.batch_read,
-    template=lambda templates: templates.batch_read,
+    route="batch_read",
     max_inputs=MAX_READ_INPUTS,
     encode=_encode_read,
     decode=_decode_read,

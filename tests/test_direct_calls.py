@@ -20,6 +20,7 @@ from hubassoc import (
     DecodingError,
     MultiAssociatedObjectWithLabel,
 )
+from hubassoc.events import RequestSent
 
 from .conftest import ClientFactory
 from .hostile import HostileServer, hostile
@@ -201,9 +202,21 @@ async def test_iter_associations_stops_on_a_cursor_that_never_moves(
 
     hostile.handler = stuck
     received: list[MultiAssociatedObjectWithLabel] = []
-    async with AssociationsClient(TOKEN, base_url=hostile.url, rate_limit=False) as client:
+    routes: list[str] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, RequestSent):
+            routes.append(event.route)
+
+    async with AssociationsClient(
+        TOKEN, base_url=hostile.url, rate_limit=False, on_event=on_event
+    ) as client:
         with pytest.raises(DecodingError, match="repeats the cursor"):
             async for record in client.iter_associations("contacts", 1, "companies"):
                 received.append(record)
     assert queries == ["limit=500", "limit=500&after=same"]
+    # Events name the request by its template: no ids, no cursor.
+    assert (
+        routes == ["/crm/objects/2026-03/{objectType}/{objectId}/associations/{toObjectType}"] * 2
+    )
     assert [record.to_object_id for record in received] == ["5", "5"]

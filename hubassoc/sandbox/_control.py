@@ -27,7 +27,7 @@ import msgspec
 from aiohttp import web
 
 from ._config import config_from_json, config_to_json
-from ._fixtures import associations_of, define_label, seed
+from ._fixtures import associations_of, define_label, seed, seed_ranges
 from ._inspect import send_counts, snapshot, store_pairs
 from ._responses import CORRELATION_HEADER, JSON
 from ._state import StateBound
@@ -173,16 +173,19 @@ class ControlEndpoints(StateBound):
         """``POST /_sandbox/associations``: `SandboxApp.seed_associations`.
 
         Body: ``{"from": TYPE, "to": TYPE, "rows": [[fromId, toId], [fromId, toId,
-        [[category, typeId], ...]], ...]}``; answers ``{"seeded": new pairs}``.
+        [[category, typeId], ...]], ...]}`` and/or ``"ranges": [[fromId, firstToId,
+        count], ...]`` (`seed_ranges`); answers ``{"seeded": new pairs}``.
         """
         try:
             body = await _json_body(request, dict, '{"from", "to", "rows"}')
-            from_type, to_type, rows = body.get("from"), body.get("to"), body.get("rows")
+            from_type, to_type = body.get("from"), body.get("to")
+            rows, ranges = body.get("rows", []), body.get("ranges", [])
             if not (isinstance(from_type, str) and isinstance(to_type, str)):
                 raise ValueError('"from" and "to" must be object types')
-            if not isinstance(rows, list):
-                raise ValueError('"rows" must be a list of [fromId, toId(, types)] rows')
+            if not isinstance(rows, list) or not isinstance(ranges, list):
+                raise ValueError('"rows" and "ranges" must be lists')
             seeded = seed(self._state, from_type, to_type, rows)
+            seeded += seed_ranges(self._state, from_type, to_type, ranges)
         except (ValueError, TypeError) as exc:
             return _failure(str(exc))
         return _plain({"seeded": seeded})

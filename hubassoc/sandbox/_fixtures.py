@@ -18,7 +18,7 @@ from ._state import SandboxState
 from ._store import Spec, pack_pair
 from ._types import default_type_id, parse_record_id
 
-__all__ = ["CATEGORIES", "SeedRow", "associations_of", "define_label", "seed"]
+__all__ = ["CATEGORIES", "SeedRow", "associations_of", "define_label", "seed", "seed_ranges"]
 
 CATEGORIES: Final = frozenset({"HUBSPOT_DEFINED", "INTEGRATOR_DEFINED", "USER_DEFINED", "WORK"})
 """The association categories HubSpot's specs list."""
@@ -80,6 +80,35 @@ def seed(state: SandboxState, from_type: str, to_type: str, rows: Iterable[Any])
     for key, specs in typed:
         created += store.add_types(key, specs, default)
     return created
+
+
+def seed_ranges(
+    state: SandboxState, from_type: str, to_type: str, ranges: Iterable[Sequence[Any]]
+) -> int:
+    """Associate each ``(from_id, first_to_id, count)`` record with ``count`` records
+    numbered from ``first_to_id`` (the default type); returns how many pairs were new.
+
+    The compact form for benchmarks that seed many records over HTTP. Raises
+    `ValueError` or `TypeError` for a bad type or range, before storing anything.
+    """
+    types = types_or_raise(from_type, to_type)
+    checked: list[tuple[int, int, int]] = []
+    for index, item in enumerate(ranges):
+        if not isinstance(item, Sequence) or isinstance(item, str) or len(item) != 3:
+            raise ValueError(f"ranges[{index}] must be (from_id, first_to_id, count)")
+        from_id = _record_id(item[0], f"ranges[{index}][0]")
+        first = _record_id(item[1], f"ranges[{index}][1]")
+        count = item[2]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"ranges[{index}][2] must be a count >= 0, got {count!r}")
+        if parse_record_id(str(first + count - 1)) is None and count:
+            raise ValueError(f"ranges[{index}] runs past the largest record id")
+        checked.append((from_id, first, count))
+    store = state.generation.store.type_pair(*types)
+    return sum(
+        store.add([from_id << 64 | to_id for to_id in range(first, first + count)])
+        for from_id, first, count in checked
+    )
 
 
 def associations_of(

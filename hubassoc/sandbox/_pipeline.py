@@ -76,14 +76,16 @@ class RequestPipeline(StateBound):
         (counted when the handler runs, not for faults, limits or 401s).
         """
 
+        async def counted(request: web.Request, call: Call) -> web.StreamResponse:
+            call.generation.counts.operations[operation] += 1
+            return await handler(request, call)
+
         async def serve(request: web.Request) -> web.StreamResponse:
-            return await self.serve(request, handler, operation)
+            return await self.serve(request, counted)
 
         return serve
 
-    async def serve(
-        self, request: web.Request, handler: Handler, operation: str
-    ) -> web.StreamResponse:
+    async def serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Answer one API request (see the module docstring for the order of steps)."""
         state = self._state
         trip_in, trip_out = one_way_trips(
@@ -132,7 +134,6 @@ class RequestPipeline(StateBound):
                     return _reset_connection(request)
                 response = self._fault_response(fault, call)
             elif response is None:
-                counts.operations[operation] += 1
                 response = await handler(request, call)
         except asyncio.CancelledError:
             # The client went away (aiohttp's handler_cancellation) or the server is closing.

@@ -8,7 +8,8 @@ types named (the default type takes the whole pair, labels included). A pair
 that was not associated is not an error. Statuses per version: a create
 answers 201 (207 with errors) on ``v4``/``2026-03`` and 200 on ``2026-09``; an
 archive 204 with no body on ``v4``, a ``BatchResponse`` on ``2026-03`` and a
-``BatchResponseVoid`` on ``2026-09`` (both 200, errors in the body). Type ids
+``BatchResponseVoid`` on ``2026-09`` (both 200, errors in the body; a ``v4``
+archive cannot name inputs the not-found rule refused). Type ids
 are not checked against the label definitions (a type without one is stored
 and read back without a label).
 """
