@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hubassoc import AssociationSpec, AssociationSpecWithLabel, MultiAssociatedObjectWithLabel
-from hubassoc.backfill import BadRow, InputReader, JobIdentity, Journal, Row, Summary
+from hubassoc.backfill import BadRow, Counters, InputReader, JobIdentity, Journal, Row, Summary
 from hubassoc.backfill._command import add_export_parser, add_parser, add_verify_parser
 from hubassoc.backfill._job import UsageError, prepare
 from hubassoc.backfill._operations import (
@@ -24,6 +24,7 @@ from hubassoc.backfill._operations import (
 )
 from hubassoc.backfill._options import Options, resume_command
 from hubassoc.backfill._output import OutputError, OutputFile
+from hubassoc.backfill._progress import PlainReporter
 from hubassoc.backfill._reader import parse_spec
 from hubassoc.backfill._redact import Redactor
 from hubassoc.backfill._report import summary_document, verdict
@@ -321,3 +322,17 @@ def test_verify_advises_loading_the_missing_rows_with_a_backfill(tmp_path: Path)
     assert load.startswith("hubassoc backfill ") and "--batch-size" not in load
     document = summary_document(options, status="finished", exit_status=1, summary=summary)
     assert document.rows["present"] == 1 and document.rows["missing"] == 2
+
+
+def test_progress_lines_name_the_command_and_what_a_row_is() -> None:
+    stream = io.StringIO()
+    reporter = PlainReporter(
+        Counters(total=10),
+        lambda: None,
+        interval=1.0,
+        stream=stream,
+        prog="hubassoc export",
+        unit="records",
+    )
+    line = reporter.line(0.0)
+    assert line.startswith("hubassoc export: 0/10 rows (0.0%), 0 records/s")
