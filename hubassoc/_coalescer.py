@@ -71,11 +71,13 @@ class _Batch:
 
     __slots__ = (
         "callers",
-        "entries",
+        "followers",
         "from_type",
+        "holds",
         "key",
         "op",
         "open",
+        "ordered",
         "queued",
         "size",
         "timer",
@@ -93,8 +95,13 @@ class _Batch:
         self.timer: asyncio.TimerHandle | None = None
         self.queued = False
         self.open = True  # still takes inputs
-        #: Its writes whose order is kept (once more than one operation is in use).
-        self.entries: list[_Entry] | None = None
+        # Order between operations (hubassoc._ordering), once several are in use:
+        #: what it waits for before it settles (its answer, and batches indexed before it),
+        self.holds = 1
+        #: what waits for it to settle (held inputs, batches indexed after it),
+        self.followers: list[_Entry | _Batch] = []
+        #: and whether its writes are in the order's dict.
+        self.ordered = False
 
 
 class Coalescer:
@@ -312,7 +319,7 @@ class Coalescer:
             self._in_flight -= 1
             del self._flying[batch]
             self._admitted -= batch.callers
-            if batch.entries is not None and self._order is not None:
+            if self._order is not None:
                 self._order.settled(batch)
             self._grant_room()
             self._dispatch()

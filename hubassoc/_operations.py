@@ -106,7 +106,8 @@ class Operation(Generic[I, R]):
         share: a copy of a result for each further caller of one input, where
             results are mutable (lists), or ``None``.
         writes: whether it changes associations (ordered per pair; reads of the
-            record wait for it) or reads them.
+            record wait for it) or reads them. A write's input starts with
+            ``(from_id, to_id)``, a read's with ``from_id``: the order is kept by them.
         idempotent: whether a request may be sent again after a failure in flight.
     """
 

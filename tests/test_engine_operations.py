@@ -82,6 +82,7 @@ class Server:
 
     def __init__(self, *, latency: float = 0.05, page_size: int = 3) -> None:
         self.latency = latency
+        self.slow: dict[str, float] = {}  # a from id -> the latency of a request carrying it
         self.page_size = page_size
         self.links: dict[str, set[str]] = {}
         self.missing: set[str] = set()  # ids answered with a per-input error
@@ -106,7 +107,7 @@ class Server:
         assert body is not None
         inputs: list[list[Any]] = json.loads(body)
         action = path.rsplit("/", 1)[1]
-        await asyncio.sleep(self.latency)
+        await asyncio.sleep(max([self.latency, *(self.slow.get(i[0], 0) for i in inputs)]))
         self.log.append((sent, loop.time(), action, inputs))
         if self.daily:
             raise DailyLimitError("daily limit", status=429)
@@ -406,3 +407,71 @@ def test_batches_are_keyed_by_operation_and_events_name_it() -> None:
 
     settled = [e for e in run_virtual(main) if isinstance(e, BatchSettled)]
     assert sorted((e.operation, e.pairs) for e in settled) == [("link", 2), ("read", 1)]
+
+
+def test_a_pair_sent_twice_before_order_was_kept_is_settled_by_both() -> None:
+    server = Server()
+    server.slow["1"] = 1.0
+
+    async def main() -> None:
+        engine = Engine(server)
+        first = engine.submit(LINK, "1", "10")  # slow
+        await asyncio.sleep(0.01)
+        server.slow.clear()
+        second = engine.submit(LINK, "1", "10")  # the same operation: not held
+        await asyncio.sleep(0.01)  # both in flight; the second answers first
+        archive = engine.submit(UNLINK, "1", "10")
+        await asyncio.gather(first, second, archive)
+
+    run_virtual(main)
+    (slow, fast), (archive,) = sorted(server.sent("create")), server.sent("archive")
+    assert slow[0] < fast[0] < fast[1] < slow[1] <= archive[0]
+
+
+def test_order_holds_through_the_overflow_queue() -> None:
+    server = Server()
+
+    async def main() -> list[Any]:
+        engine = Engine(server, max_pending=1)
+        futures = [
+            engine.submit(LINK, "1", "10"),
+            engine.submit(UNLINK, "1", "10"),
+            engine.submit(LINK, "1", "11"),
+            engine.submit(READ, "1"),
+        ]
+        return await asyncio.gather(*futures)
+
+    assert run_virtual(main) == ["linked", None, "linked", ["11"]]
+    assert [action for _, _, action, _ in server.log] == ["create", "archive", "create", "read"]
+
+
+def test_a_read_waits_for_a_held_write_and_an_unheld_one() -> None:
+    server = Server()
+
+    async def main() -> list[str]:
+        engine = Engine(server)
+        engine.submit(LINK, "1", "10")
+        held = engine.submit(UNLINK, "1", "10")  # behind the create
+        other = engine.submit(LINK, "1", "12")  # another pair: leaves with the first create
+        read = engine.submit(READ, "1")
+        result: list[str] = await read
+        assert held.done() and other.done()
+        return result
+
+    assert run_virtual(main) == ["12"]
+
+
+def test_a_held_read_whose_caller_gives_up_disturbs_nobody() -> None:
+    server = Server()
+
+    async def main() -> list[Any]:
+        engine = Engine(server)
+        write = engine.submit(LINK, "1", "10")
+        gone = engine.submit(READ, "1")
+        kept = engine.submit(READ, "1")
+        gone.cancel()
+        answers = await asyncio.gather(write, kept)
+        await engine.coalescer.aclose()
+        return answers
+
+    assert run_virtual(main) == ["linked", ["10"]]

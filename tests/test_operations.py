@@ -233,3 +233,42 @@ async def test_bad_input_is_refused_before_anything_is_sent(
     with pytest.raises(TypeError, match="ids must be"):
         await client.batch_read("contacts", "companies", "123")
     assert sandbox.stats().requests == 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_poisoned_input_fails_alone_in_every_operation(
+    sandbox_factory: SandboxFactory, make_client: ClientFactory, version: str
+) -> None:
+    sandbox = await sandbox_factory(poison_ids={"66"})
+    sandbox.seed_associations("contacts", "companies", [(1, 2)])
+    client = make_client(sandbox, api_version=version)
+    calls = {
+        "associate": [client.associate("contacts", i, "companies", 7, DEFAULT) for i in (5, 66, 6)],
+        "archive": [client.archive("contacts", i, "companies", 7) for i in (5, 66, 6)],
+        "archive_labels": [
+            client.archive_labels("contacts", i, "companies", 7, DEFAULT) for i in (5, 66, 6)
+        ],
+        "read": [client.get_associations("contacts", i, "companies") for i in (1, 66, 6)],
+    }
+    for name, coroutines in calls.items():
+        answers = await asyncio.gather(*coroutines, return_exceptions=True)
+        assert [isinstance(a, BatchItemError) for a in answers] == [False, True, False], name
+        assert isinstance(answers[1], BatchItemError) and answers[1].status == 400
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_close_sends_every_held_call_in_order(
+    sandbox_factory: SandboxFactory, make_client: ClientFactory, version: str
+) -> None:
+    sandbox = await sandbox_factory(latency=0.02)
+    client = make_client(sandbox, api_version=version)
+    futures = [
+        client.submit_default("contacts", 1, "companies", 2),
+        client.submit_archive("contacts", 1, "companies", 2),
+        client.submit_associate("contacts", 1, "companies", 2, DEFAULT),
+        client.submit_get_associations("contacts", 1, "companies"),
+    ]
+    await client.aclose()
+    assert all(f.done() for f in futures)
+    assert [r.to_object_id for r in futures[3].result()] == ["2"]
+    assert sandbox.associations("contacts", "companies", 1) == {"2": [("HUBSPOT_DEFINED", 279)]}
