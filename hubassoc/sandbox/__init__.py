@@ -64,9 +64,11 @@ a ``Content-Type: application/json`` body (``{}`` will do), else 401 or 415.
 - ``GET /_sandbox/stats``: the counters (`SandboxStats`);
 - ``GET /_sandbox/associations?from=..&to=..&id=..``: one record's associations
   with their types (`Sandbox.associations`); ``POST /_sandbox/associations``
-  ``{"from", "to", "rows": [[fromId, toId(, [[category, typeId], ...])], ...],
-  "ranges": [[fromId, firstToId, count], ...]}``: store associations without
-  API calls (`Sandbox.seed_associations`), ``{"seeded": n}``;
+  (alias ``/_sandbox/seed``) ``{"from", "to", "rows": [[fromId, toId(,
+  [[category, typeId], ...])], ...], "associations": {fromId: [toId, ...]},
+  "ranges": [[fromId, firstToId, count], ...]}`` (any of the three): store
+  associations without API calls (`Sandbox.seed_associations`),
+  ``{"seeded": n, "created": n}``;
   ``POST /_sandbox/labels`` ``{"from", "to", "label", "name"?, "inverseLabel"?}``:
   define a label (`Sandbox.define_label`);
 - ``GET /_sandbox/store?from=..&to=..``: stored pairs, ``{"fromObjectType",
