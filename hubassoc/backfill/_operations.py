@@ -33,11 +33,17 @@ import asyncio
 import csv
 import io
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import msgspec
 
-from hubassoc import AssociationsClient, AssociationSpec, BatchOutcome, HubSpotError
+from hubassoc import (
+    AssociationsClient,
+    AssociationSpec,
+    BatchOutcome,
+    HubSpotError,
+    MultiAssociatedObjectWithLabel,
+)
 from hubassoc.backfill._reader import Format, Row
 
 __all__ = [
@@ -71,26 +77,6 @@ _json_encode = msgspec.json.Encoder().encode
 def describe_types(types: Sequence[AssociationSpec]) -> str:
     """``USER_DEFINED:5,HUBSPOT_DEFINED:1`` (empty for none)."""
     return ",".join(f"{t.association_category}:{t.association_type_id}" for t in types)
-
-
-class _AssociationType(Protocol):
-    """One type between two records, as a read gives it."""
-
-    @property
-    def category(self) -> str: ...
-    @property
-    def type_id(self) -> int: ...
-    @property
-    def label(self) -> str | None: ...
-
-
-class _Associated(Protocol):
-    """One associated record, as a read gives it."""
-
-    @property
-    def to_object_id(self) -> str: ...
-    @property
-    def association_types(self) -> Sequence[_AssociationType]: ...
 
 
 def _done(row: Row, result: Any) -> Problem | None:
@@ -197,19 +183,19 @@ class PairWrite(Operation):
                 typed.append((row.from_id, row.to_id, types))
             else:
                 plain.append((row.from_id, row.to_id))
-        calls: list[tuple[Awaitable[_Outcome], Sequence[Hashable]]] = []
+        # Without types: the default association, or every type; with: those types.
+        untyped_call: Callable[..., Awaitable[_Outcome]]
+        typed_call: Callable[..., Awaitable[_Outcome]]
         if self.name == "associate":
-            if plain:
-                calls.append((client.batch_associate_default(from_type, to_type, plain), plain))
-            if typed:
-                keys = [(f, t) for f, t, _ in typed]
-                calls.append((client.batch_associate(from_type, to_type, typed), keys))
+            untyped_call, typed_call = client.batch_associate_default, client.batch_associate
         else:
-            if plain:
-                calls.append((client.batch_archive(from_type, to_type, plain), plain))
-            if typed:
-                keys = [(f, t) for f, t, _ in typed]
-                calls.append((client.batch_archive_labels(from_type, to_type, typed), keys))
+            untyped_call, typed_call = client.batch_archive, client.batch_archive_labels
+        calls: list[tuple[Awaitable[_Outcome], Sequence[Hashable]]] = []
+        if plain:
+            calls.append((untyped_call(from_type, to_type, plain), plain))
+        if typed:
+            keys = [(f, t) for f, t, _ in typed]
+            calls.append((typed_call(from_type, to_type, typed), keys))
         return await _gather(calls)
 
 
@@ -248,7 +234,7 @@ class Verify(_Read):
         # in the chunk is looked up, not scanned, for each.
         indexes: dict[int, dict[str, set[tuple[str, int]]]] = {}
 
-        def check(row: Row, result: Sequence[_Associated]) -> Problem | None:
+        def check(row: Row, result: Sequence[MultiAssociatedObjectWithLabel]) -> Problem | None:
             index = indexes.get(id(result))
             if index is None:
                 index = indexes[id(result)] = {
@@ -292,7 +278,7 @@ class Export(_Read):
         """The output's first line (CSV), or nothing (JSON Lines)."""
         return ",".join(EXPORT_COLUMNS).encode() + b"\n" if self.format == "csv" else b""
 
-    def output(self, row: Row, result: Sequence[_Associated]) -> bytes:
+    def output(self, row: Row, result: Sequence[MultiAssociatedObjectWithLabel]) -> bytes:
         lines = [
             (row.from_id, item.to_object_id, t.category, t.type_id, t.label)
             for item in result
