@@ -176,6 +176,9 @@ def banner(
         )
     dead_name = _dead_name(options)
     lines.append(f"  journal {journal.path}, {dead_name} {dead.path}")
+    if options.out is not None:
+        kept = "" if journal.created else f" (the {journal.output_size:,} bytes journalled kept)"
+        lines.append(f"  output {options.out}{kept}")
     if not journal.created:
         lines.append(
             f"  resuming: {skipped:,} rows done by an earlier run "
@@ -207,6 +210,8 @@ def summary_text(options: Options, summary: Summary, journal: Path, dead: Path) 
         ),
         ("journal", f"{journal}"),
     ]
+    if options.out is not None:
+        rows.append(("output", options.out))
     body = "\n".join(f"  {name:<13}{value}" for name, value in rows)
     return (
         f"{options.prog}: {_HEADLINES[s.stop]}: {options.input} ({options.from_type} -> "
@@ -308,6 +313,7 @@ class SummaryDocument(msgspec.Struct, kw_only=True, omit_defaults=False):
     pairs_per_second: float = 0.0
     journal: str | None = None
     dead_letter: str | None = None
+    output: str | None = None  #: an export's output file
     resume_command: str | None = None
     error: str | None = None
 
@@ -331,6 +337,7 @@ def summary_document(
         to_type=options.to_type,
         journal=os.fspath(journal) if journal is not None else None,
         dead_letter=os.fspath(dead) if dead is not None else None,
+        output=options.out,
         resume_command=resume_command(options) if exit_status != EXIT_OK else None,
         error=error,
     )
