@@ -316,6 +316,20 @@ async def test_verify_reads_a_thousand_records_a_request_and_exits_0_when_all_ar
     ]
 
 
+async def test_verify_asks_for_each_record_once_however_many_rows_name_it(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # 300 records, ten rows each, grouped as exports of "contact -> companies" are.
+    pairs = [(10 + i, 100 + n) for i in range(300) for n in range(10)]
+    sandbox.seed_associations("contacts", "companies", pairs)
+    source = tmp_path / "pairs.csv"
+    source.write_text("from_id,to_id\n" + "".join(f"{f},{t}\n" for f, t in pairs))
+    result = await run("verify", source, *options(sandbox))
+    assert result.status == 0, result.stderr
+    # One request for the 300 records, one for their second pages (10 associations, 7 a page).
+    assert sandbox.stats().operations["batch/read"] == 2
+
+
 async def test_a_killed_verify_resumes_and_lists_each_missing_row_once(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:

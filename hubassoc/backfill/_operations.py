@@ -93,6 +93,8 @@ class Operation:
         failed_word: what a row that is not done is called (``failed``).
         unit: what one row is, in rates (``pairs``).
         writes_output: whether done rows write to an output file.
+        chunk_by_key: whether a chunk counts distinct keys rather than rows
+            (a read's request holds distinct records, whatever rows name them).
     """
 
     name: str = ""
@@ -100,6 +102,7 @@ class Operation:
     failed_word: str = "failed"
     unit: str = "pairs"
     writes_output: bool = False
+    chunk_by_key: bool = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -203,6 +206,7 @@ class _Read(Operation):
     """Rows answered by a read of their from record (every page)."""
 
     unit = "records"
+    chunk_by_key = True
 
     async def send(
         self, client: AssociationsClient, from_type: str, to_type: str, chunk: Sequence[Row]

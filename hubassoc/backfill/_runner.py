@@ -4,10 +4,11 @@
 chunks of ``batch_size`` and each chunk goes out as one explicit batch call
 of the client, the one its :class:`~hubassoc.backfill._operations.Operation`
 describes (default associations by default; labelled ones, removals, reads
-to verify or export). At most
+to verify or export; a read's chunk is ``batch_size`` distinct records, and
+at most ten times as many rows). At most
 ``concurrency + 1`` chunks are in flight (the client sends ``concurrency`` at
 once; one more waits ready), so memory stays flat whatever the file size and
-a crash re-sends at most ``(concurrency + 1) * batch_size`` rows.
+a crash re-sends at most ``concurrency + 1`` chunks.
 
 As each chunk completes, its rows are mapped back from the
 :class:`~hubassoc.BatchOutcome` (which holds each distinct key once, so a
@@ -59,6 +60,9 @@ from hubassoc.backfill._output import OutputFile
 from hubassoc.backfill._reader import BadRow, InputReader, Row
 
 __all__ = ["Backfill", "Counters", "StopReason", "Summary", "error_category"]
+
+#: A read's chunk holds at most this many rows per distinct record it reads.
+_ROWS_PER_KEY = 10
 
 
 class StopReason(enum.Enum):
@@ -335,13 +339,20 @@ class Backfill:
         reader, counters = self._reader, self.counters
         chunk: list[Row] = []
         bad: list[BadRow] = []
+        # Reads: a chunk is batch_size distinct records (one request), however many
+        # rows name them, up to a bound that keeps memory flat.
+        key_of = self._operation.key if self._operation.chunk_by_key else None
+        keys: set[Hashable] = set()
+        row_cap = batch_size * _ROWS_PER_KEY if key_of is not None else batch_size
         try:
             for item in reader.rows(self._journal.done):
                 if self._stop is not None:
                     break
                 if type(item) is Row:
                     chunk.append(item)
-                    if len(chunk) < batch_size:
+                    if key_of is not None:
+                        keys.add(key_of(item))
+                    if len(chunk) < row_cap and (key_of is None or len(keys) < batch_size):
                         continue
                     self._write_bad(bad)
                     await slots.acquire()
@@ -350,6 +361,7 @@ class Backfill:
                         break
                     self._start(chunk, slots)
                     chunk = []
+                    keys.clear()
                 else:
                     assert isinstance(item, BadRow)
                     bad.append(item)
