@@ -45,7 +45,6 @@ __all__ = [
     "CLIENT_SECRET_ENV",
     "COMMANDS",
     "EXPORT",
-    "PROG",
     "REDIS_URL_ENV",
     "REFRESH_TOKEN_ENV",
     "VERIFY",
@@ -59,7 +58,6 @@ BACKFILL: Final = "backfill"
 VERIFY: Final = "verify"
 EXPORT: Final = "export"
 COMMANDS: Final = (BACKFILL, VERIFY, EXPORT)
-PROG: Final = "hubassoc backfill"
 CLIENT_ID_ENV: Final = "HUBSPOT_CLIENT_ID"
 CLIENT_SECRET_ENV: Final = "HUBSPOT_CLIENT_SECRET"
 REFRESH_TOKEN_ENV: Final = "HUBSPOT_REFRESH_TOKEN"
