@@ -202,7 +202,7 @@ def prepare(options: Options, environ: Mapping[str, str], redactor: Redactor) ->
     if output_path is not None:
         default_journal = f"{output_path}.journal"
     journal_path = Path(options.journal or default_journal)
-    dead_path = Path(options.dead_letter or "") if options.dead_letter else None
+    dead_path = Path(options.dead_letter) if options.dead_letter else None
     if dead_path is None:
         name = ".missing" if options.command == VERIFY else f"{kind}.dead"
         dead_path = default_dead_letter_path(reader.path, sandbox=options.sandbox, name=name)
@@ -274,6 +274,8 @@ def _operation(options: Options, reader: InputReader) -> tuple[Operation, str, P
             ) from None
         if not out.parent.is_dir():
             raise UsageError(f"--out: no such directory: {os.fspath(out.parent)!r}")
+        if out.is_dir():
+            raise UsageError(f"--out {options.out!r} is a directory, not a file")
         return Export(format), ".export", out
     if options.command == VERIFY:
         return Verify(options.types), ".verify", None
