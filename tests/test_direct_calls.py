@@ -132,6 +132,12 @@ async def test_iter_associations_is_not_on_2026_09(make_client: ClientFactory) -
     assert client.stats.requests == 0
 
 
+def test_the_call_groups_show_their_version(make_client: ClientFactory) -> None:
+    client = make_client(api_version="v4")
+    assert repr(client.labels) == "<Labels api_version='v4'>"
+    assert repr(client.configurations) == "<Configurations api_version='v4'>"
+
+
 # --- answers HubSpot would never send ---------------------------------------------------
 
 
@@ -280,10 +286,15 @@ async def test_put_with_a_label_then_delete(
         (record,) = [r async for r in client.iter_associations("contacts", 1, "companies")]
         assert record.to_object_id == "2"
         assert {t.spec for t in record.association_types} == {CONTACT_TO_COMPANY, manager}
-    await client.delete("contacts", 1, "companies", 2)
+        # Associations go both ways: the company lists the contact too.
+        (back,) = [r async for r in client.iter_associations("companies", 2, "contacts")]
+        assert back.to_object_id == "1"
+    # Removed from the other side, as HubSpot allows.
+    await client.delete("companies", 2, "contacts", 1)
     assert sandbox.associations("contacts", "companies", 1) == {}
     if version in READ_VERSIONS:
         assert [r async for r in client.iter_associations("contacts", 1, "companies")] == []
+        assert [r async for r in client.iter_associations("companies", 2, "contacts")] == []
 
 
 @pytest.mark.parametrize("version", READ_VERSIONS)

@@ -163,12 +163,13 @@ async def test_order_per_pair_and_read_your_writes(
     assert [r.to_object_id for r in await read] == ["3"]
     assert sandbox.associations("contacts", "companies", 1) == {"3": [("HUBSPOT_DEFINED", 279)]}
 
-    archived = client.submit_archive("contacts", 1, "companies", 3)
+    # The pair named from the other side is the same pair: the archive waits
+    # for the create, the read of the other side for the archive.
     again = client.submit_associate("contacts", 1, "companies", 3, DEFAULT)
-    assert [r.to_object_id for r in await client.get_associations("contacts", 1, "companies")] == [
-        "3"
-    ]
-    await asyncio.gather(archived, again)
+    archived = client.submit_archive("companies", 3, "contacts", 1)
+    assert await client.get_associations("companies", 3, "contacts") == []
+    await asyncio.gather(again, archived)
+    assert sandbox.associations("contacts", "companies", 1) == {}
 
 
 @pytest.mark.parametrize("version", VERSIONS)

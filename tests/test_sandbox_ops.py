@@ -337,7 +337,7 @@ async def test_control_endpoints_seed_and_read(sandbox: Sandbox) -> None:
         body = {"from": "contacts", "to": "companies", "rows": rows}
         async with control.post("/_sandbox/associations", json=body) as response:
             assert response.status == 200
-            assert await response.json() == {"seeded": 2, "created": 2}
+            assert await response.json() == {"seeded": 2}
         label = {"from": "contacts", "to": "companies", "label": "Manager"}
         async with control.post("/_sandbox/labels", json=label) as response:
             assert (await response.json())["results"][0]["typeId"] == 1000
@@ -357,10 +357,10 @@ async def test_control_endpoints_seed_and_read(sandbox: Sandbox) -> None:
         async with control.post("/_sandbox/associations", json=ranges) as response:
             assert (await response.json())["seeded"] == 700
         mapping = {"from": "contacts", "to": "companies", "associations": {"7": ["1", "2"]}}
-        async with control.post("/_sandbox/seed", json=mapping) as response:
-            assert (await response.json())["created"] == 2
+        async with control.post("/_sandbox/associations", json=mapping) as response:
+            assert (await response.json())["seeded"] == 2
         bad = {**mapping, "associations": {"8": ["1"], "9": "2"}, "ranges": [[8, 1, 5]]}
-        async with control.post("/_sandbox/seed", json=bad) as response:
+        async with control.post("/_sandbox/associations", json=bad) as response:
             assert response.status == 400
         assert sandbox.associations("contacts", "companies", 8) == {}
         assert list(sandbox.associations("contacts", "companies", 5)) == [

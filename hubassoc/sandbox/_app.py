@@ -223,7 +223,6 @@ class SandboxApp:
             ("GET", "/_sandbox/sends", control.sends),
             ("GET", "/_sandbox/associations", control.associations),
             ("POST", "/_sandbox/associations", control.seed),
-            ("POST", "/_sandbox/seed", control.seed),
             ("POST", "/_sandbox/labels", control.labels),
             ("POST", "/_sandbox/reset", control.reset),
             ("GET", "/_sandbox/config", control.get_config),

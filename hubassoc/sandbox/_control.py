@@ -177,13 +177,13 @@ class ControlEndpoints(StateBound):
         return self._per_type_pair(request, answer)
 
     async def seed(self, request: web.Request) -> web.Response:
-        """``POST /_sandbox/associations`` (or ``/_sandbox/seed``): `SandboxApp.seed_associations`.
+        """``POST /_sandbox/associations``: `SandboxApp.seed_associations`.
 
         Body: ``{"from": TYPE, "to": TYPE}`` with any of ``"rows": [[fromId, toId],
         [fromId, toId, [[category, typeId], ...]], ...]``, ``"associations":
         {fromId: [toId, ...]}`` and ``"ranges": [[fromId, firstToId, count], ...]``
         (`seed_ranges`); everything is checked before anything is stored. Answers
-        ``{"seeded": n, "created": n}``: the pairs that were new (two names, one number).
+        ``{"seeded": n}``: how many pairs were new.
         """
         try:
             body = await _json_body(request, dict, '{"from", "to", "rows"}')
@@ -202,7 +202,7 @@ class ControlEndpoints(StateBound):
             seeded += seed_ranges(state, from_type, to_type, checked)
         except (ValueError, TypeError) as exc:
             return _failure(str(exc))
-        return _plain({"seeded": seeded, "created": seeded})
+        return _plain({"seeded": seeded})
 
     async def labels(self, request: web.Request) -> web.Response:
         """``POST /_sandbox/labels``: `SandboxApp.define_label`.
