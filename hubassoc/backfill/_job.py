@@ -292,38 +292,17 @@ _DIFFERENT_JOB_HINT = (
 
 
 def open_job_files(job: Job, redactor: Redactor) -> JobFiles:
-    """Open (or create) the journal, and read the dead-letter file back into its bitmap.
+    """Open (or create) the journal, read the dead-letter file back into its bitmap, and
+    open an export's output cut back to what the journal vouches for.
 
-    Both files write through ``redactor``.
+    Every file writes through ``redactor``.
 
     Raises:
         UsageError: the files belong to another job, are damaged, or cannot be opened.
     """
-    options, reader = job.options, job.reader
     try:
-        if (
-            not job.journal_path.exists()
-            and job.dead_path.exists()
-            and job.dead_path.stat().st_size
-        ):
-            raise UsageError(
-                f"the dead-letter file {os.fspath(job.dead_path)!r} exists but the journal "
-                f"{os.fspath(job.journal_path)!r} does not: it is left from an earlier job. "
-                "Move it away (or pass --dead-letter PATH) and run again"
-            )
-        identity = JobIdentity.of(
-            reader.path,
-            from_type=options.from_type,
-            to_type=options.to_type,
-            format=reader.format,
-            from_column=reader.from_column,
-            to_column=reader.to_column,
-            dead_letter=job.dead_path,
-            sandbox=options.sandbox,
-            operation=job.operation.name,
-            types=describe_types(options.types),
-            output=job.output_path,
-        )
+        _refuse_a_leftover_dead_letter_file(job)
+        identity = _identity(job)
         journal = Journal.open(job.journal_path, identity, lines=job.lines, redact=redactor.data)
         try:
             dead = DeadLetter.open(
@@ -341,6 +320,49 @@ def open_job_files(job: Job, redactor: Redactor) -> JobFiles:
     except OSError as exc:
         raise UsageError(f"cannot open the journal or the dead-letter file: {exc}") from None
     return JobFiles(journal, dead, output)
+
+
+def _refuse_a_leftover_dead_letter_file(job: Job) -> None:
+    """Refuse a non-empty dead-letter file without its journal: an earlier job's rows.
+
+    Raises:
+        UsageError: there is one.
+        OSError: it cannot be looked at.
+    """
+    if job.journal_path.exists() or not job.dead_path.exists():
+        return
+    if not job.dead_path.stat().st_size:
+        return
+    what, flag = "dead-letter file", "--dead-letter"
+    if job.options.command == VERIFY:
+        what, flag = "missing-rows file", "--missing"
+    raise UsageError(
+        f"the {what} {os.fspath(job.dead_path)!r} exists but the journal "
+        f"{os.fspath(job.journal_path)!r} does not: it is left from an earlier job. "
+        f"Move it away (or pass {flag} PATH) and run again"
+    )
+
+
+def _identity(job: Job) -> JobIdentity:
+    """What makes a run this job (its journal's header).
+
+    Raises:
+        OSError: the input cannot be read.
+    """
+    options, reader = job.options, job.reader
+    return JobIdentity.of(
+        reader.path,
+        from_type=options.from_type,
+        to_type=options.to_type,
+        format=reader.format,
+        from_column=reader.from_column,
+        to_column=reader.to_column,
+        dead_letter=job.dead_path,
+        sandbox=options.sandbox,
+        operation=job.operation.name,
+        types=describe_types(options.types),
+        output=job.output_path,
+    )
 
 
 def _dead_format(job: Job) -> dict[str, Any]:
