@@ -98,6 +98,7 @@ def ideal_requests(per_record: Sequence[int]) -> tuple[int, int]:
 
 
 def _post(sandbox: SandboxProcess, path: str, body: Any) -> Any:
+    """``POST`` a JSON body to a ``/_sandbox/`` route; its JSON answer."""
     request = urllib.request.Request(
         sandbox.url + path,
         data=json.dumps(body).encode(),
@@ -127,10 +128,12 @@ def seed(sandbox: SandboxProcess, per_record: Sequence[int]) -> int:
 
 
 def seed_body(rows: list[list[Any]]) -> dict[str, Any]:
+    """The body of ``POST /_sandbox/associations`` for contacts -> companies ``rows``."""
     return {"from": "contacts", "to": "companies", "rows": rows}
 
 
 def lines_of(path: Path) -> int:
+    """Physical lines in a file."""
     with open(path, "rb") as f:
         return sum(1 for _ in f)
 

@@ -270,6 +270,7 @@ def add_parser(subparsers: Any, command: str = BACKFILL) -> argparse.ArgumentPar
 
 
 def _add_input(parser: argparse.ArgumentParser, command: str) -> None:
+    """The input file and how to read it: pairs, or (export) a list of ids."""
     add = parser.add_argument
     if command == EXPORT:
         add("input", metavar="IDS_FILE", help="CSV (with a header row) or JSON Lines of record ids")
@@ -313,6 +314,7 @@ def _add_input(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 def _add_job(parser: argparse.ArgumentParser, command: str) -> None:
+    """What the job does and how fast: types, --archive, chunk size, display."""
     add = parser.add_argument
     if command != EXPORT:
         action = {BACKFILL: "create (or with --archive remove)", VERIFY: "check"}[command]
@@ -363,6 +365,7 @@ def _add_job(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
+    """Where the job goes and as whom: sandbox, URL, OAuth, pacing, API version."""
     add = parser.add_argument
     add(
         "--sandbox",
@@ -427,6 +430,7 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_files(parser: argparse.ArgumentParser, command: str) -> None:
+    """The files the job writes: output (export), journal, dead-letter or missing rows, summary."""
     add = parser.add_argument
     if command == EXPORT:
         add(
