@@ -432,6 +432,11 @@ class InputReader:
         return [name.strip(_SPACE) for name in fields]
 
     def _json_columns(self, from_column: str | None, to_column: str | None) -> None:
+        """The keys of the ids in JSON Lines.
+
+        Raises:
+            InputError: the from and to keys are the same.
+        """
         if self.ids_only:
             self.from_column, self.to_column = from_column or DEFAULT_ID_COLUMN, ""
             self._json_keys = (_json_encode(self.from_column), b"")
@@ -455,6 +460,11 @@ class InputReader:
             self._category_index = header.index(DEFAULT_CATEGORY_COLUMN)
 
     def _csv_id_column(self, column: str | None) -> str:
+        """The column of a list of ids: ``column``, ``id``, or the first one.
+
+        Raises:
+            InputError: the column is not in the header, or is there twice.
+        """
         header = self.header
         assert header is not None
         for name in DEAD_LETTER_COLUMNS:
