@@ -116,10 +116,20 @@ class PairOrder:
             return
         to_id: str = item[1]
         last = pairs.get(to_id) if pairs is not None else None
-        if last is None:
+        if last is None:  # the common case, written out: nothing to wait for
             batch = self._add(key, item, future)
             batch.ordered = True
-            self._put(record, to_id, batch)
+            records = self._records
+            if pairs is None:
+                records[record] = {to_id: batch}
+            else:
+                pairs[to_id] = batch
+            back = (to_type, from_type, to_id)
+            pairs = records.get(back)
+            if pairs is None:
+                records[back] = {item[0]: batch}
+            else:
+                pairs[item[0]] = batch
         elif not isinstance(last, _Entry) and last.open and last.key == key:
             self._add(key, item, future)  # joins the latest write of its pair
         else:
@@ -154,15 +164,26 @@ class PairOrder:
         if not batch.holds:
             self._settle(batch)
 
-    def _settle(self, write: _Write) -> None:
-        """``write`` has settled: forget it and release what waited for it."""
-        if isinstance(write, _Entry):
-            self._forget(write.record, write.to_id, write)
-        elif write.ordered:
-            from_type, to_type = write.from_type, write.to_type
-            for item in write.waiters:
-                self._forget((from_type, to_type, item[0]), item[1], write)  # type: ignore[index]
-        followers, write.followers = write.followers, []
+    def _settle(self, batch: _Batch) -> None:
+        """``batch`` has settled: forget its writes and release what waited for them.
+
+        (A held entry never settles itself: once released it is its batch.)
+        """
+        if batch.ordered:
+            # _forget of every input, written out: the common case's other half.
+            records, from_type, to_type = self._records, batch.from_type, batch.to_type
+            for item in batch.waiters:
+                from_id, to_id = item[0], item[1]  # type: ignore[index]
+                for side, other in (
+                    ((from_type, to_type, from_id), to_id),
+                    ((to_type, from_type, to_id), from_id),
+                ):
+                    pairs = records.get(side)
+                    if pairs is not None and pairs.get(other) is batch:
+                        del pairs[other]
+                        if not pairs:
+                            del records[side]
+        followers, batch.followers = batch.followers, []
         for follower in followers:
             follower.holds -= 1
             if follower.holds:
