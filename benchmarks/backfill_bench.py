@@ -107,7 +107,8 @@ def _wait_watching_memory(pid: int) -> tuple[int, Any, int]:
     ``ru_maxrss`` of a child counts what it had before exec, a copy of its
     parent: started from a large process (``python -m benchmarks``), it
     reports the parent's size. ``VmHWM`` in /proc starts afresh at exec, so
-    it is sampled instead, once the child runs the backfill command.
+    it is sampled instead, once the child runs ``python -m hubassoc`` (any
+    of its commands).
     """
     peak = 0
     status_file = Path(f"/proc/{pid}/status")
@@ -117,7 +118,7 @@ def _wait_watching_memory(pid: int) -> tuple[int, Any, int]:
         if done:
             return status, usage, peak
         try:
-            if b"backfill" in cmdline_file.read_bytes():
+            if b"\0-m\0hubassoc\0" in cmdline_file.read_bytes():
                 for line in status_file.read_text().splitlines():
                     if line.startswith("VmHWM:"):
                         peak = max(peak, int(line.split()[1]))

@@ -790,6 +790,7 @@ def test_daily_limit_stops_with_3_and_resumes_after_the_reset(
         "from_type",
         "input",
         "journal",
+        "output",  # an export's; null here
         "pairs_per_second",
         "rate_limited",
         "requests",

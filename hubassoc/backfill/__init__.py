@@ -1,18 +1,25 @@
-"""``hubassoc backfill``: stream pairs of record ids from a file into HubSpot associations.
+"""The bulk jobs: ``hubassoc backfill``, ``verify`` and ``export``, streamed from a file.
 
 The job a data engineer runs ("associate these 3 million contacts with their
-companies"): the input is read as it is sent, every completed batch is
-journalled so that a killed run resumes where it stopped, and every row that
-cannot be associated lands in a dead-letter file that is itself valid input.
+companies", with labels or without; remove them again; check that they are
+all there; write out what is associated with these records): the input is
+read as it is sent, every completed chunk is journalled so that a killed run
+resumes where it stopped, and every row that does not succeed lands in a
+dead-letter file (verify's missing-rows file) that is itself valid input.
+One pipeline runs every job; what a job does to a chunk is a small
+description (:mod:`._operations`).
 
 Modules, one concern each:
 
-* :mod:`._reader`: CSV / JSON Lines rows with line numbers, bad rows with reasons;
-* :mod:`._journal`: the append-only record of associated lines, and the job identity;
+* :mod:`._reader`: CSV / JSON Lines rows (pairs, with their types, or lists
+  of ids) with line numbers, bad rows with reasons;
+* :mod:`._journal`: the append-only record of done lines, and the job identity;
 * :mod:`._dead_letter`: the file of rows that failed, re-readable as input;
+* :mod:`._output`: an export's output, cut back to the journal on resume;
+* :mod:`._operations`: per job, the client call of a chunk and what makes a row done;
 * :mod:`._runner`: the asyncio pipeline that sends chunks and journals their outcomes;
 * :mod:`._progress`: the live progress bar, or plain periodic log lines;
-* :mod:`._redact`: the one place secrets are taken out of whatever the backfill writes;
+* :mod:`._redact`: the one place secrets are taken out of whatever the jobs write;
 * the command line, one step per module: :mod:`._options` (parsing, and
   :func:`command_line` back), :mod:`._job` (checks, credentials, the job's
   files), :mod:`._target` (the client, the sandbox), :mod:`._stops` (signals,

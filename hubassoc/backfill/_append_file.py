@@ -1,6 +1,6 @@
 """An append-only file written straight to the kernel, for records that must survive a kill.
 
-The journal and the dead-letter file both append with ``os.write`` (no
+The journal, the dead-letter file and an export's output all append with ``os.write`` (no
 user-space buffer), so a SIGKILL loses nothing already written, and fsync
 on demand (every second and at exit) for what the machine itself might lose.
 Every byte appended passes the file's ``redact`` function first, the one
@@ -33,8 +33,8 @@ class AppendOnlyFile:
         self._dirty = False
         self._redact = redact
 
-    def _append(self, data: bytes) -> None:
-        """Append ``data`` in one go.
+    def _append(self, data: bytes) -> int:
+        """Append ``data`` in one go; returns the bytes written (``data`` redacted).
 
         Raises:
             OSError: the write failed (a full disk, say).
@@ -43,6 +43,7 @@ class AppendOnlyFile:
             data = self._redact(data)
         write_all(self._fd, data)
         self._dirty = True
+        return len(data)
 
     def sync(self) -> None:
         """Flush what was appended to disk (fsync), if anything was since the last sync."""

@@ -1,14 +1,20 @@
-"""``hubassoc backfill``: one invocation, from its options to its exit status.
+"""``hubassoc backfill``, ``verify``, ``export``: one invocation, from options to exit status.
 
 Usage::
 
-    hubassoc backfill INPUT --from-type contacts --to-type companies [options]
+    hubassoc backfill INPUT --from-type contacts --to-type companies [--types C:N] [--archive]
+    hubassoc verify INPUT --from-type contacts --to-type companies [--missing PATH]
+    hubassoc export IDS_FILE --from-type contacts --to-type companies --out FILE
+
+The three are one job run one way (:class:`Command`); what differs is the
+operation each chunk is sent as (:mod:`._operations`).
 
 The token comes from ``HUBSPOT_ACCESS_TOKEN`` (never from the command line),
 ``--oauth`` reads a public app's credentials from the environment instead,
 and ``--sandbox`` runs the whole job against the built-in sandbox. Exit
-statuses: 0 every row associated; 1 some rows are in the dead-letter file
-(or HubSpot kept failing); 2 a usage error (bad arguments, no token, an
+statuses: 0 every row done (verify: every row is in HubSpot); 1 some rows are
+in the dead-letter file (verify: the missing-rows file), or HubSpot kept
+failing; 2 a usage error (bad arguments, no token, an
 unreadable input, a journal of another job, a token HubSpot refuses, a
 journal or dead-letter file that cannot be written); 3 stopped at HubSpot's
 daily limit; 130 interrupted (SIGINT/SIGTERM). Run the same command again to
@@ -33,7 +39,7 @@ import msgspec
 
 from hubassoc.backfill import _options
 from hubassoc.backfill._job import Job, UsageError, open_job_files, prepare
-from hubassoc.backfill._options import PROG, Options, resume_command
+from hubassoc.backfill._options import BACKFILL, EXPORT, VERIFY, Options, resume_command
 from hubassoc.backfill._progress import PacingWatch, make_reporter
 from hubassoc.backfill._reader import BadRow
 from hubassoc.backfill._redact import RedactingStream, Redactor
@@ -47,6 +53,7 @@ from hubassoc.backfill._report import (
     dry_run_text,
     summary_document,
     summary_text,
+    unit,
     verdict,
     write_json_atomically,
 )
@@ -54,20 +61,30 @@ from hubassoc.backfill._runner import Backfill
 from hubassoc.backfill._stops import logs_through, stop_on_signals
 from hubassoc.backfill._target import connect
 
-__all__ = ["add_parser", "run"]
+__all__ = ["Command", "add_export_parser", "add_parser", "add_verify_parser", "run"]
 
 _BAD_ROWS_SHOWN: Final = 10
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register the ``backfill`` sub-command; its ``func`` is :func:`run`."""
-    parser = _options.add_parser(subparsers)
+def add_parser(subparsers: Any, command: str = BACKFILL) -> argparse.ArgumentParser:
+    """Register sub-command ``command`` (``backfill`` by default); its ``func`` is :func:`run`."""
+    parser = _options.add_parser(subparsers, command)
     parser.set_defaults(func=run)
     return parser
 
 
+def add_verify_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``verify`` sub-command."""
+    return add_parser(subparsers, VERIFY)
+
+
+def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``export`` sub-command."""
+    return add_parser(subparsers, EXPORT)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the backfill the parsed command line asks for; returns the exit status."""
+    """Run the job the parsed command line asks for; returns the exit status."""
     return Command(Options.of(args), os.environ, sys.stdout, sys.stderr).run()
 
 
@@ -88,7 +105,7 @@ class Command:
         print(text, file=self.err, flush=True)
 
     def error(self, text: str) -> None:
-        self.say(f"{PROG}: error: {text}")
+        self.say(f"{self.options.prog}: error: {text}")
 
     def run(self) -> int:
         try:
@@ -103,7 +120,7 @@ class Command:
         except UsageError as exc:
             return self.usage_error(str(exc))
         except KeyboardInterrupt:  # before the loop's own handlers were in place
-            self.say(f"{PROG}: interrupted; run the same command to resume")
+            self.say(f"{self.options.prog}: interrupted; run the same command to resume")
             self.write_summary("interrupted", EXIT_INTERRUPTED)
             return EXIT_INTERRUPTED
 
@@ -152,6 +169,8 @@ class Command:
                     batch_size=options.batch_size,
                     concurrency=options.concurrency,
                     total=job.total,
+                    operation=job.operation,
+                    output=files.output,
                 )
                 if not options.quiet:
                     self.say(
@@ -174,8 +193,10 @@ class Command:
                     title=f"{options.from_type} -> {options.to_type}",
                     stream=self.err,
                     pacing=pacing,
+                    prog=options.prog,
+                    unit=unit(options),
                 )
-                with stop_on_signals(backfill, reporter), logs_through(reporter):
+                with stop_on_signals(backfill, reporter, options.prog), logs_through(reporter):
                     reporter.start()
                     try:
                         summary = await backfill.run()

@@ -15,7 +15,9 @@ It has the input's format and columns, so it is valid input for a re-run
 
 CSV: the input's header plus those columns (a column the input already has,
 as a dead-letter file being re-run does, is reused, not repeated). JSON Lines:
-the input's object plus those keys.
+the input's object plus those keys. A CSV file of JSON Lines rows (asked for
+by its extension: ``--missing rows.csv``) has the columns the job reads (ids,
+and types for pairs), taken from each row's object.
 
 Each batch of dead rows is one ``os.write`` of whole lines, and every row is
 one physical line (messages are flattened), so a crash can only tear the
@@ -63,10 +65,15 @@ class DeadLetterError(Exception):
     """An existing dead-letter file cannot be used: not this job's, or damaged."""
 
 
-def default_dead_letter_path(input_path: str | os.PathLike[str], *, sandbox: bool = False) -> Path:
-    """``pairs.csv`` -> ``pairs.dead.csv`` (``pairs.sandbox.dead.csv`` for a sandbox run)."""
+def default_dead_letter_path(
+    input_path: str | os.PathLike[str], *, sandbox: bool = False, name: str = ".dead"
+) -> Path:
+    """``pairs.csv`` -> ``pairs.dead.csv`` (``pairs.sandbox.dead.csv`` for a sandbox run).
+
+    ``name`` is what goes before the extension: ``.archive.dead``, ``.missing``, ...
+    """
     path = Path(input_path)
-    infix = ".sandbox.dead" if sandbox else ".dead"
+    infix = ".sandbox" + name if sandbox else name
     return path.with_name(path.stem + infix + path.suffix)
 
 
@@ -93,6 +100,7 @@ class DeadLetter(AppendOnlyFile):
         "_columns",
         "_header",
         "_input_width",
+        "_json_rows",
         "format",
         "path",
         "previous",
@@ -107,10 +115,13 @@ class DeadLetter(AppendOnlyFile):
         input_header: Sequence[str] | None,
         *,
         redact: Callable[[bytes], bytes] | None = None,
+        json_rows: bool = False,
     ) -> None:
         super().__init__(redact=redact)
         self.path = path
         self.format: Format = format
+        #: Whether the rows are JSON objects written as CSV under ``input_header``.
+        self._json_rows = json_rows
         self._header: list[str] | None = None
         self._columns: tuple[int, int, int, int] = (-1, -1, -1, -1)
         self._input_width = 0
@@ -146,8 +157,12 @@ class DeadLetter(AppendOnlyFile):
         input_header: Sequence[str] | None,
         done: bytearray,
         redact: Callable[[bytes], bytes] | None = None,
+        json_rows: bool = False,
     ) -> DeadLetter:
         """Prepare the dead-letter file at ``path``; if it exists, read it back.
+
+        ``json_rows``: the rows are JSON Lines, written to a CSV file whose
+        columns, ``input_header``, are looked up in each row's object.
 
         Every ``_line`` already in the file is set in ``done`` (the bitmap
         indexed by input line number) and counted; a torn last line is cut off.
@@ -157,7 +172,7 @@ class DeadLetter(AppendOnlyFile):
             DeadLetterError: the file is not a dead-letter file of this input.
             OSError: it cannot be read or repaired.
         """
-        dead = cls(Path(path), format, input_header, redact=redact)
+        dead = cls(Path(path), format, input_header, redact=redact, json_rows=json_rows)
         try:
             f = open(dead.path, "rb")  # noqa: SIM115
         except FileNotFoundError:
@@ -277,12 +292,13 @@ class DeadLetter(AppendOnlyFile):
         category_index, error_index, raw_index, line_index = self._columns
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
+        fields_of = self._json_fields if self._json_rows else split_csv_line
         for row in rows:
             text = _text(row.raw)
             # The line as read is kept where its fields cannot be: unparseable, not
             # UTF-8, more fields than the header (they would land under our columns),
             # or only the start of a line too long (a cut field could read as an id).
-            fields = None if row.category in _RAW_ONLY else split_csv_line(text)
+            fields = None if row.category in _RAW_ONLY else fields_of(text)
             keep_raw = fields is None or len(fields) > input_width
             values = (fields or [])[:input_width]
             values += [""] * (width - len(values))
@@ -293,6 +309,26 @@ class DeadLetter(AppendOnlyFile):
                 values[raw_index] = text
             writer.writerow(values)
         return buffer.getvalue().encode()
+
+    def _json_fields(self, text: str) -> list[str] | None:
+        """The CSV fields of one JSON object row (``None``: not an object).
+
+        One field more than the columns when the object has other keys, so
+        that the line is kept whole in ``_raw`` as for a CSV row too wide.
+        """
+        try:
+            value = _json_decode(text)
+        except msgspec.DecodeError:
+            return None
+        if not isinstance(value, dict):
+            return None
+        header = self._header
+        assert header is not None
+        columns = header[: self._input_width]
+        fields = ["" if (item := value.get(name)) is None else str(item) for name in columns]
+        if not value.keys() <= set(columns):
+            fields.append("")  # more than the columns hold: the line is kept whole in _raw
+        return fields
 
     def _json(self, row: BadRow) -> bytes:
         try:

@@ -7,6 +7,12 @@ Format (text, one record per line)::
     A 102-150,152-201
     ...
 
+A job that writes an output file (an export) adds to each record the size
+the output had once that chunk's lines were written to it (``A 2-101
+@48213``): output and journal are appended in that order, so on resume the
+output is cut back to the last journalled size and whatever a kill left
+beyond it (lines of chunks never journalled) is written again, once.
+
 The first line identifies the job (:class:`JobIdentity`: the input's path,
 size and a hash of its first 64 KiB, the object types, the format and the
 columns, the dead-letter path, sandbox or not); a journal of another job is
@@ -58,6 +64,7 @@ _MAGIC: Final = "hubassoc-backfill"
 _VERSION: Final = 1
 _HEAD_BYTES: Final = 64 * 1024
 _RECORD: Final = b"A "
+_OUTPUT_SIZE: Final = b" @"
 
 
 class JournalError(Exception):
@@ -81,7 +88,10 @@ class JobIdentity:
     """What makes two runs the same job; stored in the journal's header.
 
     The batch size, concurrency, rate limit and API version are not part of
-    it: a resumed run may change them.
+    it: a resumed run may change them. ``operation``, ``types`` and ``output``
+    tell the jobs on one file apart (a load, a removal, a verification, an
+    export); their defaults are a default-association backfill's, so the
+    journals of earlier versions still resume.
     """
 
     input: str  #: the input's absolute path
@@ -94,6 +104,9 @@ class JobIdentity:
     to_column: str
     dead_letter: str  #: the dead-letter file's absolute path
     sandbox: bool  #: whether the run goes to the built-in sandbox
+    operation: str = "associate"  #: what the job does to each row
+    types: str = ""  #: the job's association types (``--types``), as text
+    output: str = ""  #: the output file's absolute path (an export)
 
     @classmethod
     def of(
@@ -107,6 +120,9 @@ class JobIdentity:
         to_column: str,
         dead_letter: str | os.PathLike[str],
         sandbox: bool,
+        operation: str = "associate",
+        types: str = "",
+        output: str | os.PathLike[str] | None = None,
     ) -> JobIdentity:
         """The identity of a job on ``input_path`` (reads its size and first 64 KiB).
 
@@ -128,6 +144,9 @@ class JobIdentity:
             to_column=to_column,
             dead_letter=str(Path(dead_letter).resolve()),
             sandbox=sandbox,
+            operation=operation,
+            types=types,
+            output=str(Path(output).resolve()) if output is not None else "",
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -163,7 +182,7 @@ class Journal(AppendOnlyFile):
     Use :meth:`open`; close with :meth:`close` (which fsyncs).
     """
 
-    __slots__ = ("created", "done", "identity", "path", "previously_done")
+    __slots__ = ("created", "done", "identity", "output_size", "path", "previously_done")
 
     def __init__(
         self,
@@ -173,6 +192,7 @@ class Journal(AppendOnlyFile):
         done: bytearray,
         *,
         created: bool,
+        output_size: int = 0,
         redact: Callable[[bytes], bytes] | None = None,
     ) -> None:
         super().__init__(fd, redact=redact)
@@ -184,6 +204,8 @@ class Journal(AppendOnlyFile):
         self.created = created
         #: Lines the journal already recorded as associated when it was opened.
         self.previously_done = done.count(1)
+        #: The output's size at the last record (a job with an output file; else 0).
+        self.output_size = output_size
 
     def __repr__(self) -> str:
         state = "closed" if self._fd < 0 else "open"
@@ -218,16 +240,19 @@ class Journal(AppendOnlyFile):
             cls._create(path, identity, redact)
             fd = os.open(path, flags)
             created = True
+        output_size = 0
         try:
             _lock(fd, path)
             if not created:
                 with open(path, "rb") as f:
                     data = f.read()
-                cls._load(path, fd, data, identity, done)
+                output_size = cls._load(path, fd, data, identity, done)
         except BaseException:
             os.close(fd)
             raise
-        return cls(path, fd, identity, done, created=created, redact=redact)
+        return cls(
+            path, fd, identity, done, created=created, output_size=output_size, redact=redact
+        )
 
     @staticmethod
     def _create(path: Path, identity: JobIdentity, redact: Callable[[bytes], bytes] | None) -> None:
@@ -252,7 +277,14 @@ class Journal(AppendOnlyFile):
         _fsync_directory(path.parent)
 
     @staticmethod
-    def _load(path: Path, fd: int, data: bytes, identity: JobIdentity, done: bytearray) -> None:
+    def _load(path: Path, fd: int, data: bytes, identity: JobIdentity, done: bytearray) -> int:
+        """Check the header, cut a torn last record, mark the records' lines in ``done``.
+
+        Returns the output size of the last record (0 without any).
+
+        Raises:
+            JournalError: not a journal of this job, or a damaged record.
+        """
         name = os.fspath(path)
         header_end = data.find(b"\n")
         try:
@@ -284,13 +316,17 @@ class Journal(AppendOnlyFile):
             os.fsync(fd)
         limit = len(done)
         ones = b"\x01" * 4096
+        output_size = 0
         for number, record in enumerate(data[header_end + 1 : body_end].split(b"\n"), start=2):
             if not record:
                 continue
             if not record.startswith(_RECORD):
                 raise JournalError(f"{name!r} line {number}: not a journal record: {record[:80]!r}")
             try:
-                for part in record[2:].split(b","):
+                ranges, at, size = record[2:].partition(_OUTPUT_SIZE)
+                if at:
+                    output_size = int(size)
+                for part in ranges.split(b","):
                     first, dash, last = part.partition(b"-")
                     start = int(first)
                     end = int(last) if dash else start
@@ -302,16 +338,23 @@ class Journal(AppendOnlyFile):
                     done[start : end + 1] = ones[:count]
             except ValueError as exc:
                 raise JournalError(f"{name!r} line {number}: damaged record: {exc}") from None
+        return output_size
 
-    def record(self, lines: Sequence[int]) -> None:
-        """Append one record: ``lines`` (sorted ascending) were associated.
+    def record(self, lines: Sequence[int], *, output_size: int | None = None) -> None:
+        """Append one record: ``lines`` (sorted ascending) are done.
+
+        ``output_size``: the output file's size once their output was written
+        (a job with an output file).
 
         Raises:
             OSError: the write failed (a full disk, say).
         """
         if not lines:
             return
-        self._append(_RECORD + encode_ranges(lines) + b"\n")
+        tail = b"" if output_size is None else _OUTPUT_SIZE + str(output_size).encode()
+        self._append(_RECORD + encode_ranges(lines) + tail + b"\n")
+        if output_size is not None:
+            self.output_size = output_size
 
 
 def _lock(fd: int, path: Path) -> None:

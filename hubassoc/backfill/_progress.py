@@ -140,7 +140,17 @@ class _Rate:
 class PlainReporter:
     """A line of progress to ``stream`` every ``interval`` seconds."""
 
-    __slots__ = ("_counters", "_interval", "_pacing", "_rate", "_stats", "_stream", "_task")
+    __slots__ = (
+        "_counters",
+        "_interval",
+        "_pacing",
+        "_prog",
+        "_rate",
+        "_stats",
+        "_stream",
+        "_task",
+        "_unit",
+    )
 
     def __init__(
         self,
@@ -150,9 +160,13 @@ class PlainReporter:
         interval: float,
         stream: TextIO,
         pacing: PacingWatch | None = None,
+        prog: str = "hubassoc backfill",
+        unit: str = "pairs",
     ) -> None:
         self._counters = counters
         self._pacing = pacing
+        self._prog = prog
+        self._unit = unit
         self._stats = stats
         self._interval = interval
         self._stream = stream
@@ -185,8 +199,8 @@ class PlainReporter:
         limited = stats.rate_limited if stats is not None else 0
         pacing = self._pacing.text() if self._pacing is not None else ""
         return (
-            f"hubassoc backfill: {c.done:,}/{c.total:,} rows ({percent:.1f}%), "
-            f"{rate:,.0f} pairs/s, ETA {eta}, retries {retries:,}, 429s {limited:,}"
+            f"{self._prog}: {c.done:,}/{c.total:,} rows ({percent:.1f}%), "
+            f"{rate:,.0f} {self._unit}/s, ETA {eta}, retries {retries:,}, 429s {limited:,}"
             + (f", {pacing}" if pacing else "")
         )
 
@@ -208,6 +222,7 @@ class _RichReporter:
         title: str,
         stream: TextIO,
         pacing: PacingWatch | None = None,
+        unit: str = "pairs",
     ) -> None:
         from rich.console import Console
         from rich.progress import (
@@ -228,7 +243,7 @@ class _RichReporter:
             BarColumn(bar_width=20),
             TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
             TaskProgressColumn(),
-            TextColumn("{task.fields[rate]} pairs/s"),
+            TextColumn("{task.fields[rate]} " + unit + "/s"),
             TextColumn("ETA"),
             TimeRemainingColumn(compact=True),
             TextColumn("retries {task.fields[retries]} 429s {task.fields[limited]}"),
@@ -292,14 +307,21 @@ def make_reporter(
     title: str = "backfill",
     stream: TextIO | None = None,
     pacing: PacingWatch | None = None,
+    prog: str = "hubassoc backfill",
+    unit: str = "pairs",
 ) -> Reporter:
-    """The reporter for this terminal: nothing, a ``rich`` bar, or plain lines (see above)."""
+    """The reporter for this terminal: nothing, a ``rich`` bar, or plain lines (see above).
+
+    ``prog`` names the command in plain lines; ``unit`` is what a row is, in rates.
+    """
     if quiet:
         return _Quiet()
     stream = stream if stream is not None else sys.stderr
     if stream.isatty() and importlib.util.find_spec("rich") is not None:
-        return _RichReporter(counters, stats, title=title, stream=stream, pacing=pacing)
-    return PlainReporter(counters, stats, interval=interval, stream=stream, pacing=pacing)
+        return _RichReporter(counters, stats, title=title, stream=stream, pacing=pacing, unit=unit)
+    return PlainReporter(
+        counters, stats, interval=interval, stream=stream, pacing=pacing, prog=prog, unit=unit
+    )
 
 
 class ReporterLogHandler(logging.Handler):

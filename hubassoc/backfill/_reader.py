@@ -36,6 +36,18 @@ file) twice is refused: which column holds the ids would be a guess.
 JSON Lines: one object per line; ids are strings or integers under the keys
 ``from_id`` / ``to_id`` (or the ones given). Other keys are ignored. An object
 with one of those keys twice is a ``DUPLICATE_KEY`` bad row, not its last value.
+
+Association types, row by row: a CSV column (or JSON key)
+``association_type_id``, with an optional ``association_category``
+(``USER_DEFINED`` when absent or empty), gives the row its
+:class:`~hubassoc.AssociationSpec` (:attr:`Row.spec`). An empty type id means
+"no type on this row" (the job's ``--types``, or a default association); a
+type id that is not a whole number, or a category HubSpot does not have, is
+an ``INVALID_TYPE`` bad row.
+
+Lists of records (``ids_only``, for an export): one id per row, in the column
+or key ``id`` (or the one given; a CSV header without it is read by position,
+first column); :attr:`Row.to_id` is then empty.
 """
 
 from __future__ import annotations
@@ -52,20 +64,26 @@ from typing import Any, BinaryIO, Final, Literal, NamedTuple
 
 import msgspec
 
-from hubassoc import check_record_id
+from hubassoc import AssociationSpec, check_record_id
 
 __all__ = [
     "BROKEN_CSV_QUOTING",
+    "CATEGORIES",
     "DEAD_LETTER_COLUMNS",
+    "DEFAULT_CATEGORY",
+    "DEFAULT_CATEGORY_COLUMN",
     "DEFAULT_FROM_COLUMN",
+    "DEFAULT_ID_COLUMN",
     "DEFAULT_MAX_LINE_BYTES",
     "DEFAULT_TO_COLUMN",
+    "DEFAULT_TYPE_COLUMN",
     "DUPLICATE_KEY",
     "EMPTY_ID",
     "EXCERPT_BYTES",
     "FORMATS",
     "INVALID_ID",
     "INVALID_JSON",
+    "INVALID_TYPE",
     "INVALID_UTF8",
     "LINE_TOO_LONG",
     "MISSING_COLUMN",
@@ -77,6 +95,7 @@ __all__ = [
     "Row",
     "count_lines",
     "guess_format",
+    "parse_spec",
     "split_csv_line",
 ]
 
@@ -85,8 +104,19 @@ FORMATS: Final[tuple[Format, ...]] = ("csv", "jsonl")
 
 DEFAULT_FROM_COLUMN: Final = "from_id"
 DEFAULT_TO_COLUMN: Final = "to_id"
+#: The column (CSV) or key (JSON Lines) of the record ids in a list of records (``ids_only``).
+DEFAULT_ID_COLUMN: Final = "id"
+#: The column or key of a row's association type id, and of its category.
+DEFAULT_TYPE_COLUMN: Final = "association_type_id"
+DEFAULT_CATEGORY_COLUMN: Final = "association_category"
+#: A row's category when it gives a type id alone: labels are user-defined types.
+DEFAULT_CATEGORY: Final = "USER_DEFINED"
+#: The association categories HubSpot has.
+CATEGORIES: Final = ("HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED", "WORK")
 #: The columns (CSV) or keys (JSON Lines) the dead-letter file adds to a row.
 DEAD_LETTER_COLUMNS: Final = ("_category", "_error", "_raw", "_line")
+#: Columns never taken for ids by position: the dead-letter file's and the type columns.
+_NOT_IDS: Final = (*DEAD_LETTER_COLUMNS, DEFAULT_TYPE_COLUMN, DEFAULT_CATEGORY_COLUMN)
 
 # Categories of bad rows, as the dead-letter file and the summary name them.
 MISSING_COLUMN: Final = "MISSING_COLUMN"
@@ -98,6 +128,7 @@ NOT_A_JSON_OBJECT: Final = "NOT_A_JSON_OBJECT"
 INVALID_UTF8: Final = "INVALID_UTF8"
 LINE_TOO_LONG: Final = "LINE_TOO_LONG"
 DUPLICATE_KEY: Final = "DUPLICATE_KEY"
+INVALID_TYPE: Final = "INVALID_TYPE"
 
 #: Longest line read (its ``\\n`` excluded): ids and a few columns fit many times over.
 DEFAULT_MAX_LINE_BYTES: Final = 1 << 20
@@ -121,12 +152,17 @@ class InputError(ValueError):
 
 
 class Row(NamedTuple):
-    """A valid input row: its line number, canonical ids, and the line as given."""
+    """A valid input row: its line number, canonical ids, the line as given, its own type.
+
+    ``to_id`` is empty in a list of records (``ids_only``); ``spec`` is the
+    association type the row's type columns give, if any.
+    """
 
     line: int
     from_id: str
     to_id: str
     raw: bytes
+    spec: AssociationSpec | None = None
 
 
 class BadRow(NamedTuple):
@@ -182,6 +218,34 @@ def split_csv_line(text: str) -> list[str] | None:
     return records[0]
 
 
+def parse_spec(text: str, default_category: str = DEFAULT_CATEGORY) -> AssociationSpec:
+    """``"USER_DEFINED:5"``, or ``"5"`` (``default_category``), as an association type.
+
+    Raises:
+        ValueError: not a category HubSpot has, or not a type id (a whole number >= 1).
+    """
+    category, colon, type_id = text.strip(_SPACE).rpartition(":")
+    return _spec(type_id, category.strip(_SPACE) if colon else default_category)
+
+
+def _spec(type_id: object, category: object) -> AssociationSpec:
+    """The association type of a row's type id and category values.
+
+    Raises:
+        ValueError: either is not valid.
+    """
+    if isinstance(category, str):
+        category = category.strip(_SPACE).upper() or DEFAULT_CATEGORY
+    if category not in CATEGORIES:
+        raise ValueError(f"association category {category!r} is not one of {', '.join(CATEGORIES)}")
+    if isinstance(type_id, str) and type_id.strip(_SPACE).isdigit() and type_id.isascii():
+        type_id = int(type_id)
+    if type(type_id) is not int or not 0 < type_id < 1 << 31:
+        raise ValueError(f"association type id {type_id!r} is not a whole number >= 1")
+    assert isinstance(category, str)
+    return AssociationSpec(association_category=category, association_type_id=type_id)
+
+
 def _too_long(raw: bytes, piece: int) -> bool:
     """Whether ``raw``, read with ``readline(piece)``, is only the start of its line."""
     return len(raw) == piece and raw[-1:] != b"\n"
@@ -210,7 +274,7 @@ class _PairsOf(dict[str, Any]):
         self.keys_in_order = [key for key, _ in pairs]
 
 
-def _repeated_key(raw: bytes, keys: tuple[str, str]) -> str | None:
+def _repeated_key(raw: bytes, keys: tuple[str, ...]) -> str | None:
     """The first of ``keys`` that the top-level object in ``raw`` has twice, if any.
 
     The exact check behind the reader's quick one: every key decoded (escapes
@@ -248,9 +312,11 @@ class InputReader:
         format: ``"csv"`` or ``"jsonl"``; by default guessed from the extension.
         from_column, to_column: the columns (CSV) or keys (JSONL) holding the
             ids; by default ``from_id`` / ``to_id`` (see the module docstring
-            for the CSV fallback to the first two columns).
+            for the CSV fallback to the first two columns). With ``ids_only``,
+            ``from_column`` names the one id column (default ``id``).
         max_line_bytes: the longest line read (its ``\\n`` excluded); longer
             ones are ``LINE_TOO_LONG`` bad rows.
+        ids_only: a list of records, one id per row, rather than pairs.
 
     Raises:
         OSError: the file cannot be opened or read.
@@ -259,16 +325,19 @@ class InputReader:
     """
 
     __slots__ = (
+        "_category_index",
         "_file",
         "_from_index",
         "_json_keys",
         "_to_index",
+        "_type_index",
         "blank_lines",
         "columns_guessed",
         "first_line",
         "format",
         "from_column",
         "header",
+        "ids_only",
         "max_line_bytes",
         "path",
         "to_column",
@@ -282,10 +351,12 @@ class InputReader:
         from_column: str | None = None,
         to_column: str | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        ids_only: bool = False,
     ) -> None:
         if max_line_bytes < 1:
             raise ValueError(f"max_line_bytes must be >= 1, not {max_line_bytes!r}")
         self.max_line_bytes = max_line_bytes
+        self.ids_only = ids_only
         self.path = Path(path)
         self.format: Format = format if format is not None else guess_format(path)
         if self.format not in FORMATS:
@@ -295,21 +366,21 @@ class InputReader:
         #: Whether the CSV columns were taken by position (no ``from_id``/``to_id`` in the header).
         self.columns_guessed = False
         self.header: list[str] | None = None
-        self._from_index = self._to_index = -1
+        self._from_index = self._to_index = self._type_index = self._category_index = -1
         self._json_keys: tuple[bytes, bytes] = (b"", b"")
         self._file: BinaryIO = open(self.path, "rb", buffering=_READ_BUFFER)  # noqa: SIM115
         try:
             if self.format == "csv":
                 self.header = self._read_header()
-                self.from_column, self.to_column = self._csv_columns(from_column, to_column)
+                if ids_only:
+                    self.from_column, self.to_column = self._csv_id_column(from_column), ""
+                else:
+                    self.from_column, self.to_column = self._csv_columns(from_column, to_column)
+                self._type_columns()
                 self.first_line = 2
             else:
-                self.from_column = from_column or DEFAULT_FROM_COLUMN
-                self.to_column = to_column or DEFAULT_TO_COLUMN
-                if self.from_column == self.to_column:
-                    raise InputError(f"the from and to keys are both {self.from_column!r}")
+                self._json_columns(from_column, to_column)
                 self.first_line = 1
-                self._json_keys = (_json_encode(self.from_column), _json_encode(self.to_column))
         except BaseException:
             self._file.close()
             raise
@@ -335,6 +406,11 @@ class InputReader:
         """Close the file."""
         self._file.close()
 
+    @property
+    def has_type_column(self) -> bool:
+        """Whether the CSV header has an ``association_type_id`` column (JSON Lines: per row)."""
+        return self._type_index >= 0
+
     # --- header and columns -------------------------------------------------------------
 
     def _read_header(self) -> list[str]:
@@ -355,6 +431,58 @@ class InputReader:
             raise InputError(f"the header of {os.fspath(self.path)!r} has broken CSV quoting")
         return [name.strip(_SPACE) for name in fields]
 
+    def _json_columns(self, from_column: str | None, to_column: str | None) -> None:
+        """The keys of the ids in JSON Lines.
+
+        Raises:
+            InputError: the from and to keys are the same.
+        """
+        if self.ids_only:
+            self.from_column, self.to_column = from_column or DEFAULT_ID_COLUMN, ""
+            self._json_keys = (_json_encode(self.from_column), b"")
+            return
+        self.from_column = from_column or DEFAULT_FROM_COLUMN
+        self.to_column = to_column or DEFAULT_TO_COLUMN
+        if self.from_column == self.to_column:
+            raise InputError(f"the from and to keys are both {self.from_column!r}")
+        self._json_keys = (_json_encode(self.from_column), _json_encode(self.to_column))
+
+    def _type_columns(self) -> None:
+        """Find the optional type columns of a CSV header (pairs only)."""
+        header = self.header
+        assert header is not None
+        if self.ids_only or DEFAULT_TYPE_COLUMN not in header:
+            return
+        for name in (DEFAULT_TYPE_COLUMN, DEFAULT_CATEGORY_COLUMN):
+            self._refuse_duplicate(name)
+        self._type_index = header.index(DEFAULT_TYPE_COLUMN)
+        if DEFAULT_CATEGORY_COLUMN in header:
+            self._category_index = header.index(DEFAULT_CATEGORY_COLUMN)
+
+    def _csv_id_column(self, column: str | None) -> str:
+        """The column of a list of ids: ``column``, ``id``, or the first one.
+
+        Raises:
+            InputError: the column is not in the header, or is there twice.
+        """
+        header = self.header
+        assert header is not None
+        for name in DEAD_LETTER_COLUMNS:
+            self._refuse_duplicate(name)
+        if column is None and DEFAULT_ID_COLUMN not in header:
+            names = [name for name in header if name not in _NOT_IDS]
+            self.columns_guessed = True
+            column = names[0] if names else DEFAULT_ID_COLUMN
+        column = column or DEFAULT_ID_COLUMN
+        if column not in header:
+            raise InputError(
+                f"column {column!r} is not in the header of {os.fspath(self.path)!r} "
+                f"(columns: {', '.join(map(repr, header))}); pass --id-column"
+            )
+        self._refuse_duplicate(column)
+        self._from_index = header.index(column)
+        return column
+
     def _csv_columns(self, from_column: str | None, to_column: str | None) -> tuple[str, str]:
         header = self.header
         assert header is not None
@@ -364,7 +492,7 @@ class InputReader:
             has_from = DEFAULT_FROM_COLUMN in header
             has_to = DEFAULT_TO_COLUMN in header
             if not has_from and not has_to:
-                names = [name for name in header if name not in DEAD_LETTER_COLUMNS]
+                names = [name for name in header if name not in _NOT_IDS]
                 if len(names) < 2:
                     raise InputError(
                         f"the header of {os.fspath(self.path)!r} has fewer than two columns "
@@ -470,19 +598,21 @@ class InputReader:
                 "broken CSV quoting (an unclosed quote, or text after a closing quote)",
                 raw,
             )
-        from_index, to_index = self._from_index, self._to_index
-        if len(fields) <= max(from_index, to_index):
-            if len(fields) <= from_index:
-                missing, index = self.from_column, from_index
-            else:
-                missing, index = self.to_column, to_index
+        indexes = (self._from_index, self._to_index) if not self.ids_only else (self._from_index,)
+        if len(fields) <= max(indexes):
+            index = next(i for i in indexes if len(fields) <= i)
+            missing = self.from_column if index == self._from_index else self.to_column
             return BadRow(
                 line,
                 MISSING_COLUMN,
                 f"the row has {len(fields)} field(s); column {missing!r} is field {index + 1}",
                 raw,
             )
-        return self._row(line, fields[from_index], fields[to_index], raw)
+        ids = [fields[index] for index in indexes]
+        type_index, category_index = self._type_index, self._category_index
+        type_id = fields[type_index] if 0 <= type_index < len(fields) else ""
+        category = fields[category_index] if 0 <= category_index < len(fields) else ""
+        return self._row(line, ids, raw, type_id, category)
 
     def _parse_json(self, line: int, raw: bytes) -> Row | BadRow | None:
         raw_json = raw.removeprefix(_BOM) if line == 1 else raw
@@ -499,15 +629,15 @@ class InputReader:
                 f"expected a JSON object, got {_describe_json(value)}",
                 raw,
             )
-        from_key, to_key = self.from_column, self.to_column
-        if from_key not in value or to_key not in value:
-            missing = from_key if from_key not in value else to_key
-            return BadRow(line, MISSING_COLUMN, f"the object has no key {missing!r}", raw)
+        keys = (self.from_column, self.to_column) if not self.ids_only else (self.from_column,)
+        for key in keys:
+            if key not in value:
+                return BadRow(line, MISSING_COLUMN, f"the object has no key {key!r}", raw)
         # Each key once, spelled plainly, and no escapes anywhere: unambiguous (the
         # common case, three byte scans). Otherwise an exact parse settles it.
-        from_json, to_json = self._json_keys
-        if raw_json.count(from_json) != 1 or raw_json.count(to_json) != 1 or b"\\" in raw_json:
-            repeated = _repeated_key(raw_json, (from_key, to_key))
+        plain = all(raw_json.count(key) == 1 for key in self._json_keys if key)
+        if not plain or b"\\" in raw_json:
+            repeated = _repeated_key(raw_json, keys)
             if repeated is not None:
                 return BadRow(
                     line,
@@ -516,8 +646,8 @@ class InputReader:
                     "which value to use is ambiguous",
                     raw,
                 )
-        from_value, to_value = value[from_key], value[to_key]
-        for key, item in ((from_key, from_value), (to_key, to_value)):
+        for key in keys:
+            item = value[key]
             if item is None:
                 return BadRow(line, EMPTY_ID, f"{key} is null", raw)
             if not isinstance(item, str) and (type(item) is not int):
@@ -527,14 +657,16 @@ class InputReader:
                     f"{key} must be a string or an integer record id, not {_describe_json(item)}",
                     raw,
                 )
-        return self._row(line, from_value, to_value, raw)
+        type_id = value.get(DEFAULT_TYPE_COLUMN) if not self.ids_only else None
+        category = value.get(DEFAULT_CATEGORY_COLUMN)
+        return self._row(line, [value[key] for key in keys], raw, type_id, category)
 
     def _row(
-        self, line: int, from_value: str | int, to_value: str | int, raw: bytes
+        self, line: int, values: list[Any], raw: bytes, type_id: object, category: object
     ) -> Row | BadRow:
-        """Check both ids with the client's rules; the first problem makes a bad row."""
+        """Check the ids with the client's rules, then the type; the first problem is a bad row."""
         ids: list[str] = []
-        for name, value in ((self.from_column, from_value), (self.to_column, to_value)):
+        for name, value in zip((self.from_column, self.to_column), values, strict=False):
             if type(value) is str:
                 value = value.strip(_SPACE)
                 if not value:
@@ -543,4 +675,10 @@ class InputReader:
                 ids.append(check_record_id(value, name))
             except (TypeError, ValueError) as exc:
                 return BadRow(line, INVALID_ID, _id_problem(str(exc), value), raw)
-        return Row(line, ids[0], ids[1], raw)
+        spec = None
+        if type_id is not None and type_id != "":
+            try:
+                spec = _spec(type_id, category if category is not None else "")
+            except ValueError as exc:
+                return BadRow(line, INVALID_TYPE, str(exc), raw)
+        return Row(line, ids[0], ids[1] if len(ids) > 1 else "", raw, spec)

@@ -9,6 +9,7 @@ status word, advice); :func:`summary_text` is the table on stdout;
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,9 +21,22 @@ import msgspec
 from hubassoc import TOKEN_ENV
 from hubassoc.backfill._dead_letter import DeadLetter
 from hubassoc.backfill._journal import Journal
-from hubassoc.backfill._options import PROG, Options, resume_command
+from hubassoc.backfill._options import (
+    BACKFILL,
+    BACKFILL_BATCH_SIZE,
+    EXPORT,
+    VERIFY,
+    Options,
+    resume_command,
+)
 from hubassoc.backfill._progress import format_duration
-from hubassoc.backfill._reader import DEFAULT_FROM_COLUMN, DEFAULT_TO_COLUMN, BadRow, InputReader
+from hubassoc.backfill._reader import (
+    DEFAULT_FROM_COLUMN,
+    DEFAULT_ID_COLUMN,
+    DEFAULT_TO_COLUMN,
+    BadRow,
+    InputReader,
+)
 from hubassoc.backfill._runner import StopReason, Summary
 
 __all__ = [
@@ -38,6 +52,7 @@ __all__ = [
     "dry_run_text",
     "summary_document",
     "summary_text",
+    "unit",
     "verdict",
     "write_json_atomically",
 ]
@@ -65,9 +80,22 @@ _STATUS_WORDS: Final[Mapping[StopReason | None, str]] = {
 
 
 def describe_input(reader: InputReader) -> str:
-    """``csv, columns from_id -> to_id``."""
+    """``csv, columns from_id -> to_id`` (``csv, column id`` for a list of records)."""
     kind = "columns" if reader.format == "csv" else "keys"
-    return f"{reader.format}, {kind} {reader.from_column} -> {reader.to_column}"
+    if reader.ids_only:
+        return f"{reader.format}, {kind[:-1]} {reader.from_column}"
+    types = f", types from {kind[:-1]} association_type_id" if reader.has_type_column else ""
+    return f"{reader.format}, {kind} {reader.from_column} -> {reader.to_column}{types}"
+
+
+def unit(options: Options) -> str:
+    """What one row of the job is, in rates: ``pairs``, or ``records`` (an export)."""
+    return "records" if options.command == EXPORT else "pairs"
+
+
+def _dead_name(options: Options) -> str:
+    """What the job calls its dead-letter file."""
+    return "missing-rows file" if options.command == VERIFY else "dead-letter file"
 
 
 def by_category(counts: Mapping[str, int]) -> str:
@@ -104,7 +132,7 @@ def dry_run_text(options: Options, reader: InputReader, found: DryRun) -> str:
     """The report of a ``--dry-run``."""
     bad = found.bad
     lines = [
-        f"{PROG} --dry-run: {options.input} ({describe_input(reader)}); nothing was sent",
+        f"{options.prog} --dry-run: {options.input} ({describe_input(reader)}); nothing was sent",
         f"  rows        {found.good + found.bad_count:,}",
         f"  good        {found.good:,}",
         f"  bad         {found.bad_count:,}{by_category(bad)}",
@@ -132,21 +160,30 @@ def banner(
 ) -> str:
     """What the run is about to do (stderr, before the progress display)."""
     lines = [
-        f"{PROG}: {options.input}: {total:,} rows ({describe_input(reader)}), "
+        f"{options.prog}: {options.input}: {total:,} rows ({describe_input(reader)}), "
         f"{options.from_type} -> {options.to_type}, to {target}",
     ]
-    if reader.columns_guessed:
+    if reader.columns_guessed and reader.ids_only:
+        lines.append(
+            f"  no {DEFAULT_ID_COLUMN!r} in the header: reading {reader.from_column!r} as the "
+            "record ids (--id-column to choose)"
+        )
+    elif reader.columns_guessed:
         lines.append(
             f"  no {DEFAULT_FROM_COLUMN!r}/{DEFAULT_TO_COLUMN!r} in the header: reading "
             f"{reader.from_column!r} as from ids and {reader.to_column!r} as to ids "
             "(--from-column/--to-column to choose)"
         )
-    lines.append(f"  journal {journal.path}, dead-letter file {dead.path}")
+    dead_name = _dead_name(options)
+    lines.append(f"  journal {journal.path}, {dead_name} {dead.path}")
+    if options.out is not None:
+        kept = "" if journal.created else f" (the {journal.output_size:,} bytes journalled kept)"
+        lines.append(f"  output {options.out}{kept}")
     if not journal.created:
         lines.append(
             f"  resuming: {skipped:,} rows done by an earlier run "
-            f"({journal.previously_done:,} associated, {dead.previous:,} in the "
-            "dead-letter file) are skipped"
+            f"({journal.previously_done:,} done, {dead.previous:,} in the "
+            f"{dead_name}) are skipped"
         )
     return "\n".join(lines)
 
@@ -155,8 +192,8 @@ def summary_text(options: Options, summary: Summary, journal: Path, dead: Path) 
     """The summary table printed on stdout at the end of a run."""
     s = summary
     rows = [
-        ("associated", f"{s.associated:,}"),
-        ("failed", f"{s.failed:,}{by_category(s.failed_by_category)}"),
+        (s.done_word, f"{s.associated:,}"),
+        (s.failed_word, f"{s.failed:,}{by_category(s.failed_by_category)}"),
         ("bad rows", f"{s.bad:,}{by_category(s.bad_by_category)}"),
         ("already done", f"{s.skipped:,} (skipped: done by an earlier run)"),
     ]
@@ -166,13 +203,18 @@ def summary_text(options: Options, summary: Summary, journal: Path, dead: Path) 
         rows.append(("not done yet", f"{s.remaining:,}"))
     rows += [
         ("requests", f"{s.requests:,} (retries {s.retries:,}, 429s {s.rate_limited:,})"),
-        ("elapsed", f"{_elapsed(s.elapsed)}, {s.pairs_per_second:,.0f} pairs/s"),
-        ("dead-letter", f"{dead} ({s.dead_letter_rows:,} rows)"),
+        ("elapsed", f"{_elapsed(s.elapsed)}, {s.pairs_per_second:,.0f} {unit(options)}/s"),
+        (
+            "missing file" if options.command == VERIFY else "dead-letter",
+            f"{dead} ({s.dead_letter_rows:,} rows)",
+        ),
         ("journal", f"{journal}"),
     ]
+    if options.out is not None:
+        rows.append(("output", options.out))
     body = "\n".join(f"  {name:<13}{value}" for name, value in rows)
     return (
-        f"{PROG}: {_HEADLINES[s.stop]}: {options.input} ({options.from_type} -> "
+        f"{options.prog}: {_HEADLINES[s.stop]}: {options.input} ({options.from_type} -> "
         f"{options.to_type}), {s.done:,}/{s.total:,} rows done\n{body}"
     )
 
@@ -189,13 +231,14 @@ class Verdict:
 def verdict(options: Options, summary: Summary, dead_path: Path) -> Verdict:
     """The exit status of a run that produced ``summary``, and what to do next."""
     again = resume_command(options)
+    prog = options.prog
     stop = summary.stop
     status = _STATUS_WORDS[stop]
     if stop is StopReason.DAILY_LIMIT:
         return Verdict(
             EXIT_DAILY_LIMIT,
             status,
-            f"{PROG}: HubSpot's daily API request limit is spent ({summary.stop_error}).\n"
+            f"{prog}: HubSpot's daily API request limit is spent ({summary.stop_error}).\n"
             "  It resets at midnight in the HubSpot account's time zone. Nothing is lost: "
             f"run the same command after that to resume:\n    {again}",
         )
@@ -204,7 +247,7 @@ def verdict(options: Options, summary: Summary, dead_path: Path) -> Verdict:
         return Verdict(
             EXIT_USAGE,
             status,
-            f"{PROG}: HubSpot refused the token ({summary.stop_error}).\n"
+            f"{prog}: HubSpot refused the token ({summary.stop_error}).\n"
             f"  Check {what} and the app's scopes, then run the same command to "
             f"resume:\n    {again}",
         )
@@ -212,13 +255,13 @@ def verdict(options: Options, summary: Summary, dead_path: Path) -> Verdict:
         return Verdict(
             EXIT_INTERRUPTED,
             status,
-            f"{PROG}: interrupted. Nothing is lost: to resume, run:\n    {again}",
+            f"{prog}: interrupted. Nothing is lost: to resume, run:\n    {again}",
         )
     if stop is StopReason.FAILING:
         return Verdict(
             EXIT_FAILED_ROWS,
             status,
-            f"{PROG}: stopped after batch upon batch failed whole ({summary.stop_error}); "
+            f"{prog}: stopped after batch upon batch failed whole ({summary.stop_error}); "
             "HubSpot or the network seems down.\n"
             f"  Nothing is lost: run the same command later to resume:\n    {again}",
         )
@@ -226,11 +269,18 @@ def verdict(options: Options, summary: Summary, dead_path: Path) -> Verdict:
         return Verdict(EXIT_OK, status, None)
     advice = None
     if not options.quiet:
-        rerun = resume_command(options, input=os.fspath(dead_path))
+        if options.command == VERIFY:
+            # What is missing is loaded by a backfill of the missing rows themselves.
+            load = dataclasses.replace(options, command=BACKFILL, batch_size=BACKFILL_BATCH_SIZE)
+            rerun = resume_command(load, input=os.fspath(dead_path))
+            what, then = "rows are not in HubSpot; they are", "To load them"
+        else:
+            rerun = resume_command(options, input=os.fspath(dead_path))
+            what, then = "rows are", "Once fixed, send them as a job of their own"
         advice = (
-            f"{PROG}: {summary.dead_letter_rows:,} rows are in the dead-letter file "
+            f"{prog}: {summary.dead_letter_rows:,} {what} in the {_dead_name(options)} "
             f"{dead_path} with the reason for each (columns _line, _category, "
-            f"_error). Once fixed, send them as a job of their own:\n    {rerun}"
+            f"_error). {then}:\n    {rerun}"
         )
     return Verdict(EXIT_FAILED_ROWS, status, advice)
 
@@ -263,6 +313,7 @@ class SummaryDocument(msgspec.Struct, kw_only=True, omit_defaults=False):
     pairs_per_second: float = 0.0
     journal: str | None = None
     dead_letter: str | None = None
+    output: str | None = None  #: an export's output file
     resume_command: str | None = None
     error: str | None = None
 
@@ -286,6 +337,7 @@ def summary_document(
         to_type=options.to_type,
         journal=os.fspath(journal) if journal is not None else None,
         dead_letter=os.fspath(dead) if dead is not None else None,
+        output=options.out,
         resume_command=resume_command(options) if exit_status != EXIT_OK else None,
         error=error,
     )
@@ -295,8 +347,8 @@ def summary_document(
             "total": s.total,
             "done": s.done,
             "remaining": s.remaining,
-            "associated": s.associated,
-            "failed": s.failed,
+            s.done_word: s.associated,
+            s.failed_word: s.failed,
             "bad": s.bad,
             "skipped": s.skipped,
             "blank": s.blank,

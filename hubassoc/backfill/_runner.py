@@ -1,17 +1,21 @@
-"""The backfill pipeline: read rows, send them in chunks, journal each chunk's outcome.
+"""The pipeline of every bulk job: read rows, send them in chunks, journal each chunk's outcome.
 
 :class:`Backfill` reads the input as it sends it: rows are gathered into
-chunks of ``batch_size`` and each chunk goes out as one
-:meth:`~hubassoc.AssociationsClient.batch_associate_default` call. At most
+chunks of ``batch_size`` and each chunk goes out as one explicit batch call
+of the client, the one its :class:`~hubassoc.backfill._operations.Operation`
+describes (default associations by default; labelled ones, removals, reads
+to verify or export; a read's chunk is ``batch_size`` distinct records, and
+at most ten times as many rows). At most
 ``concurrency + 1`` chunks are in flight (the client sends ``concurrency`` at
 once; one more waits ready), so memory stays flat whatever the file size and
-a crash re-sends at most ``(concurrency + 1) * batch_size`` rows.
+a crash re-sends at most ``concurrency + 1`` chunks.
 
 As each chunk completes, its rows are mapped back from the
-:class:`~hubassoc.BatchOutcome` (which holds each distinct pair once, so a
+:class:`~hubassoc.BatchOutcome` (which holds each distinct key once, so a
 pair repeated on several lines gives every line the same answer): failed rows
-go to the dead-letter file, then associated lines to the journal. Bad input
-rows go to the dead-letter file as they are read.
+go to the dead-letter file, then the output of done rows (an export's) to the
+output file, then done lines to the journal (with the output's size). Bad
+input rows go to the dead-letter file as they are read.
 
 Stops, all clean (what is in flight is finished and journalled, what is not
 is left for the next run of the same command):
@@ -33,8 +37,9 @@ import asyncio
 import contextlib
 import enum
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from hubassoc import (
     AssociationsClient,
@@ -44,16 +49,20 @@ from hubassoc import (
     DecodingError,
     HubSpotError,
     InvalidRequestError,
-    Pair,
     RateLimitError,
     ServerError,
     TransportError,
 )
 from hubassoc.backfill._dead_letter import DeadLetter
 from hubassoc.backfill._journal import Journal
+from hubassoc.backfill._operations import Operation, PairWrite
+from hubassoc.backfill._output import OutputFile
 from hubassoc.backfill._reader import BadRow, InputReader, Row
 
 __all__ = ["Backfill", "Counters", "StopReason", "Summary", "error_category"]
+
+#: A read's chunk holds at most this many rows per distinct record it reads.
+_ROWS_PER_KEY = 10
 
 
 class StopReason(enum.Enum):
@@ -71,8 +80,8 @@ class Counters:
 
     total: int  #: data lines in the input (the CSV header excluded)
     skipped: int = 0  #: lines done by an earlier run (journal or dead-letter file)
-    associated: int = 0  #: rows associated by this run
-    failed: int = 0  #: rows HubSpot failed, dead-lettered by this run
+    associated: int = 0  #: rows done by this run (associated, removed, present, exported)
+    failed: int = 0  #: rows HubSpot failed (or missing from it), dead-lettered by this run
     bad: int = 0  #: bad input rows, dead-lettered by this run
     blank: int = 0  #: blank lines (not rows)
     in_flight: int = 0  #: rows sent and not answered yet
@@ -93,8 +102,8 @@ class Summary:
     """What a run did; see :meth:`Backfill.run`."""
 
     total: int  #: data lines in the input
-    associated: int  #: rows associated by this run
-    failed: int  #: rows HubSpot failed (dead-lettered) by this run
+    associated: int  #: rows done by this run (associated, removed, present, exported)
+    failed: int  #: rows HubSpot failed, or missing from it (dead-lettered), by this run
     failed_by_category: dict[str, int]
     bad: int  #: bad input rows (dead-lettered) by this run
     bad_by_category: dict[str, int]
@@ -107,6 +116,8 @@ class Summary:
     elapsed: float  #: seconds
     stop: StopReason | None  #: why the run stopped early, or ``None`` if it reached the end
     stop_error: str | None = None  #: the error behind ``stop``, if any
+    done_word: str = "associated"  #: what a done row is called (the operation's word)
+    failed_word: str = "failed"  #: what a row HubSpot did not do is called
 
     @property
     def done(self) -> int:
@@ -120,7 +131,7 @@ class Summary:
 
     @property
     def pairs_per_second(self) -> float:
-        """Rows sent and answered per second of this run."""
+        """Rows sent and answered per second of this run (pairs, or records read)."""
         return (self.associated + self.failed) / self.elapsed if self.elapsed > 0 else 0.0
 
 
@@ -146,7 +157,7 @@ def error_category(error: HubSpotError) -> str:
 
 
 def _whole_failure(
-    results: Mapping[Pair, object], errors: Mapping[Pair, HubSpotError]
+    results: Mapping[Any, object], errors: Mapping[Any, HubSpotError]
 ) -> HubSpotError | None:
     """The error, if every pair failed for a reason about the request rather than the pair.
 
@@ -183,6 +194,9 @@ class Backfill:
         total: data lines in the input, for the progress display.
         sync_interval: seconds between fsyncs of the journal and dead-letter file.
         max_failed_batches: chunks in a row failing whole that stop the run.
+        operation: what each chunk is sent as, and what makes a row done
+            (default: default associations).
+        output: the output file done rows write to (an export's).
     """
 
     __slots__ = (
@@ -194,6 +208,8 @@ class Backfill:
         "_from_type",
         "_journal",
         "_max_failed_batches",
+        "_operation",
+        "_output",
         "_reader",
         "_stop",
         "_stop_error",
@@ -221,7 +237,13 @@ class Backfill:
         total: int,
         sync_interval: float = 1.0,
         max_failed_batches: int = 3,
+        operation: Operation | None = None,
+        output: OutputFile | None = None,
     ) -> None:
+        self._operation = operation if operation is not None else PairWrite("associate")
+        if self._operation.writes_output and output is None:
+            raise ValueError(f"{self._operation!r} writes an output file: pass output")
+        self._output = output
         self._reader = reader
         self._journal = journal
         self._dead = dead_letter
@@ -306,6 +328,8 @@ class Backfill:
             elapsed=loop.time() - started,
             stop=self._stop,
             stop_error=str(error) if error is not None else None,
+            done_word=self._operation.done_word,
+            failed_word=self._operation.failed_word,
         )
 
     async def _pump(self) -> None:
@@ -315,13 +339,20 @@ class Backfill:
         reader, counters = self._reader, self.counters
         chunk: list[Row] = []
         bad: list[BadRow] = []
+        # Reads: a chunk is batch_size distinct records (one request), however many
+        # rows name them, up to a bound that keeps memory flat.
+        key_of = self._operation.key if self._operation.chunk_by_key else None
+        keys: set[Hashable] = set()
+        row_cap = batch_size * _ROWS_PER_KEY if key_of is not None else batch_size
         try:
             for item in reader.rows(self._journal.done):
                 if self._stop is not None:
                     break
                 if type(item) is Row:
                     chunk.append(item)
-                    if len(chunk) < batch_size:
+                    if key_of is not None:
+                        keys.add(key_of(item))
+                    if len(chunk) < row_cap and (key_of is None or len(keys) < batch_size):
                         continue
                     self._write_bad(bad)
                     await slots.acquire()
@@ -330,6 +361,7 @@ class Backfill:
                         break
                     self._start(chunk, slots)
                     chunk = []
+                    keys.clear()
                 else:
                     assert isinstance(item, BadRow)
                     bad.append(item)
@@ -371,8 +403,8 @@ class Backfill:
     async def _send(self, chunk: Sequence[Row], slots: asyncio.Semaphore) -> None:
         """Send one chunk and journal its outcome; never raises (a failure stops the run)."""
         try:
-            outcome = await self._client.batch_associate_default(
-                self._from_type, self._to_type, [(row.from_id, row.to_id) for row in chunk]
+            outcome = await self._operation.send(
+                self._client, self._from_type, self._to_type, chunk
             )
         except DailyLimitError as error:
             self._halt(StopReason.DAILY_LIMIT, error)
@@ -388,34 +420,55 @@ class Backfill:
         except Exception as exc:  # a bug or a full disk: stop reading, report after
             self._crash(exc)
         else:
-            results, errors = outcome.results, outcome.errors
-            whole = _whole_failure(outcome.results, errors)
+            whole = _whole_failure(outcome.results, outcome.errors)
             if whole is not None:
                 if self._failed_whole(whole):
                     return
             else:
                 self._whole_failures = 0
-            associated: list[int] = []
-            failed: list[BadRow] = []
-            for row in chunk:
-                pair = (row.from_id, row.to_id)
-                if pair in results:
-                    associated.append(row.line)
-                    continue
-                item_error = errors[pair]
-                if isinstance(item_error, DailyLimitError):
-                    # Part of the chunk went out before the limit: the rest waits.
-                    self._halt(StopReason.DAILY_LIMIT, item_error)
-                elif isinstance(item_error, AuthenticationError):
-                    self._halt(StopReason.AUTHENTICATION, item_error)
-                else:
-                    failed.append(
-                        BadRow(row.line, error_category(item_error), str(item_error), row.raw)
-                    )
-            self._finish(associated, failed)
+            self._settle(chunk, outcome.results, outcome.errors)
         finally:
             self.counters.in_flight -= len(chunk)
             slots.release()
+
+    def _settle(
+        self,
+        chunk: Sequence[Row],
+        results: Mapping[Hashable, Any],
+        errors: Mapping[Hashable, HubSpotError],
+    ) -> None:
+        """Map a chunk's outcome back to its rows; record which are done and which failed."""
+        operation = self._operation
+        key_of, check, output = operation.key, operation.checker(), operation.output
+        writes = operation.writes_output
+        done: list[int] = []
+        failed: list[BadRow] = []
+        written: set[Hashable] = set()
+        parts: list[bytes] = []
+        for row in chunk:
+            key = key_of(row)
+            if key in results:
+                result = results[key]
+                problem = check(row, result)
+                if problem is not None:
+                    failed.append(BadRow(row.line, *problem, row.raw))
+                    continue
+                done.append(row.line)
+                if writes and key not in written:
+                    written.add(key)
+                    parts.append(output(row, result))
+                continue
+            item_error = errors[key]
+            if isinstance(item_error, DailyLimitError):
+                # Part of the chunk went out before the limit: the rest waits.
+                self._halt(StopReason.DAILY_LIMIT, item_error)
+            elif isinstance(item_error, AuthenticationError):
+                self._halt(StopReason.AUTHENTICATION, item_error)
+            else:
+                failed.append(
+                    BadRow(row.line, error_category(item_error), str(item_error), row.raw)
+                )
+        self._finish(done, failed, b"".join(parts))
 
     def _failed_whole(self, error: HubSpotError) -> bool:
         """Count a chunk that failed whole; whether that makes the run stop (rows left undone).
@@ -430,17 +483,18 @@ class Backfill:
             return True
         return False
 
-    def _finish(self, associated: list[int], failed: list[BadRow]) -> None:
-        """Record one chunk's outcome: dead rows first, then the associated lines."""
+    def _finish(self, done: list[int], failed: list[BadRow], output: bytes = b"") -> None:
+        """Record one chunk's outcome: dead rows, then the output, then the done lines."""
         try:
             if failed:
                 self._dead.write(failed)
                 self.counters.failed += len(failed)
                 for row in failed:
                     self.failed_by_category[row.category] += 1
-            if associated:
-                self._journal.record(associated)
-                self.counters.associated += len(associated)
+            if done:
+                size = None if self._output is None else self._output.write(output)
+                self._journal.record(done, output_size=size)
+                self.counters.associated += len(done)
         except Exception as exc:  # a full disk, say: stop; the rows are sent again next run
             self._crash(exc)
 
@@ -451,7 +505,9 @@ class Backfill:
             self._stop = StopReason.INTERRUPTED
 
     def sync(self) -> None:
-        """Fsync the journal and the dead-letter file."""
+        """Fsync the output (first: the journal vouches for it), journal and dead-letter file."""
+        if self._output is not None:
+            self._output.sync()
         self._journal.sync()
         self._dead.sync()
 

@@ -16,7 +16,6 @@ import logging
 import signal
 from collections.abc import Iterator
 
-from hubassoc.backfill._options import PROG
 from hubassoc.backfill._progress import Reporter, ReporterLogHandler
 from hubassoc.backfill._runner import Backfill
 
@@ -26,8 +25,11 @@ _logger = logging.getLogger("hubassoc")
 
 
 @contextlib.contextmanager
-def stop_on_signals(backfill: Backfill, reporter: Reporter) -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM stop ``backfill`` (where the loop allows handlers)."""
+def stop_on_signals(backfill: Backfill, reporter: Reporter, prog: str) -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM stop ``backfill`` (where the loop allows handlers).
+
+    ``prog`` names the command in what is said (``hubassoc backfill``).
+    """
     loop = asyncio.get_running_loop()
 
     def on_signal(signum: int) -> None:
@@ -36,11 +38,11 @@ def stop_on_signals(backfill: Backfill, reporter: Reporter) -> Iterator[None]:
         name = signal.Signals(signum).name
         if first:
             reporter.message(
-                f"{PROG}: {name}: stopping; finishing the {backfill.counters.in_flight:,} "
+                f"{prog}: {name}: stopping; finishing the {backfill.counters.in_flight:,} "
                 "rows in flight (again to abandon them; nothing is lost either way)"
             )
         else:
-            reporter.message(f"{PROG}: {name}: abandoning the rows in flight")
+            reporter.message(f"{prog}: {name}: abandoning the rows in flight")
 
     installed: list[int] = []
     for signum in (signal.SIGINT.value, signal.SIGTERM.value):
