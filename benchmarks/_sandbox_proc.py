@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -136,6 +137,31 @@ class SandboxProcess:
         """``GET /_sandbox/stats`` (requests, by_status, peak_window, pairs_created, ...)."""
         stats: dict[str, Any] = self._call("GET", "/_sandbox/stats")
         return stats
+
+    def seed_associations(
+        self,
+        from_type: str,
+        to_type: str,
+        associations: Mapping[str, Sequence[str]],
+        *,
+        chunk: int = 200_000,
+    ) -> int:
+        """Store default associations directly (no API request), ``chunk`` at a time.
+
+        ``associations`` maps a from id to its to ids. Returns how many were new.
+        """
+        created = 0
+        batch: dict[str, Sequence[str]] = {}
+        size = 0
+        items = list(associations.items())
+        for index, (from_id, to_ids) in enumerate(items):
+            batch[from_id] = list(to_ids)
+            size += len(to_ids)
+            if size >= chunk or index == len(items) - 1:
+                body = {"from": from_type, "to": to_type, "associations": batch}
+                created += self._call("POST", "/_sandbox/seed", body)["created"]
+                batch, size = {}, 0
+        return created
 
     def cpu_seconds(self) -> float:
         """User + system CPU the child has used so far (Linux ``/proc``; 0.0 elsewhere)."""
