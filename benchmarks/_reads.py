@@ -90,8 +90,8 @@ ROUND_TRIP = 0.15
 TO_BASE = 8_000_000_000
 #: Records read in the warm-up run of each contender.
 WARM_RECORDS = 200
-#: Mixed run: associations seeded (and all archived) per written record; half as many
-#: labelled creates and as many default creates of new pairs per written record.
+#: Mixed run, per written record: associations seeded (then all archived), and new pairs
+#: created labelled and created default (as many of each).
 MIXED_PER_RECORD = 8
 
 
@@ -408,15 +408,14 @@ def _mixed_plan(
     ids: IdSource, expected: dict[str, int], ops: int
 ) -> tuple[rc.MixedOps, dict[str, list[str]], dict[str, int]]:
     """The calls, what to seed for the written records, and what each should end with."""
-    written = [f for f, _ in ids.pairs(max(1, ops // MIXED_PER_RECORD))]
+    written = [f for f, _ in ids.pairs(math.ceil(ops / MIXED_PER_RECORD))]
     seeded = {f: _to_ids(0, MIXED_PER_RECORD) for f in written}
-    half = MIXED_PER_RECORD // 2
-    labelled = [(f, t) for f in written for t in _to_ids(10_000, half)]
-    default = [(f, t) for f in written for t in _to_ids(20_000, half)]
+    labelled = [(f, t) for f in written for t in _to_ids(10_000, MIXED_PER_RECORD)]
+    default = [(f, t) for f in written for t in _to_ids(20_000, MIXED_PER_RECORD)]
     archive = [(f, t) for f in written for t in seeded[f]]
     reads = list(expected)[:ops]
     plan = rc.MixedOps(reads, labelled, default, archive)
-    return plan, seeded, {f: 2 * half for f in written}
+    return plan, seeded, {f: 2 * MIXED_PER_RECORD for f in written}
 
 
 def _run_mixed_once(

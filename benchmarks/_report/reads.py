@@ -54,7 +54,7 @@ def _complete(result: rd.ReadsResult) -> list[str]:
             n(s.cpu_per_record_us, 1),
             n(s.wall, 2),
             n(s.window_wall, 2) + (f" ({s.window_429} 429s)" if s.window_429 else ""),
-            n(s.window_bound, 1),
+            n(s.window_bound, 2),
         ]
         for name, s in result.summary.items()
     ]
