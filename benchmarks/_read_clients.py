@@ -110,10 +110,7 @@ async def _gathered(
     rate_limit: RateLimitArg,
 ) -> ReadRun:
     run = ReadRun(name, len(from_ids))
-    # Every record is asked for at once: let every caller in.
-    client = AssociationsClient(
-        token, base_url=url, rate_limit=rate_limit, max_pending=max(len(from_ids), 1)
-    )
+    client = AssociationsClient(token, base_url=url, rate_limit=rate_limit)
     call = client.submit_get_associations if submit else client.get_associations
     try:
         with _Timed(run):
