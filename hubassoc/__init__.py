@@ -8,7 +8,6 @@ from hubassoc import events
 from hubassoc._auth import TOKEN_ENV, TokenProvider
 from hubassoc._client import DEFAULT_API_VERSION, DEFAULT_BASE_URL, AssociationsClient
 from hubassoc._configurations import ConfigurationKey, Configurations
-from hubassoc._default_batches import Pair
 from hubassoc._errors import (
     AuthenticationError,
     BatchItemError,
@@ -22,19 +21,25 @@ from hubassoc._errors import (
     ServerError,
     TransportError,
 )
+from hubassoc._labels import Labels
 from hubassoc._models import (
     AssociationLimitConfiguration,
     AssociationSpec,
     AssociationSpecKey,
+    AssociationSpecWithLabel,
     BatchResponse,
     ConfigurationInput,
     ConfigurationUpdateResult,
     DefaultAssociation,
     ErrorDetail,
+    HighUsageReport,
+    LabelsBetweenObjectPair,
+    MultiAssociatedObjectWithLabel,
     PublicObjectId,
     StandardError,
 )
 from hubassoc._oauth import OAuthTokens, RefreshedTokens
+from hubassoc._operations import Pair
 from hubassoc._outcome import BatchOutcome
 from hubassoc._pacing import FREE_TIER, PacingView, RateLimit
 from hubassoc._redis_budget import RedisBudget
@@ -52,6 +57,7 @@ __all__ = [
     "AssociationLimitConfiguration",
     "AssociationSpec",
     "AssociationSpecKey",
+    "AssociationSpecWithLabel",
     "AssociationsClient",
     "AuthenticationError",
     "BatchItemError",
@@ -66,8 +72,12 @@ __all__ = [
     "DecodingError",
     "DefaultAssociation",
     "ErrorDetail",
+    "HighUsageReport",
     "HubSpotError",
     "InvalidRequestError",
+    "Labels",
+    "LabelsBetweenObjectPair",
+    "MultiAssociatedObjectWithLabel",
     "OAuthTokens",
     "PacingView",
     "Pair",

@@ -4,10 +4,12 @@
 it uses: one :class:`~hubassoc._pacing.Pacer` (the rolling window, alone or
 shared through a :class:`~hubassoc.RedisBudget`), one
 :class:`~hubassoc._transport.Transport` (session, token, one retry loop), one
-:class:`~hubassoc._default_batches.DefaultBatchSender` (batch sizing,
-per-pair answers, the concurrency limit), one
-:class:`~hubassoc._coalescer.Coalescer`, and the limit
-:class:`~hubassoc._configurations.Configurations` calls. Its lifecycle is
+:class:`~hubassoc._sender.BatchSender` (batch sizing, splitting, pages,
+per-input answers, the one concurrency limit) and one
+:class:`~hubassoc._coalescer.Coalescer` shared by every batch operation (each
+an :class:`~hubassoc._operations.Operation` description), and the limit
+:class:`~hubassoc._configurations.Configurations` and label
+:class:`~hubassoc._labels.Labels` calls. Its lifecycle is
 explicit: usable from construction, closed by :meth:`AssociationsClient.aclose`
 or leaving ``async with``, and never reopened.
 """
@@ -15,35 +17,50 @@ or leaving ``async with``, and never reopened.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import math
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import aiohttp
 
-from hubassoc._auth import StaticToken, TokenProvider, token_source
-from hubassoc._coalescer import Coalescer
+from hubassoc._auth import TokenProvider, token_source
+from hubassoc._coalescer import BatchKey, Coalescer
 from hubassoc._configurations import Configurations
-from hubassoc._default_batches import DefaultBatchSender, Pair
 from hubassoc._errors import ClientClosedError, DecodingError, HubSpotError
-from hubassoc._events import BatchSettled, Emitter, EventCallback
+from hubassoc._events import BatchSettled, EventCallback
+from hubassoc._inputs import check_ids, check_labelled, check_pairs
+from hubassoc._labels import Labels
 from hubassoc._models import (
+    ASSOCIATION_PAGE_DECODER,
     DEFAULT_ASSOCIATION_BATCH_DECODER,
+    ENCODER,
+    HIGH_USAGE_REPORT_DECODER,
+    LABELS_BETWEEN_DECODER,
     AssociationSpec,
-    BatchResponse,
     DefaultAssociation,
+    HighUsageReport,
+    LabelsBetweenObjectPair,
+    MultiAssociatedObjectWithLabel,
     decode,
 )
 from hubassoc._oauth import OAuthTokens
+from hubassoc._operations import (
+    ARCHIVE,
+    ARCHIVE_LABELS,
+    ASSOCIATE,
+    DEFAULT_ASSOCIATE,
+    READ,
+    Labelled,
+    Operation,
+    Pair,
+)
+from hubassoc._options import ClientOptions
 from hubassoc._outcome import BatchOutcome, item_error
-from hubassoc._pacing import Pacer, PacingView, RateLimit
+from hubassoc._pacing import PacingView, RateLimit
 from hubassoc._retry import RetryPolicy
-from hubassoc._routes import Routes
-from hubassoc._tracing import make_tracer
-from hubassoc._transport import Response, Transport, TransportStats, check_base_url
-from hubassoc._validation import check_object_type, check_record_id
+from hubassoc._sender import Answers, BatchSender
+from hubassoc._transport import Response, TransportStats
+from hubassoc._validation import check_object_type, check_record_id, check_types
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -54,52 +71,21 @@ __all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "AssociationsClient"]
 
 logger = logging.getLogger("hubassoc")
 
+I = TypeVar("I")  # noqa: E741 - an input of a batch operation
+R = TypeVar("R")
+#: A record id as callers may give it (normalised to a canonical decimal string).
+RecordId = str | int
+#: The association types of a call: one, or a non-empty sequence of them.
+Types = AssociationSpec | Sequence[AssociationSpec]
+#: The inputs of the explicit batches of pairs: ``(from_id, to_id)``.
+PairInputs = Iterable[tuple[RecordId, RecordId]]
+#: The inputs of the labelled explicit batches: ``(from_id, to_id, types)``.
+LabelledInputs = Iterable[tuple[RecordId, RecordId, Types]]
+
 #: HubSpot's API host.
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 #: The API version used unless told otherwise.
 DEFAULT_API_VERSION = "2026-03"
-
-
-def _positive_int(name: str, value: object) -> int:
-    if type(value) is not int or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, not {value!r}")
-    return value
-
-
-def _non_negative_seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, not {value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
-    return float(value)
-
-
-def _positive_seconds(name: str, value: object) -> float:
-    seconds = _non_negative_seconds(name, value)
-    if seconds == 0:
-        raise ValueError(f"{name} must be > 0")
-    return seconds
-
-
-def _budget_key_for(tokens: StaticToken | TokenProvider) -> str:
-    """The shared budget's default key: per HubSpot account for OAuth tokens
-    (known once the first refresh said which), per token for a static one.
-
-    A token's key is a keyed, truncated hash: it identifies the token to
-    processes that hold it and lets nobody recover it from Redis.
-
-    Raises:
-        ValueError: a custom token provider, whose tokens rotate and say no
-            account (:func:`_check_budget` refuses it at construction).
-    """
-    if isinstance(tokens, OAuthTokens) and tokens.hub_id is not None:
-        return f"hub-{tokens.hub_id}"
-    if isinstance(tokens, StaticToken):
-        digest = hashlib.blake2b(
-            tokens.token.encode(), digest_size=12, person=b"hubassoc-budget"
-        ).hexdigest()
-        return f"token-{digest}"
-    raise ValueError("no default budget key for this token provider: pass RedisBudget(key=...)")
 
 
 class AssociationsClient:
@@ -169,88 +155,42 @@ class AssociationsClient:
         on_event: EventCallback | None = None,
         tracing: bool | TracerProvider = True,
     ) -> None:
-        tokens = token_source(access_token)
-        url = check_base_url(base_url)
-        self._routes = Routes(api_version)
-        timeout = _positive_seconds("timeout", timeout)
-        if retry is None:
-            if type(max_retries) is not int:
-                raise TypeError(f"max_retries must be an int, not {max_retries!r}")
-            retry = RetryPolicy(max_retries=max_retries)
-        elif not isinstance(retry, RetryPolicy):
-            raise TypeError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
-        max_retry_wait = _non_negative_seconds("max_retry_wait", max_retry_wait)
-        max_response_bytes = _positive_int("max_response_bytes", max_response_bytes)
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise TypeError(
-                f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
-            )
-        max_batch_size = _positive_int("max_batch_size", max_batch_size)
-        max_concurrency = _positive_int("max_concurrency", max_concurrency)
-        max_pending = _positive_int("max_pending", max_pending)
-        linger = _non_negative_seconds("linger", linger)
-        self._close_timeout = _positive_seconds("close_timeout", close_timeout)
-        if on_event is not None and not callable(on_event):
-            raise TypeError(f"on_event must be callable, not {on_event!r}")
-        emit = Emitter(on_event) if on_event is not None else None
-        tracer = make_tracer(tracing, server_address=url.host, server_port=url.port)
-        if shared_budget is not None:
-            _check_budget(shared_budget, tokens, rate_limit)
-        if rate_limit is False:
-            limit, adaptive = None, False
-        elif rate_limit is None:
-            limit, adaptive = None, True
-        elif isinstance(rate_limit, RateLimit):
-            limit, adaptive = rate_limit, False
-        else:
-            raise TypeError(f"rate_limit must be a RateLimit, None or False, not {rate_limit!r}")
-        pacer = Pacer(
-            limit,
-            adaptive=adaptive,
-            budget=shared_budget,
-            default_key=(lambda: _budget_key_for(tokens)) if shared_budget is not None else None,
-            emit=emit,
-        )
-        self._pacer = pacer
-        self._transport = Transport(
-            base_url=url,
-            tokens=tokens,
-            session=session,
-            timeout=timeout,
-            retry=retry,
-            pacer=pacer,
-            max_retry_wait=max_retry_wait,
-            max_response_bytes=max_response_bytes,
-            connection_limit=max(max_concurrency, 10),
-            emit=emit,
-            tracer=tracer,
-        )
-        if isinstance(tokens, OAuthTokens):
-            # It refreshes through this client's base URL, session, timeout and
-            # size cap, and reports through its events.
-            tokens.bind(self._transport.post_form, emit=emit)
-        self._tokens = tokens
-        self._emit = emit
-        self._sender = DefaultBatchSender(
+        # Every argument is checked, by name, before anything is built.
+        options = ClientOptions.check(token_source(access_token), locals())
+        self._routes = options.routes
+        self._tokens = options.tokens
+        self._emit = emit = options.emit
+        self._close_timeout = options.close_timeout
+        self._pacer = options.pacer()
+        self._transport = options.transport(self._pacer)
+        self._sender = BatchSender(
             self._transport.request,
             self._routes,
-            max_batch_size=max_batch_size,
-            max_concurrency=max_concurrency,
+            max_batch_size=options.max_batch_size,
+            max_concurrency=options.max_concurrency,
             redactor=self._transport.redactor,
             emit=emit,
         )
         self._coalescer = Coalescer(
-            self._sender, pacer, linger=linger, max_pending=max_pending, emit=emit
+            self._sender,
+            self._pacer,
+            linger=options.linger,
+            max_pending=options.max_pending,
+            emit=emit,
         )
         self._closed = False
         self._closer: asyncio.Task[None] | None = None
-        # Object-type pairs already validated: the hot path looks them up once.
-        self._type_pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        # Batch keys already validated: the hot path looks them up once (the
+        # default associations by object types alone, the others with their operation).
+        self._type_pairs: dict[tuple[str, str], BatchKey] = {}
+        self._keys: dict[BatchKey, BatchKey] = {}
         # Direct calls (not coalesced) under way, so that aclose() can wait for them.
         self._direct_calls = 0
         self._direct_calls_idle: asyncio.Event | None = None
         #: The association limit configuration calls.
         self.configurations = Configurations(self._request, self._routes, self._transport.redactor)
+        #: The association label definition calls.
+        self.labels = Labels(self._request, self._routes, self._transport.redactor)
 
     def __repr__(self) -> str:
         if not hasattr(self, "_coalescer"):  # __init__ refused its arguments
@@ -428,18 +368,147 @@ class AssociationsClient:
         try:
             key = self._type_pairs[from_type, to_type]
         except (KeyError, TypeError):  # not seen yet, or not even hashable
-            key = (check_object_type(from_type, "from_type"), check_object_type(to_type, "to_type"))
+            types = (
+                check_object_type(from_type, "from_type"),
+                check_object_type(to_type, "to_type"),
+            )
+            key = (DEFAULT_ASSOCIATE, *types)
             if len(self._type_pairs) < 1024:
-                self._type_pairs[key] = key
+                self._type_pairs[types] = key
         pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
         return self._coalescer.enqueue(key, pair)
 
+    def _key(self, op: Operation[Any, Any], from_type: str, to_type: str) -> BatchKey:
+        """The batch key of ``op`` between two object types, checked once per triple."""
+        try:
+            return self._keys[op, from_type, to_type]
+        except (KeyError, TypeError):  # not seen yet, or not even hashable
+            key = (
+                op,
+                check_object_type(from_type, "from_type"),
+                check_object_type(to_type, "to_type"),
+            )
+            if len(self._keys) < 4096:
+                self._keys[key] = key
+            return key
+
+    # --- labelled associations, removal and reads, coalesced ----------------------------
+
+    async def associate(
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId, types: Types
+    ) -> LabelsBetweenObjectPair:
+        """Associate two records with ``types`` (labels are types), batched with other callers.
+
+        Goes out in one ``batch/create`` request with other callers' pairs of
+        the same object types after at most ``linger``. Sent after every
+        earlier-submitted write on the same pair has settled (order per pair).
+
+        Returns:
+            What HubSpot answered for the pair: its ids and its labels.
+
+        Raises:
+            ValueError, TypeError: an object type, id or ``types`` (one
+                :class:`AssociationSpec` or a non-empty sequence of them) is
+                invalid (nothing is sent).
+            ClientClosedError, DailyLimitError, BatchItemError, HubSpotError:
+                as for :meth:`associate_default`.
+        """
+        return await self.submit_associate(from_type, from_id, to_type, to_id, types)
+
+    def submit_associate(
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId, types: Types
+    ) -> asyncio.Future[LabelsBetweenObjectPair]:
+        """:meth:`associate` as a future, like :meth:`submit_default` (same errors at once)."""
+        return self._submit_labelled(ASSOCIATE, (from_type, from_id, to_type, to_id), types)
+
+    async def archive(
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId
+    ) -> None:
+        """Remove every association (every type, labels included) between two records,
+        batched with other callers in one ``batch/archive`` request.
+
+        Sent after every earlier-submitted write on the same pair has settled.
+
+        Raises:
+            ValueError, TypeError: an object type or id is invalid (nothing is sent).
+            ClientClosedError, DailyLimitError, BatchItemError, HubSpotError:
+                as for :meth:`associate_default`.
+        """
+        return await self.submit_archive(from_type, from_id, to_type, to_id)
+
+    def submit_archive(
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId
+    ) -> asyncio.Future[None]:
+        """:meth:`archive` as a future, like :meth:`submit_default` (same errors at once)."""
+        key = self._key(ARCHIVE, from_type, to_type)
+        pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
+        return self._coalescer.enqueue(key, pair)
+
+    async def archive_labels(
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId, types: Types
+    ) -> None:
+        """Remove the association ``types`` named (and only those) between two
+        records, batched with other callers in one ``batch/labels/archive`` request.
+
+        Removing the default (unlabelled) type removes every label too (HubSpot's
+        rule). Sent after every earlier-submitted write on the same pair has
+        settled. Raises what :meth:`associate` raises.
+        """
+        return await self.submit_archive_labels(from_type, from_id, to_type, to_id, types)
+
+    def submit_archive_labels(
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId, types: Types
+    ) -> asyncio.Future[None]:
+        """:meth:`archive_labels` as a future, like :meth:`submit_default`."""
+        return self._submit_labelled(ARCHIVE_LABELS, (from_type, from_id, to_type, to_id), types)
+
+    def _submit_labelled(
+        self, op: Operation[Labelled, R], pair: tuple[str, RecordId, str, RecordId], types: Types
+    ) -> asyncio.Future[R]:
+        from_type, from_id, to_type, to_id = pair
+        key = self._key(op, from_type, to_type)
+        item = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
+        return self._coalescer.enqueue(key, (*item, check_types(types)))
+
+    async def get_associations(
+        self, from_type: str, from_id: str | int, to_type: str
+    ) -> list[MultiAssociatedObjectWithLabel]:
+        """Every record of ``to_type`` associated with one record, with every type between them.
+
+        Coalesced with other callers' reads into ``batch/read`` requests (up to
+        1,000 records each); every page is followed (the follow-ups of many
+        records share requests), so nothing past the first page is lost.
+        Identical reads waiting together are asked once; each caller gets a
+        list of its own. Waits for this client's earlier-submitted writes from
+        that record to ``to_type`` (read your own writes).
+
+        Returns:
+            The associated records (``[]`` for a record without associations).
+
+        Raises:
+            ValueError, TypeError: an object type or id is invalid (nothing is sent).
+            ClientClosedError, DailyLimitError, BatchItemError, HubSpotError:
+                as for :meth:`associate_default`.
+        """
+        return await self.submit_get_associations(from_type, from_id, to_type)
+
+    def submit_get_associations(
+        self, from_type: str, from_id: str | int, to_type: str
+    ) -> asyncio.Future[list[MultiAssociatedObjectWithLabel]]:
+        """:meth:`get_associations` as a future, like :meth:`submit_default`."""
+        key = self._key(READ, from_type, to_type)
+        return self._coalescer.enqueue(key, (check_record_id(from_id, "from_id"), None))
+
     async def put_default(
         self, from_type: str, from_id: str | int, to_type: str, to_id: str | int
-    ) -> BatchResponse[DefaultAssociation]:
+    ) -> DefaultAssociation:
         """Associate two records with the default type in one ``PUT`` of its own.
 
         The answer is checked to be about the pair sent.
+
+        Returns:
+            The association made, in the direction asked for where HubSpot
+            answered both (its ``association_spec`` is the type made).
 
         Raises:
             ValueError, TypeError: an object type or id is invalid (nothing is sent).
@@ -473,13 +542,160 @@ class AssociationsClient:
                     correlation_id=correlation_id,
                 )
             )
-        return answer
+        # The result in the direction asked for, else the reverse one.
+        by_pair = {(r.from_.id, r.to.id): r for r in answer.results}
+        result = by_pair.get(pair)
+        return by_pair[pair[1], pair[0]] if result is None else result
+
+    # --- direct single calls: labelled associations, removal, reads, usage report -------
+
+    async def put(
+        self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId, types: Types
+    ) -> LabelsBetweenObjectPair:
+        """Associate two records with ``types`` (labels included) in one ``PUT`` of its own.
+
+        ``types`` is one :class:`AssociationSpec` or a non-empty sequence of
+        them; duplicates are sent once. The answer is checked to be about the
+        pair sent.
+
+        Returns:
+            The pair and every label it now has.
+
+        Raises:
+            ValueError, TypeError: an object type, id or ``types`` is invalid (nothing is sent).
+            DecodingError: the answer is not a pair's labels, or is about other records.
+            HubSpotError: the call failed, e.g. ``InvalidRequestError`` for an
+                unknown type id or record.
+        """
+        from_type = check_object_type(from_type, "from_type")
+        to_type = check_object_type(to_type, "to_type")
+        pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
+        body = ENCODER.encode(list(check_types(types)))
+        response = await self._request(
+            "PUT",
+            self._routes.put_labelled(from_type, pair[0], to_type, pair[1]),
+            route=self._routes.templates.put_labelled,
+            batch_size=1,
+            body=body,
+        )
+        result = decode(LABELS_BETWEEN_DECODER, response.body, status=response.status)
+        # Either direction is about this pair; anything else answers some other request.
+        if (result.from_object_id, result.to_object_id) not in (pair, pair[::-1]):
+            raise self._transport.redactor.scrub(
+                DecodingError(
+                    "the answer to a labelled PUT is not about the pair sent",
+                    status=response.status,
+                    correlation_id=response.headers.get("X-HubSpot-Correlation-Id"),
+                )
+            )
+        return result
+
+    async def delete(
+        self, from_type: str, from_id: str | int, to_type: str, to_id: str | int
+    ) -> None:
+        """Remove every association (every type, labels included) between two records.
+
+        Raises:
+            ValueError, TypeError: an object type or id is invalid (nothing is sent).
+            HubSpotError: the call failed.
+        """
+        from_type = check_object_type(from_type, "from_type")
+        to_type = check_object_type(to_type, "to_type")
+        path = self._routes.delete(
+            from_type, check_record_id(from_id, "from_id"), to_type, check_record_id(to_id, "to_id")
+        )
+        await self._request("DELETE", path, route=self._routes.templates.delete, batch_size=1)
+
+    def iter_associations(
+        self, from_type: str, from_id: str | int, to_type: str, *, page_size: int = 500
+    ) -> AsyncIterator[MultiAssociatedObjectWithLabel]:
+        """Every record of ``to_type`` associated with one record, page after page.
+
+        The per-record ``GET``, asking for ``page_size`` records a page and
+        following every ``after`` cursor to the last page. Arguments are
+        checked here, before iteration starts: ``async for record in
+        client.iter_associations("contacts", 1, "companies")``.
+
+        Raises:
+            ValueError, TypeError: an object type, id or ``page_size`` (1 to
+                500) is invalid, or the API version has no per-record read
+                (``2026-09`` on: use ``get_associations``); nothing is sent.
+
+        While iterating:
+            DecodingError: a page is not a page of associations, or repeats its cursor.
+            HubSpotError: a page's request failed.
+        """
+        if not self._routes.has_list_associations:
+            raise ValueError(
+                f"iter_associations: API version {self.api_version!r} has no per-record "
+                "association read (it ended with 2026-09); use get_associations or "
+                "batch_read"
+            )
+        if type(page_size) is not int:
+            raise TypeError(
+                f"page_size must be an int, not {type(page_size).__name__}: {page_size!r}"
+            )
+        if not 1 <= page_size <= 500:
+            raise ValueError(f"page_size {page_size!r} is not from 1 to 500")
+        return self._pages(
+            check_object_type(from_type, "from_type"),
+            check_record_id(from_id, "from_id"),
+            check_object_type(to_type, "to_type"),
+            page_size,
+        )
+
+    async def _pages(
+        self, from_type: str, from_id: str, to_type: str, page_size: int
+    ) -> AsyncIterator[MultiAssociatedObjectWithLabel]:
+        after: str | None = None
+        while True:
+            path = self._routes.list_associations(
+                from_type, from_id, to_type, limit=page_size, after=after
+            )
+            response = await self._request(
+                "GET", path, route=self._routes.templates.list_associations
+            )
+            page = decode(ASSOCIATION_PAGE_DECODER, response.body, status=response.status)
+            for record in page.results:
+                yield record
+            following = page.paging.next if page.paging is not None else None
+            if following is None:
+                return
+            if following.after == after:
+                # The same cursor again would ask for the same page forever.
+                raise DecodingError(
+                    "a page of associations repeats the cursor it was asked with",
+                    status=response.status,
+                    correlation_id=response.headers.get("X-HubSpot-Correlation-Id"),
+                )
+            after = following.after
+
+    async def high_usage_report(self, user_id: int) -> HighUsageReport:
+        """Ask HubSpot to email a user the report of records near their association limits.
+
+        Raises:
+            ValueError, TypeError: ``user_id`` is not an int from 1 to 2**31-1
+                (nothing is sent).
+            DecodingError: the answer is not a report acknowledgement.
+            HubSpotError: the call failed.
+        """
+        if type(user_id) is not int:
+            raise TypeError(f"user_id must be an int, not {type(user_id).__name__}: {user_id!r}")
+        if not 1 <= user_id <= 2**31 - 1:
+            raise ValueError(f"user_id {user_id!r} is not an int from 1 to 2**31-1")
+        # Not idempotent: each request enqueues one more report email.
+        response = await self._request(
+            "POST",
+            self._routes.high_usage_report(user_id),
+            route=self._routes.templates.high_usage_report,
+            idempotent=False,
+        )
+        return decode(HIGH_USAGE_REPORT_DECODER, response.body, status=response.status)
+
+    # --- explicit batches ---------------------------------------------------------------
 
     async def batch_associate_default(
-        self,
-        from_type: str,
-        to_type: str,
-        pairs: Iterable[tuple[str | int, str | int]],
+        self, from_type: str, to_type: str, pairs: PairInputs
     ) -> BatchOutcome[Pair, AssociationSpec]:
         """Associate many pairs of records, in requests of at most ``max_batch_size``.
 
@@ -498,92 +714,129 @@ class AssociationsClient:
             HubSpotError: every request failed whole (the first such error),
                 e.g. ``AuthenticationError`` for a refused token.
         """
+        return await self._pairs_batch(DEFAULT_ASSOCIATE, from_type, to_type, pairs)
+
+    async def batch_associate(
+        self, from_type: str, to_type: str, inputs: LabelledInputs
+    ) -> BatchOutcome[Pair, LabelsBetweenObjectPair]:
+        """Associate many pairs, each with its types (``batch/create``), in requests
+        of at most ``max_batch_size``.
+
+        ``inputs`` are ``(from_id, to_id, types)``; the types of a pair given
+        more than once are merged (union, first-seen order).
+
+        Returns:
+            Per distinct ``(from_id, to_id)``, HubSpot's answer for the pair or
+            its error, as for :meth:`batch_associate_default`.
+
+        Raises:
+            ValueError, TypeError: an object type or an input is invalid (nothing is sent).
+            HubSpotError: every request failed whole (the first such error).
+        """
+        return await self._labelled_batch(ASSOCIATE, from_type, to_type, inputs)
+
+    async def batch_archive(
+        self, from_type: str, to_type: str, pairs: PairInputs
+    ) -> BatchOutcome[Pair, None]:
+        """Remove every association between each pair (``batch/archive``; a from
+        id's pairs travel as one input with a ``to`` list).
+
+        Returns per distinct ``(from_id, to_id)`` ``None`` or its error, and
+        raises, as :meth:`batch_associate_default` does.
+        """
+        return await self._pairs_batch(ARCHIVE, from_type, to_type, pairs)
+
+    async def batch_archive_labels(
+        self, from_type: str, to_type: str, inputs: LabelledInputs
+    ) -> BatchOutcome[Pair, None]:
+        """Remove the named types between each pair (``batch/labels/archive``).
+
+        ``inputs`` as for :meth:`batch_associate` (types of a repeated pair merged).
+
+        Returns:
+            Per distinct ``(from_id, to_id)``, ``None`` or its error.
+
+        Raises:
+            ValueError, TypeError: an object type or an input is invalid (nothing is sent).
+            HubSpotError: every request failed whole (the first such error).
+        """
+        return await self._labelled_batch(ARCHIVE_LABELS, from_type, to_type, inputs)
+
+    async def batch_read(
+        self, from_type: str, to_type: str, ids: Iterable[str | int]
+    ) -> BatchOutcome[str, list[MultiAssociatedObjectWithLabel]]:
+        """Every association of each record (``batch/read``, 1,000 records a request,
+        every page of every record followed).
+
+        Returns:
+            Per distinct from id, its associated records (``[]`` for none) or its error.
+
+        Raises:
+            ValueError, TypeError: an object type or an id is invalid (nothing is sent).
+            HubSpotError: every request failed whole (the first such error).
+        """
+        key = self._batch_key(READ, from_type, to_type)
+        unique = check_ids(ids)
+        results, errors = await self._send_batch(key, [(i, None) for i in unique])
+        return BatchOutcome(
+            unique, {k[0]: v for k, v in results.items()}, {k[0]: v for k, v in errors.items()}
+        )
+
+    async def _pairs_batch(
+        self, op: Operation[Pair, R], from_type: str, to_type: str, pairs: PairInputs
+    ) -> BatchOutcome[Pair, R]:
+        key = self._batch_key(op, from_type, to_type)
+        unique = list(dict.fromkeys(check_pairs(pairs)))
+        results, errors = await self._send_batch(key, unique)
+        return BatchOutcome(unique, results, errors)
+
+    async def _labelled_batch(
+        self,
+        op: Operation[Labelled, R],
+        from_type: str,
+        to_type: str,
+        inputs: LabelledInputs,
+    ) -> BatchOutcome[Pair, R]:
+        key = self._batch_key(op, from_type, to_type)
+        merged = check_labelled(inputs)
+        results, errors = await self._send_batch(key, [(*p, t) for p, t in merged.items()])
+        return BatchOutcome(
+            list(merged),
+            {(k[0], k[1]): v for k, v in results.items()},
+            {(k[0], k[1]): v for k, v in errors.items()},
+        )
+
+    def _batch_key(self, op: Operation[Any, Any], from_type: str, to_type: str) -> BatchKey:
         self._check_open()
-        from_type = check_object_type(from_type, "from_type")
-        to_type = check_object_type(to_type, "to_type")
-        unique = list(dict.fromkeys(_check_pairs(pairs)))
-        if not unique:
-            return BatchOutcome([], {}, {})
+        return self._key(op, from_type, to_type)
+
+    async def _send_batch(self, key: BatchKey, inputs: list[I]) -> Answers[I, Any]:
+        """Send an explicit batch through the engine (no coalescing) and report it."""
+        if not inputs:
+            return {}, {}
+        op, from_type, to_type = key
         self._direct_calls += 1
         try:
-            results, errors = await self._sender.send(from_type, to_type, unique)
+            results, errors = await self._sender.send(op, from_type, to_type, inputs)
         except HubSpotError:
-            # Every request failed whole: the pairs failed all the same.
-            self._batch_settled(from_type, to_type, len(unique), 0)
+            # Every request failed whole: the inputs failed all the same.
+            self._batch_settled(key, len(inputs), 0)
             raise
         finally:
             self._direct_call_done()
-        self._batch_settled(from_type, to_type, len(unique), len(results))
-        return BatchOutcome(unique, results, errors)
+        self._batch_settled(key, len(inputs), len(results))
+        return results, errors
 
-    def _batch_settled(self, from_type: str, to_type: str, pairs: int, succeeded: int) -> None:
+    def _batch_settled(self, key: BatchKey, inputs: int, succeeded: int) -> None:
         if self._emit is not None:
             self._emit(
                 BatchSettled(
-                    from_type=from_type,
-                    to_type=to_type,
-                    pairs=pairs,
+                    from_type=key[1],
+                    to_type=key[2],
+                    pairs=inputs,
                     succeeded=succeeded,
-                    failed=pairs - succeeded,
+                    failed=inputs - succeeded,
                     pending=self._coalescer.pending,
+                    operation=key[0].name,
                 )
             )
-
-
-def _check_budget(
-    budget: RedisBudget, tokens: StaticToken | TokenProvider, rate_limit: object
-) -> None:
-    from hubassoc._redis_budget import RedisBudget
-
-    if not isinstance(budget, RedisBudget):
-        raise TypeError(
-            f"shared_budget must be a hubassoc.RedisBudget, not {type(budget).__name__}"
-        )
-    if rate_limit is False:
-        raise ValueError("shared_budget paces requests: it cannot go with rate_limit=False")
-    if budget.key is None and not isinstance(tokens, StaticToken | OAuthTokens):
-        raise ValueError(
-            "a shared budget with a custom token provider needs a key: "
-            "RedisBudget(..., key='my-app') (tokens rotate, so they cannot name the budget)"
-        )
-
-
-def _check_pairs(pairs: Iterable[tuple[str | int, str | int]]) -> list[Pair]:
-    """Validate and normalise every pair; an error names the offending index."""
-    if isinstance(pairs, str | bytes) or not isinstance(pairs, Iterable):
-        raise TypeError(
-            f"pairs must be an iterable of (from_id, to_id), not {type(pairs).__name__}"
-        )
-    checked: list[Pair] = []
-    append = checked.append
-    index = 0
-    try:
-        for index, pair in enumerate(pairs):  # noqa: B007 - index is reported on error
-            if type(pair) is not tuple or len(pair) != 2:
-                if isinstance(pair, str | bytes) or not isinstance(pair, tuple | list):
-                    raise ValueError(f"expected a (from_id, to_id) pair, not {pair!r}")
-                if len(pair) != 2:
-                    raise ValueError(f"expected a (from_id, to_id) pair, not {pair!r}")
-            from_id, to_id = pair
-            # Inline fast path for the common case, plain digit strings that are
-            # canonical and in range; anything else goes through check_record_id.
-            if not (
-                type(from_id) is str
-                and type(to_id) is str
-                and 0 < len(from_id) < 19
-                and 0 < len(to_id) < 19
-                and from_id.isdigit()
-                and to_id.isdigit()
-                and from_id.isascii()
-                and to_id.isascii()
-                and (from_id[0] != "0" or len(from_id) == 1)
-                and (to_id[0] != "0" or len(to_id) == 1)
-            ):
-                from_id = check_record_id(from_id, "from_id")
-                to_id = check_record_id(to_id, "to_id")
-            append((from_id, to_id))
-    except (TypeError, ValueError) as exc:
-        # The per-pair checks name no index (formatting one per pair would
-        # cost more than the check); say which pair it was here.
-        raise type(exc)(f"pairs[{index}]: {exc}") from None
-    return checked

@@ -1,24 +1,28 @@
-"""Coalescing single awaited associations into ``batch/associate/default`` calls.
+"""Coalescing single awaits of every batch operation into batch requests.
 
-Each :meth:`Coalescer.enqueue` adds one pair to the open batch of its
-``(from_type, to_type)`` and awaits a future of its own. A batch becomes due
-when it holds ``max_batch_size`` distinct pairs or when its oldest pair has
-waited ``linger`` seconds; due batches leave in order as soon as one of the
-``max_concurrency`` request slots is free, and a due batch keeps filling
-while it waits for a slot. Identical pairs waiting together are sent once and
-answer every caller.
+Each :meth:`Coalescer.enqueue` adds one input to the open batch of its
+``(operation, from_type, to_type)`` and awaits a future of its own. A batch
+becomes due when it holds as many distinct inputs as one request of its
+operation carries, or when its oldest input has waited ``linger`` seconds;
+due batches leave in order as soon as one of the ``max_concurrency`` request
+slots (one limit across every operation) is free, and a due batch keeps
+filling while it waits for a slot. Identical inputs waiting together are sent
+once and answer every caller (each with its own copy of a mutable result).
 
 * Flow control: at most ``max_pending`` callers are admitted into batches at
   once; later ones wait, in order, in an overflow queue (holding nothing but
-  their pair and their future) and are admitted as answers free room.
-* Cancellation: a caller that is cancelled loses only its own wait; its pair
+  their input and their future) and are admitted as answers free room.
+* Order: once more than one operation is in use, writes on one pair leave in
+  the order submitted and reads wait for their record's earlier writes
+  (:mod:`hubassoc._ordering`); until then nothing is checked.
+* Cancellation: a caller that is cancelled loses only its own wait; its input
   still goes out with the batch, and resolving a batch skips futures that are
   already done, so no neighbour is disturbed and no "exception was never
   retrieved" warning can appear.
 * Errors: each caller gets its own instance of its error (a copy where one
   error answers many callers), so tracebacks never pile up on a shared
   object and no caller can change another's error.
-* A DAILY 429 fails every waiting pair at once, and every later enqueue
+* A DAILY 429 fails every waiting input at once, and every later enqueue
   (the pacer says so: it is the one owner of the daily stop).
 * :meth:`Coalescer.aclose` stops intake, sends everything pending regardless
   of linger, and waits until every caller has its answer; :meth:`Coalescer.abort`
@@ -32,14 +36,22 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Protocol
+from collections.abc import Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hubassoc._default_batches import DefaultBatchSender, Pair
 from hubassoc._errors import ClientClosedError, DailyLimitError, HubSpotError, fresh_copy
 from hubassoc._events import BatchSettled, Emitter
-from hubassoc._models import AssociationSpec
+from hubassoc._operations import Operation
+from hubassoc._ordering import PairOrder
 
-__all__ = ["Coalescer", "DailyStop"]
+if TYPE_CHECKING:
+    from hubassoc._ordering import _Entry
+    from hubassoc._sender import BatchSender
+
+__all__ = ["BatchKey", "Coalescer", "DailyStop"]
+
+#: Where an input is batched: ``(operation, from_type, to_type)``.
+BatchKey = tuple[Operation[Any, Any], str, str]
 
 
 class DailyStop(Protocol):
@@ -48,23 +60,48 @@ class DailyStop(Protocol):
     daily_error: DailyLimitError | None
 
 
-_Waiters = asyncio.Future[AssociationSpec] | list[asyncio.Future[AssociationSpec]]
+_Waiters = asyncio.Future[Any] | list[asyncio.Future[Any]]
+_MISSING: Any = object()
+#: ``Coalescer._kind`` once more than one operation was used.
+_MIXED: Any = object()
 
 
 class _Batch:
-    """An open or due batch of one ``(from_type, to_type)``."""
+    """An open or due batch of one ``(operation, from_type, to_type)``."""
 
-    __slots__ = ("callers", "from_type", "queued", "size", "timer", "to_type", "waiters")
+    __slots__ = (
+        "callers",
+        "followers",
+        "from_type",
+        "holds",
+        "key",
+        "op",
+        "open",
+        "ordered",
+        "queued",
+        "size",
+        "timer",
+        "to_type",
+        "waiters",
+    )
 
-    def __init__(self, from_type: str, to_type: str, size: int) -> None:
-        self.from_type = from_type
-        self.to_type = to_type
-        self.size = size  # pairs that make it full
-        # pair -> its caller's future, or the list of futures of identical pairs
-        self.waiters: dict[Pair, _Waiters] = {}
+    def __init__(self, key: BatchKey, size: int) -> None:
+        self.key = key
+        self.op, self.from_type, self.to_type = key
+        self.size = size  # inputs that make it full
+        # input -> its caller's future, or the list of futures of identical inputs
+        self.waiters: dict[Hashable, _Waiters] = {}
         self.callers = 0
         self.timer: asyncio.TimerHandle | None = None
         self.queued = False
+        self.open = True  # still takes inputs
+        # Order between operations (hubassoc._ordering), once several are in use:
+        #: what it waits for before it settles (its answer, and batches indexed before it),
+        self.holds = 1
+        #: what waits for it to settle (held inputs, batches indexed after it),
+        self.followers: list[_Entry | _Batch] = []
+        #: and whether its writes are in the order's dict.
+        self.ordered = False
 
 
 class Coalescer:
@@ -74,9 +111,12 @@ class Coalescer:
         "_admitted",
         "_closing",
         "_emit",
+        "_flying",
         "_in_flight",
+        "_kind",
         "_loop",
         "_open",
+        "_order",
         "_overflow",
         "_pacer",
         "_ready",
@@ -89,7 +129,7 @@ class Coalescer:
 
     def __init__(
         self,
-        sender: DefaultBatchSender,
+        sender: BatchSender,
         pacer: DailyStop,
         *,
         linger: float,
@@ -105,24 +145,29 @@ class Coalescer:
         # than it lets through keeps due batches filling while they wait.
         self.max_concurrency = sender.max_concurrency
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._open: dict[tuple[str, str], _Batch] = {}
+        self._open: dict[BatchKey, _Batch] = {}
         self._ready: deque[_Batch] = deque()
+        self._flying: dict[_Batch, None] = {}  # in flight, in dispatch order
         self._in_flight = 0
         self._admitted = 0
-        # Callers beyond max_pending, in arrival order: (key, pair, their future).
-        self._overflow: deque[tuple[tuple[str, str], Pair, asyncio.Future[AssociationSpec]]] = (
-            deque()
-        )
+        # Callers beyond max_pending, in arrival order: (key, input, their future).
+        self._overflow: deque[tuple[BatchKey, Hashable, asyncio.Future[Any]]] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        # The one operation used so far (None before any, _MIXED after a second),
+        # and the order kept between operations once there are several.
+        self._kind: Any = None
+        self._order: PairOrder | None = None
 
     def __repr__(self) -> str:
-        open_pairs = sum(len(b.waiters) for b in self._open.values())
+        open_inputs = sum(len(b.waiters) for b in self._open.values())
+        order = f" {self._order!r}" if self._order is not None else ""
         return (
-            f"<Coalescer open_batches={len(self._open)} open_pairs={open_pairs} "
+            f"<Coalescer open_batches={len(self._open)} open_inputs={open_inputs} "
             f"ready={len(self._ready)} in_flight={self._in_flight}/{self.max_concurrency} "
             f"admitted={self._admitted}/{self.max_pending} "
-            f"waiting_for_room={len(self._overflow)}{' closing' if self._closing else ''}>"
+            f"waiting_for_room={len(self._overflow)}{order}"
+            f"{' closing' if self._closing else ''}>"
         )
 
     @property
@@ -130,13 +175,13 @@ class Coalescer:
         """Callers admitted and not yet answered."""
         return self._admitted
 
-    def enqueue(self, key: tuple[str, str], pair: Pair) -> asyncio.Future[AssociationSpec]:
-        """Add ``pair`` to its batch, or to the overflow queue; return its caller's future.
+    def enqueue(self, key: BatchKey, item: Hashable) -> asyncio.Future[Any]:
+        """Add ``item`` to its batch, or to the overflow queue; return its caller's future.
 
-        The hot path of :meth:`AssociationsClient.associate_default`: no
-        coroutine of its own, so a caller pays for one await, not two. A
-        caller beyond ``max_pending`` waits on the same future: room is
-        granted to it, in order, without waking it.
+        The hot path of every coalesced call: no coroutine of its own, so a
+        caller pays for one await, not two. A caller beyond ``max_pending``
+        waits on the same future: room is granted to it, in order, without
+        waking it.
 
         Raises:
             ClientClosedError: the client is closing or closed.
@@ -150,44 +195,63 @@ class Coalescer:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        future: asyncio.Future[AssociationSpec] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
+        if key[0] is not self._kind:
+            self._new_kind(key[0])
         if self._admitted >= self.max_pending or self._overflow:
-            self._overflow.append((key, pair, future))
+            self._overflow.append((key, item, future))
         else:
             self._admitted += 1
-            self._add(key, pair, future)
+            if self._order is None:
+                self._add(key, item, future)
+            else:
+                self._order.admit(key, item, future)
         return future
 
-    def _add(
-        self, key: tuple[str, str], pair: Pair, future: asyncio.Future[AssociationSpec]
-    ) -> None:
-        """Put an admitted caller's pair into the open batch of its type pair."""
-        loop = self._loop
-        assert loop is not None
+    def _new_kind(self, op: Operation[Any, Any]) -> None:
+        """The first operation, or a second one: from then on, keep order."""
+        if self._kind is None:
+            self._kind = op
+        elif self._kind is not _MIXED:
+            self._kind = _MIXED
+            self._order = PairOrder(self._add)
+            # What is already on its way was sent before order was kept.
+            self._order.index(dict.fromkeys([*self._flying, *self._ready, *self._open.values()]))
+
+    def _add(self, key: BatchKey, item: Hashable, future: asyncio.Future[Any]) -> _Batch:
+        """Put an admitted caller's input into the open batch of its key."""
         batch = self._open.get(key)
         if batch is None:
-            batch = self._open[key] = _Batch(key[0], key[1], self._sender.max_batch_size)
+            loop = self._loop
+            assert loop is not None
+            batch = self._open[key] = _Batch(key, self._sender.size_for(key[0]))
             batch.timer = loop.call_at(loop.time() + self.linger, self._make_due, batch)
         waiters = batch.waiters
-        existing = waiters.get(pair)
+        existing = waiters.get(item)
         if existing is None:
-            waiters[pair] = future
+            waiters[item] = future
+            batch.callers += 1
             if len(waiters) >= batch.size:
                 self._make_due(batch, full=True)
-        elif isinstance(existing, list):
+            return batch
+        if isinstance(existing, list):
             existing.append(future)
         else:
-            waiters[pair] = [existing, future]
+            waiters[item] = [existing, future]
         batch.callers += 1
+        return batch
 
     def _grant_room(self) -> None:
         """Admit callers from the overflow queue while there is room."""
         overflow = self._overflow
         while overflow and self._admitted < self.max_pending:
-            key, pair, future = overflow.popleft()
+            key, item, future = overflow.popleft()
             if not future.done():  # (done: cancelled while it waited)
                 self._admitted += 1
-                self._add(key, pair, future)
+                if self._order is None:
+                    self._add(key, item, future)
+                else:
+                    self._order.admit(key, item, future)
 
     def _make_due(self, batch: _Batch, full: bool = False) -> None:
         """Let ``batch`` leave at the next free slot (it keeps filling until then)."""
@@ -199,10 +263,11 @@ class Coalescer:
             self._dispatch()
 
     def _detach(self, batch: _Batch) -> None:
-        """Close ``batch`` to new pairs."""
-        key = (batch.from_type, batch.to_type)
-        if self._open.get(key) is batch:
-            del self._open[key]
+        """Close ``batch`` to new inputs."""
+        if batch.open:
+            batch.open = False
+            if self._open.get(batch.key) is batch:
+                del self._open[batch.key]
         if batch.timer is not None:
             batch.timer.cancel()
             batch.timer = None
@@ -215,15 +280,17 @@ class Coalescer:
             batch = ready.popleft()
             self._detach(batch)
             self._in_flight += 1
+            self._flying[batch] = None
             task = loop.create_task(self._run(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, batch: _Batch) -> None:
         try:
-            pairs = list(batch.waiters)
             try:
-                results, errors = await self._sender.send(batch.from_type, batch.to_type, pairs)
+                results, errors = await self._sender.send(
+                    batch.op, batch.from_type, batch.to_type, list(batch.waiters)
+                )
             except BaseException as exc:
                 _fail(batch, exc)
                 if self._emit is not None:
@@ -235,56 +302,61 @@ class Coalescer:
                 return
             if self._emit is not None:
                 self._settled(batch, len(results))
-            for pair, waiting in batch.waiters.items():
-                result = results.get(pair)
-                if result is not None:
+            share = batch.op.share
+            for item, waiting in batch.waiters.items():
+                result = results.get(item, _MISSING)
+                if result is not _MISSING:
                     if isinstance(waiting, list):
-                        _resolve(waiting, result, None)
+                        _resolve(waiting, result, None, share)
                     elif not waiting.done():  # (done: its caller was cancelled)
                         waiting.set_result(result)
                 else:
-                    error = errors[pair]
+                    error = errors[item]
                     _resolve(waiting, None, error)
                     if isinstance(error, DailyLimitError):
                         self._fail_everything(error)
         finally:
             self._in_flight -= 1
+            del self._flying[batch]
             self._admitted -= batch.callers
+            if self._order is not None:
+                self._order.settled(batch)
             self._grant_room()
             self._dispatch()
 
     def _settled(self, batch: _Batch, succeeded: int) -> None:
         assert self._emit is not None
-        pairs = len(batch.waiters)
+        inputs = len(batch.waiters)
         self._emit(
             BatchSettled(
                 from_type=batch.from_type,
                 to_type=batch.to_type,
-                pairs=pairs,
+                pairs=inputs,
                 succeeded=succeeded,
-                failed=pairs - succeeded,
+                failed=inputs - succeeded,
                 pending=self._admitted - batch.callers + len(self._overflow),
+                operation=batch.op.name,
             )
         )
 
     def abort(self) -> None:
-        """Close now: fail every caller whose pair never left with
+        """Close now: fail every caller whose input never left with
         :class:`ClientClosedError`, and cancel the batches in flight (their
         callers get a :class:`ClientClosedError` saying HubSpot may have acted)."""
         self._closing = True
-        self._fail_everything(
-            ClientClosedError("the client was closed before this association was sent")
-        )
+        self._fail_everything(ClientClosedError("the client was closed before this call was sent"))
         for task in self._tasks:
             task.cancel()
 
     def _fail_everything(self, error: HubSpotError) -> None:
-        """Answer every pair that has not left with ``error``, without sending it
+        """Answer every input that has not left with ``error``, without sending it
         (after a DAILY 429, or when closing)."""
+        if self._order is not None:
+            self._admitted -= self._order.fail_held(error)
         # A due batch may also still be open: take each batch once.
-        batches = {id(b): b for b in (*self._ready, *self._open.values())}
+        batches = dict.fromkeys([*self._ready, *self._open.values()])
         self._ready.clear()
-        for batch in batches.values():
+        for batch in batches:
             self._detach(batch)
             _fail(batch, error)
             self._admitted -= batch.callers
@@ -302,8 +374,9 @@ class Coalescer:
         for batch in list(self._open.values()):
             self._make_due(batch, full=True)
         while self._admitted or self._overflow or self._tasks:
-            # Callers still waiting for room get it as batches finish; new
-            # batches they open are flushed on the next pass.
+            # Callers still waiting for room (or for earlier writes of their
+            # pair) get it as batches finish; new batches they open are
+            # flushed on the next pass.
             self._grant_room()
             for batch in list(self._open.values()):
                 self._make_due(batch, full=True)
@@ -313,17 +386,26 @@ class Coalescer:
                 await asyncio.sleep(0)
 
 
-def _resolve(waiting: _Waiters, result: AssociationSpec | None, error: HubSpotError | None) -> None:
-    futures = waiting if isinstance(waiting, list) else (waiting,)
+def _resolve(
+    waiting: _Waiters,
+    result: Any,
+    error: HubSpotError | None,
+    share: Callable[[Any], Any] | None = None,
+) -> None:
+    futures: Iterable[asyncio.Future[Any]] = waiting if isinstance(waiting, list) else (waiting,)
+    first = True
     for future in futures:
         if future.done():  # its caller was cancelled
             continue
-        if error is None:
-            future.set_result(result)  # type: ignore[arg-type]
-        else:
+        if error is not None:
             # Each caller its own instance: a shared one would pile up
             # tracebacks and let callers change each other's error.
             future.set_exception(fresh_copy(error))
+        elif first or share is None:
+            future.set_result(result)
+            first = False
+        else:
+            future.set_result(share(result))  # each caller its own (mutable) result
 
 
 def _fail(batch: _Batch, error: BaseException) -> None:
@@ -332,8 +414,7 @@ def _fail(batch: _Batch, error: BaseException) -> None:
         # callers still get a HubSpotError, and the cause when there is one.
         if isinstance(error, asyncio.CancelledError):
             error = ClientClosedError(
-                "the client was closed before this association was answered; "
-                "HubSpot may have acted on it"
+                "the client was closed before this call was answered; HubSpot may have acted on it"
             )
         else:
             unexpected = HubSpotError(f"the batch failed unexpectedly: {type(error).__name__}")

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
+from hubassoc._calls import CallGroup
 from hubassoc._errors import HubSpotError
 from hubassoc._models import (
     CONFIGURATION_BATCH_DECODER,
@@ -29,9 +30,6 @@ from hubassoc._models import (
     decode,
 )
 from hubassoc._outcome import BatchOutcome, attribute, item_error
-from hubassoc._redaction import Redactor
-from hubassoc._routes import Routes
-from hubassoc._transport import RequestFunction
 from hubassoc._validation import check_object_type
 
 __all__ = ["ConfigurationKey", "Configurations"]
@@ -86,23 +84,10 @@ def _key_sides(key: ConfigurationKey) -> tuple[str, str | None]:
     return str(key[1]), None
 
 
-class Configurations:
-    """The limit-configuration calls of one :class:`~hubassoc.AssociationsClient`.
+class Configurations(CallGroup):
+    """The limit-configuration calls of one :class:`~hubassoc.AssociationsClient`."""
 
-    Built by the client with what it needs: the client's request function
-    (pacing, retries, lifecycle), the routes of its API version, and the
-    redactor that keeps secrets out of per-input errors.
-    """
-
-    __slots__ = ("_redactor", "_request", "_routes")
-
-    def __init__(self, request: RequestFunction, routes: Routes, redactor: Redactor) -> None:
-        self._request = request
-        self._routes = routes
-        self._redactor = redactor
-
-    def __repr__(self) -> str:
-        return f"<Configurations api_version={self._routes.api_version!r}>"
+    __slots__ = ()
 
     def _outcome(
         self,

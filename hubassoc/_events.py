@@ -147,22 +147,27 @@ class ItemsFailed(_Event, frozen=True):
         category: HubSpot's error category (``OBJECT_NOT_FOUND``, ...), or
             ``"UNKNOWN"`` where it sent none.
         count: how many inputs failed with that category.
+        operation: the batch operation (``"associate_default"``, ``"associate"``,
+            ``"archive"``, ``"archive_labels"``, ``"read"``).
     """
 
     route: str
     category: str
     count: int
+    operation: str = "associate_default"
 
 
 class BatchSettled(_Event, frozen=True):
-    """A batch of default associations has an answer for every pair.
+    """A batch (coalesced or explicit) has an answer for every input.
 
     Attributes:
         from_type, to_type: the object types (never record ids).
-        pairs: distinct pairs in the batch.
-        succeeded: pairs associated.
-        failed: pairs that failed (per input or with the whole request).
+        pairs: distinct inputs in the batch (pairs, or records for reads).
+        succeeded: inputs that succeeded.
+        failed: inputs that failed (per input or with the whole request).
         pending: coalesced calls still waiting for an answer after this one.
+        operation: the batch operation (``"associate_default"``, ``"associate"``,
+            ``"archive"``, ``"archive_labels"``, ``"read"``).
     """
 
     from_type: str
@@ -171,6 +176,7 @@ class BatchSettled(_Event, frozen=True):
     succeeded: int
     failed: int
     pending: int = 0
+    operation: str = "associate_default"
 
 
 class DailyLimitReached(_Event, frozen=True):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta, field
@@ -27,6 +27,7 @@ __all__ = [
     "AssociationLimitConfiguration",
     "AssociationSpec",
     "AssociationSpecKey",
+    "AssociationSpecWithLabel",
     "BatchResponse",
     "ConfigurationInput",
     "ConfigurationUpdateResult",
@@ -34,6 +35,9 @@ __all__ = [
     "DefaultAssociationInput",
     "Error",
     "ErrorDetail",
+    "HighUsageReport",
+    "LabelsBetweenObjectPair",
+    "MultiAssociatedObjectWithLabel",
     "PublicObjectId",
     "RateLimitErrorBody",
     "StandardError",
@@ -239,6 +243,156 @@ class BatchRequest(_Wire, Generic[T], frozen=True):
     inputs: list[T]
 
 
+# --- labelled associations, reads and label definitions ----------------------------
+
+
+def _decimal(value: int | str) -> str:
+    """A record id as hubassoc spells it everywhere: a decimal string.
+
+    HubSpot's specs say ``toObjectId`` is a string; HubSpot sends an int64
+    number in places (the v4 read and create answers). Both come out as ``str``.
+    """
+    return value if type(value) is str else str(value)
+
+
+class AssociationSpecWithLabel(_Wire, frozen=True):
+    """One association type as HubSpot reports it: in reads and label definitions.
+
+    ``label`` is ``None`` for an unlabelled type (the default one, say).
+    :attr:`spec` gives the :class:`AssociationSpec` to pass back as input.
+    """
+
+    category: str
+    type_id: int
+    label: str | None = None
+
+    @property
+    def spec(self) -> AssociationSpec:
+        """This type as an input: ``AssociationSpec(category, type_id)``."""
+        return AssociationSpec(association_category=self.category, association_type_id=self.type_id)
+
+
+class MultiAssociatedObjectWithLabel(_Wire, frozen=True):
+    """One associated record in a read: its id and every type between the two records."""
+
+    # The wire gives an int64 number or a string; the field is always a str
+    # once decoded. Declared ``str`` to type checkers, ``int | str`` to msgspec.
+    if TYPE_CHECKING:
+        to_object_id: str
+    else:
+        to_object_id: int | str
+    association_types: list[AssociationSpecWithLabel]
+
+    def __post_init__(self) -> None:
+        value = self.to_object_id
+        if type(value) is not str:
+            force_setattr(self, "to_object_id", _decimal(value))
+
+
+class LabelsBetweenObjectPair(_Wire, frozen=True):
+    """The result of a labelled create (batch or ``PUT``): the pair and its labels.
+
+    Object type ids are HubSpot's (``"0-1"``); record ids are decimal strings.
+    """
+
+    from_object_type_id: str
+    if TYPE_CHECKING:
+        from_object_id: str
+    else:
+        from_object_id: int | str
+    to_object_type_id: str
+    if TYPE_CHECKING:
+        to_object_id: str
+    else:
+        to_object_id: int | str
+    labels: list[str] = []
+
+    def __post_init__(self) -> None:
+        for name in ("from_object_id", "to_object_id"):
+            value = getattr(self, name)
+            if type(value) is not str:
+                force_setattr(self, name, _decimal(value))
+
+
+class HighUsageReport(_Wire, frozen=True):
+    """HubSpot's acknowledgement of a high-usage report request (emailed to the user)."""
+
+    user_id: int
+    user_email: str
+    enqueue_time: datetime
+
+    def __post_init__(self) -> None:
+        aware = _aware(self.enqueue_time)
+        if aware is not self.enqueue_time:
+            force_setattr(self, "enqueue_time", aware)
+
+
+class NextPage(_Wire, frozen=True):
+    """Where the next page starts: ask again with ``after``."""
+
+    after: str
+    link: str | None = None
+
+
+class Paging(_Wire, frozen=True):
+    """A page's paging block; no ``next`` means it was the last page."""
+
+    next: NextPage | None = None
+
+
+class PublicAssociationMultiWithLabel(_Wire, frozen=True):
+    """One input's answer in ``batch/read``: a page of its associated records."""
+
+    from_: PublicObjectId = field(name="from")
+    to: list[MultiAssociatedObjectWithLabel]
+    paging: Paging | None = None
+
+
+class AssociationPage(_Wire, frozen=True):
+    """One page of a record's associations, from the per-record ``GET``."""
+
+    results: list[MultiAssociatedObjectWithLabel]
+    paging: Paging | None = None
+
+
+class PublicAssociationMultiPost(_Wire, frozen=True):
+    """One input of ``batch/create`` and ``batch/labels/archive``: a pair and its types."""
+
+    from_: PublicObjectId = field(name="from")
+    to: PublicObjectId
+    types: list[AssociationSpec]
+
+
+class PublicAssociationMultiArchive(_Wire, frozen=True):
+    """One input of ``batch/archive``: a record and the records to dissociate it from."""
+
+    from_: PublicObjectId = field(name="from")
+    to: list[PublicObjectId]
+
+
+class PublicFetchAssociationsBatchRequest(_Wire, frozen=True):
+    """One input of ``batch/read``: a record id and, past the first page, its cursor."""
+
+    id: str
+    after: str | None = None
+
+
+class PublicAssociationDefinitionCreateRequest(_Wire, frozen=True):
+    """The body of a label definition create."""
+
+    label: str
+    name: str
+    inverse_label: str | None = None
+
+
+class PublicAssociationDefinitionUpdateRequest(_Wire, frozen=True):
+    """The body of a label definition update."""
+
+    association_type_id: int
+    label: str
+    inverse_label: str | None = None
+
+
 # --- decoding -------------------------------------------------------------------------
 
 DefaultAssociationBatch = BatchResponse[DefaultAssociation]
@@ -246,6 +400,9 @@ ConfigurationBatch = BatchResponse[AssociationLimitConfiguration]
 ConfigurationUpdateBatch = BatchResponse[ConfigurationUpdateResult]
 PurgeBatch = BatchResponse[Any]
 ConfigurationCollection = CollectionResponse[AssociationLimitConfiguration]
+LabelsBetweenObjectPairBatch = BatchResponse[LabelsBetweenObjectPair]
+AssociationReadBatch = BatchResponse[PublicAssociationMultiWithLabel]
+LabelCollection = CollectionResponse[AssociationSpecWithLabel]
 
 # Built once and shared: building a decoder compiles its type.
 DEFAULT_ASSOCIATION_BATCH_DECODER = msgspec.json.Decoder(DefaultAssociationBatch)
@@ -253,6 +410,14 @@ CONFIGURATION_BATCH_DECODER = msgspec.json.Decoder(ConfigurationBatch)
 CONFIGURATION_UPDATE_BATCH_DECODER = msgspec.json.Decoder(ConfigurationUpdateBatch)
 PURGE_BATCH_DECODER = msgspec.json.Decoder(PurgeBatch)
 CONFIGURATION_COLLECTION_DECODER = msgspec.json.Decoder(ConfigurationCollection)
+LABELS_BETWEEN_BATCH_DECODER = msgspec.json.Decoder(LabelsBetweenObjectPairBatch)
+LABELS_BETWEEN_DECODER = msgspec.json.Decoder(LabelsBetweenObjectPair)
+ASSOCIATION_READ_BATCH_DECODER = msgspec.json.Decoder(AssociationReadBatch)
+ASSOCIATION_PAGE_DECODER = msgspec.json.Decoder(AssociationPage)
+LABEL_COLLECTION_DECODER = msgspec.json.Decoder(LabelCollection)
+HIGH_USAGE_REPORT_DECODER = msgspec.json.Decoder(HighUsageReport)
+#: Answers whose results carry nothing (archives on date versions): only errors count.
+VOID_BATCH_DECODER = PURGE_BATCH_DECODER
 ERROR_DECODER = msgspec.json.Decoder(Error)
 RATE_LIMIT_DECODER = msgspec.json.Decoder(RateLimitErrorBody)
 

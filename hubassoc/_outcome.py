@@ -132,12 +132,16 @@ def attribute(
     *,
     sides: Callable[[K], tuple[str, str | None]],
     correlation_id: str | None = None,
+    absent: Callable[[], R] | None = None,
 ) -> tuple[dict[K, R], dict[K, HubSpotError]]:
     """Give every input its result or its error.
 
     ``results`` holds the answer's results keyed like ``inputs``; ``sides``
     tells the ids an input is known by, ``(from_side, to_side)`` (the to side
-    may be ``None``).
+    may be ``None``). ``absent`` makes the result of an input that no result
+    and no error speaks of, where the answer means success by silence (an
+    archive's empty answer, a read of a record without associations);
+    without it such an input gets a ``MISSING_RESULT`` error.
     """
     if not errors:
         try:
@@ -172,7 +176,9 @@ def attribute(
         else:
             # An error that names other inputs is theirs; only one that names
             # nobody can be this input's.
-            if anonymous is None:
+            if anonymous is None and absent is not None:
+                succeeded[key] = absent()
+            elif anonymous is None:
                 failed[key] = BatchItemError(
                     "HubSpot answered the batch without a result or an error for this input",
                     input=key,

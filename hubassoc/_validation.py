@@ -12,14 +12,18 @@ so the common case (a plain digit string) is a couple of string methods.
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, get_args
 from urllib.parse import quote
+
+from hubassoc._models import AssociationCategory, AssociationSpec
 
 __all__ = [
     "INT64_MAX",
     "check_api_version",
     "check_object_type",
     "check_record_id",
+    "check_types",
     "path_segment",
 ]
 
@@ -108,3 +112,62 @@ def check_api_version(value: object) -> str:
 def path_segment(value: str) -> str:
     """Percent-encode one path segment (every reserved character, ``/`` included)."""
     return quote(value, safe="")
+
+
+_CATEGORIES: Final = frozenset(get_args(AssociationCategory))
+_INT32_MAX: Final = 2**31 - 1
+# Association types already accepted: a service uses a handful, so checking
+# them once each keeps the per-call cost of ``associate`` to a set lookup.
+_ACCEPTED_SPECS: set[AssociationSpec] = set()
+
+
+def _check_spec(value: object, argument: str) -> AssociationSpec:
+    # ``True == 1`` and hashes alike: only a true int type id may hit the cache.
+    if (
+        type(value) is AssociationSpec
+        and type(value.association_type_id) is int
+        and type(value.association_category) is str
+        and value in _ACCEPTED_SPECS
+    ):
+        return value
+    if not isinstance(value, AssociationSpec):
+        hint = " (use its .spec)" if hasattr(value, "spec") else ""
+        raise TypeError(
+            f"{argument} must be an AssociationSpec, not {type(value).__name__}{hint}: {value!r}"
+        )
+    category, type_id = value.association_category, value.association_type_id
+    if not isinstance(category, str) or category not in _CATEGORIES:
+        raise ValueError(
+            f"{argument}.association_category {category!r} is not one of {sorted(_CATEGORIES)}"
+        )
+    if type(type_id) is not int or not 0 <= type_id <= _INT32_MAX:
+        raise ValueError(
+            f"{argument}.association_type_id {type_id!r} is not an int from 0 to 2**31-1"
+        )
+    if len(_ACCEPTED_SPECS) < _ACCEPTED_TYPES_MAX:
+        _ACCEPTED_SPECS.add(value)
+    return value
+
+
+def check_types(value: object, argument: str = "types") -> tuple[AssociationSpec, ...]:
+    """Return the association types of a call: one ``AssociationSpec`` or a sequence of them.
+
+    Duplicates are dropped, first-seen order kept, so the result is what goes
+    on the wire.
+
+    Raises:
+        TypeError: ``value`` is neither an ``AssociationSpec`` nor a sequence
+            (``str`` and ``bytes`` excluded), or an item is not an ``AssociationSpec``.
+        ValueError: the sequence is empty, or a category or type id is invalid.
+    """
+    if isinstance(value, AssociationSpec):
+        return (_check_spec(value, argument),)
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(
+            f"{argument} must be an AssociationSpec or a sequence of them, "
+            f"not {type(value).__name__}: {value!r}"
+        )
+    if not value:
+        raise ValueError(f"{argument} is empty: give at least one AssociationSpec")
+    checked = [_check_spec(item, f"{argument}[{index}]") for index, item in enumerate(value)]
+    return tuple(dict.fromkeys(checked))

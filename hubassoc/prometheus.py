@@ -91,6 +91,9 @@ _KNOWN_CATEGORIES = frozenset(
     }
 )
 _KNOWN_POLICIES = frozenset({"TEN_SECONDLY_ROLLING", "SECONDLY", "DAILY", "UNKNOWN"})
+_KNOWN_OPERATIONS = frozenset(
+    {"associate_default", "associate", "archive", "archive_labels", "read"}
+)
 #: HubSpot answers in tens of milliseconds to a few seconds; a timeout is 30 s.
 _DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: A pacer hold lasts up to a window (10 s) or a 429 pause.
@@ -155,16 +158,17 @@ class _Metrics:
         )
         self.pairs = Counter(
             "pairs",
-            "Default-association pairs settled, by object types and outcome "
-            '("succeeded", "failed").',
-            ("from_type", "to_type", "outcome"),
+            "Batch inputs settled (pairs, or records read), by object types, outcome "
+            '("succeeded", "failed") and operation ("associate_default", "associate", '
+            '"archive", "archive_labels", "read").',
+            ("from_type", "to_type", "outcome", "operation"),
             namespace=ns,
             registry=registry,
         )
         self.items_failed = Counter(
             "items_failed",
-            "Inputs HubSpot failed within answered batches, by error category.",
-            ("category",),
+            "Inputs HubSpot failed within answered batches, by error category and operation.",
+            ("category", "operation"),
             namespace=ns,
             registry=registry,
         )
@@ -243,6 +247,7 @@ class _Metrics:
         )
         self.categories = _BoundedLabel(_KNOWN_CATEGORIES, MAX_LABEL_VALUES)
         self.policies = _BoundedLabel(_KNOWN_POLICIES, MAX_LABEL_VALUES)
+        self.operations = _BoundedLabel(_KNOWN_OPERATIONS, MAX_LABEL_VALUES)
         # Object types are the caller's, not HubSpot's, but bounded all the same.
         self.object_types = _BoundedLabel((), 4 * MAX_LABEL_VALUES, _OBJECT_TYPE)
         # Labelled children by label values: ``labels()`` costs more than the increment.
@@ -356,15 +361,17 @@ class PrometheusMetrics:
 
     def _items_failed(self, event: ItemsFailed) -> None:
         m = self._metrics
-        self._child(m.items_failed, m.categories(event.category)).inc(event.count)
+        category = m.categories(event.category)
+        self._child(m.items_failed, category, m.operations(event.operation)).inc(event.count)
 
     def _batch_settled(self, event: BatchSettled) -> None:
         m = self._metrics
         from_type, to_type = m.object_types(event.from_type), m.object_types(event.to_type)
+        operation = m.operations(event.operation)
         if event.succeeded:
-            self._child(m.pairs, from_type, to_type, "succeeded").inc(event.succeeded)
+            self._child(m.pairs, from_type, to_type, "succeeded", operation).inc(event.succeeded)
         if event.failed:
-            self._child(m.pairs, from_type, to_type, "failed").inc(event.failed)
+            self._child(m.pairs, from_type, to_type, "failed", operation).inc(event.failed)
         m.pending.set(event.pending)
 
     def _daily_limit_reached(self, event: DailyLimitReached) -> None:

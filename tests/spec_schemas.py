@@ -33,9 +33,15 @@ SPEC_NAMES = tuple(
     for version in ("v4", "2026-03", "2026-09")
 )
 
-# The official SDK calls the limit configurations under /crm/v4/associations/...,
-# a legacy alias of the schema spec's /crm/associations/v4/... paths.
-_ALIASES = (("/crm/v4/associations/definitions/", "/crm/associations/v4/definitions/"),)
+# The official SDK calls the limit configurations and the labels under
+# /crm/v4/associations/..., legacy aliases of the schema spec's /crm/associations/v4/...
+_ALIASES = (
+    (re.compile(r"/crm/v4/associations/(definitions/.*)"), r"/crm/associations/v4/\1"),
+    (
+        re.compile(r"/crm/v4/associations/([^/]+/[^/]+/labels(?:/[^/]+)?)"),
+        r"/crm/associations/v4/\1",
+    ),
+)
 
 _FORMATS = jsonschema.FormatChecker(formats=())
 
@@ -115,8 +121,7 @@ class SpecBook:
         """The operation a concrete request belongs to (the most literal match)."""
         path = path.split("?", 1)[0]
         for legacy, current in _ALIASES:
-            if path.startswith(legacy):
-                path = current + path[len(legacy) :]
+            path = legacy.sub(current, path) if legacy.fullmatch(path) else path
         matches = [
             op
             for op in self._operations

@@ -18,6 +18,7 @@ from hubassoc import (
     ConfigurationInput,
     DailyLimitError,
     DecodingError,
+    DefaultAssociation,
     HubSpotError,
     InvalidRequestError,
     RateLimitError,
@@ -38,11 +39,10 @@ VERSIONS = ["v4", "2026-03", "2026-09"]
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_put_default(sandbox: Sandbox, make_client: ClientFactory, version: str) -> None:
     client = make_client(api_version=version)
-    answer = await client.put_default("contacts", "11", "companies", 22)
-    (result,) = answer.results
+    result = await client.put_default("contacts", "11", "companies", 22)
+    assert isinstance(result, DefaultAssociation)
     assert (result.from_.id, result.to.id) == ("11", "22")
     assert result.association_spec.association_type_id == 279
-    assert answer.status == "COMPLETE"
     assert sandbox.has_association("contacts", "companies", "11", "22")
 
 
@@ -478,6 +478,7 @@ def test_the_public_surface() -> None:
             "AssociationLimitConfiguration",
             "AssociationSpec",
             "AssociationSpecKey",
+            "AssociationSpecWithLabel",
             "AssociationsClient",
             "AuthenticationError",
             "BatchItemError",
@@ -492,8 +493,12 @@ def test_the_public_surface() -> None:
             "DecodingError",
             "DefaultAssociation",
             "ErrorDetail",
+            "HighUsageReport",
             "HubSpotError",
             "InvalidRequestError",
+            "Labels",
+            "LabelsBetweenObjectPair",
+            "MultiAssociatedObjectWithLabel",
             "OAuthTokens",
             "PacingView",
             "Pair",
@@ -534,6 +539,6 @@ async def test_close_waits_for_direct_calls_under_way(
     await asyncio.sleep(0.01)
     await client.aclose()
     assert call.done() and call.result().ok
-    assert single.done() and single.result().results
+    assert single.done() and single.result().to.id == "6"
     with pytest.raises(ClientClosedError):
         await client.batch_associate_default("contacts", "companies", [(1, 2)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -17,17 +18,18 @@ from hubassoc import (
     ServerError,
 )
 from hubassoc._coalescer import Coalescer
-from hubassoc._default_batches import Pair, PairAnswers
+from hubassoc._operations import DEFAULT_ASSOCIATE, Operation, Pair
+from hubassoc._sender import Answers
 
 from .peaks import watch_peak
 from .virtual_clock import run_virtual
 
-KEY = ("contacts", "companies")
+KEY = (DEFAULT_ASSOCIATE, "contacts", "companies")
 SPEC = AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=279)
 
 
 class ScriptedSender:
-    """Stands in for DefaultBatchSender: answers after `latency` virtual seconds."""
+    """Stands in for BatchSender: answers after `latency` virtual seconds."""
 
     def __init__(
         self,
@@ -47,7 +49,12 @@ class ScriptedSender:
         self.in_flight = 0
         self.peak_in_flight = 0
 
-    async def send(self, from_type: str, to_type: str, pairs: Sequence[Pair]) -> PairAnswers:
+    def size_for(self, op: Operation[Any, Any]) -> int:
+        return self.max_batch_size
+
+    async def send(
+        self, op: Operation[Any, Any], from_type: str, to_type: str, pairs: Sequence[Pair]
+    ) -> Answers[Pair, AssociationSpec]:
         self.batches.append((asyncio.get_running_loop().time(), list(pairs)))
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
@@ -116,7 +123,7 @@ def test_pairs_are_grouped_by_type_pair() -> None:
         coalescer = make(sender)
         await asyncio.gather(
             coalescer.enqueue(KEY, pair(1)),
-            coalescer.enqueue(("contacts", "deals"), pair(1)),
+            coalescer.enqueue((DEFAULT_ASSOCIATE, "contacts", "deals"), pair(1)),
             coalescer.enqueue(KEY, pair(2)),
         )
 

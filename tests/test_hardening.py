@@ -246,9 +246,12 @@ async def test_put_default_refuses_an_answer_about_other_records(
         with pytest.raises(DecodingError, match="not about the pair sent"):
             await client.put_default("contacts", 1, "companies", 2)
     # Both directions of the pair are about it.
-    sandbox.script([Fault(status=200, body=_answer([("1", "2"), ("2", "1")]))])
+    sandbox.script([Fault(status=200, body=_answer([("2", "1"), ("1", "2")]))])
     answer = await client.put_default("contacts", 1, "companies", 2)
-    assert len(answer.results) == 2
+    assert (answer.from_.id, answer.to.id) == ("1", "2")  # the direction asked for
+    sandbox.script([Fault(status=200, body=_answer([("2", "1")]))])
+    answer = await client.put_default("contacts", 1, "companies", 2)
+    assert (answer.from_.id, answer.to.id) == ("2", "1")
 
 
 async def test_put_default_raises_an_error_inside_a_2xx(

@@ -38,7 +38,33 @@ PUT_ROUTE = (
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
+    if name.endswith(("_pairs_total", "_items_failed_total")):
+        labels.setdefault("operation", "associate_default")  # what the events here are about
     return registry.get_sample_value(name, labels)
+
+
+def test_batch_metrics_are_labelled_by_operation() -> None:
+    registry = CollectorRegistry()
+    metrics = PrometheusMetrics(registry)
+    metrics(
+        BatchSettled(
+            from_type="contacts",
+            to_type="companies",
+            pairs=4,
+            succeeded=3,
+            failed=1,
+            operation="read",
+        )
+    )
+    metrics(ItemsFailed(route=ROUTE, category="OBJECT_NOT_FOUND", count=1, operation="archive"))
+    metrics(ItemsFailed(route=ROUTE, category="OBJECT_NOT_FOUND", count=1, operation="made-up op"))
+    types = {"from_type": "contacts", "to_type": "companies"}
+    assert (
+        sample(registry, "hubassoc_pairs_total", **types, outcome="failed", operation="read") == 1
+    )
+    failed = "hubassoc_items_failed_total"
+    assert sample(registry, failed, category="OBJECT_NOT_FOUND", operation="archive") == 1
+    assert sample(registry, failed, category="OBJECT_NOT_FOUND", operation=OTHER) == 1
 
 
 #: What a batch of 100 pairs meeting one 429, one 503 and two missing records looks like.

@@ -250,3 +250,22 @@ async def test_standalone_oauth_prints_its_credentials() -> None:
         status, out, err = await stop(process, signal.SIGINT)
     assert status == 0, err.decode()
     assert out == b""
+
+
+def test_association_operation_options() -> None:
+    config = build_config(
+        parse(
+            "--read-page-size",
+            "25",
+            "--no-associations-errors",
+            "--numeric-object-ids",
+            "--no-rate-limit-headers",
+        )
+    )
+    assert config.read_page_size == 25
+    assert config.no_associations_errors and config.numeric_object_ids
+    assert not config.rate_limit_headers
+    defaults = build_config(parse())
+    assert defaults.read_page_size == 500 and defaults.rate_limit_headers
+    with pytest.raises(ValueError, match="read_page_size"):
+        build_config(parse("--read-page-size", "0"))

@@ -88,8 +88,12 @@ async def test_every_answer_matches_the_specs(
         for version in VERSIONS:
             await check_associations(checker, sandbox, version)
             await check_configurations(checker, version)
-        # The SDK's legacy alias of the configuration paths answers as v4 does.
+            await check_labelled_writes(checker, sandbox, version)
+            await check_reads(checker, sandbox, version)
+            await check_labels(checker, version)
+        # The SDK's legacy aliases of the configuration and label paths answer as v4 does.
         await check_configurations(checker, "v4", alias=True)
+        await check_labels(checker, "v4", alias=True)
     async with aiohttp.ClientSession(sandbox.url) as anonymous:
         unauthenticated = Checker(spec_book, anonymous)
         for version in VERSIONS:
@@ -98,6 +102,21 @@ async def test_every_answer_matches_the_specs(
             base = f"/crm/associations/{version}/definitions/configurations"
             await unauthenticated.check("GET", f"{base}/all", expect=401)
             await unauthenticated.check("GET", f"{base}/contacts/deals", expect=401)
+            for tail in ("create", "archive", "labels/archive", "read"):
+                path = ops_path(version, f"batch/{tail}")
+                await unauthenticated.check("POST", path, {"inputs": []}, expect=401)
+            await unauthenticated.check(
+                "PUT", object_path(version, "1/associations/companies/2"), [], expect=401
+            )
+            await unauthenticated.check(
+                "DELETE", object_path(version, "1/associations/companies/2"), expect=401
+            )
+            if version != "2026-09":
+                await unauthenticated.check(
+                    "GET", object_path(version, "1/associations/companies"), expect=401
+                )
+            await unauthenticated.check("GET", labels_path(version), expect=401)
+            await unauthenticated.check("POST", usage_path(version), expect=401)
 
     # Every status each in-scope operation declares was produced and validated.
     wanted = set()
@@ -108,16 +127,42 @@ async def test_every_answer_matches_the_specs(
 
 
 def declared_in_scope(book: SpecBook, spec_name: str) -> list[tuple[str, str, str]]:
-    out = []
-    for method, template, statuses in book.operations(spec_name):
-        in_scope = (
-            template.endswith("/batch/associate/default")
-            or "/associations/default/" in template
-            or "/definitions/configurations/" in template
-        )
-        if in_scope:
-            out.extend((method, template, status) for status in statuses)
-    return out
+    # tests/schemas/ holds the association operations only: every one is in scope.
+    return [
+        (method, template, status)
+        for method, template, statuses in book.operations(spec_name)
+        for status in statuses
+    ]
+
+
+def ops_path(version: str, tail: str, pair: str = "contacts/companies") -> str:
+    if version == "v4":
+        return f"/crm/v4/associations/{pair}/{tail}"
+    return f"/crm/associations/{version}/{pair}/{tail}"
+
+
+def object_path(version: str, tail: str) -> str:
+    prefix = "/crm/v4/objects" if version == "v4" else f"/crm/objects/{version}"
+    return f"{prefix}/contacts/{tail}"
+
+
+def labels_path(version: str, tail: str = "", *, alias: bool = False) -> str:
+    base = "/crm/v4/associations" if alias else f"/crm/associations/{version}"
+    return f"{base}/deals/companies/labels{tail}"
+
+
+def usage_path(version: str, user: str = "7") -> str:
+    base = "/crm/v4/associations" if version == "v4" else f"/crm/associations/{version}"
+    return f"{base}/usage/high-usage-report/{user}"
+
+
+USER_TYPE = {"associationCategory": "USER_DEFINED", "associationTypeId": 1000}
+
+
+def typed(*items: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "inputs": [{"from": {"id": f}, "to": {"id": t}, "types": [USER_TYPE]} for f, t in items]
+    }
 
 
 async def check_associations(checker: Checker, sandbox: Sandbox, version: str) -> None:
@@ -209,6 +254,100 @@ async def check_configurations(checker: Checker, version: str, *, alias: bool = 
     if version != "v4":
         assert body["numErrors"] == 2
     await checker.check("POST", f"{pair}/batch/purge", {"inputs": "x"}, expect=400)
+
+
+async def check_labelled_writes(checker: Checker, sandbox: Sandbox, version: str) -> None:
+    dated_09 = version == "2026-09"
+    create = ops_path(version, "batch/create")
+    sandbox.reset()
+    sandbox.define_label("contacts", "companies", "Manager")
+    _, body = await checker.check(
+        "POST", create, typed(("1", "2")), expect=200 if dated_09 else 201
+    )
+    assert body["results"][0]["labels"] == ["Manager"]
+    _, body = await checker.check(
+        "POST", create, typed(("1", "2"), ("13", "3")), expect=200 if dated_09 else 207
+    )
+    assert body["numErrors"] == 1
+    sandbox.configure(extra_fields=True)
+    await checker.check("POST", create, typed(("1", "3")), expect=200 if dated_09 else 201)
+    sandbox.configure(extra_fields=False)
+    await checker.check("POST", create, {"inputs": [{"from": {"id": "1"}}]}, expect=400)
+    await checker.check("POST", create, typed(("666", "2")), expect=400)
+
+    no_body = 204 if version == "v4" else 200
+    for tail, body in (
+        ("batch/labels/archive", typed(("1", "2"), ("13", "2"))),
+        ("batch/archive", {"inputs": [{"from": {"id": "1"}, "to": [{"id": "2"}, {"id": "13"}]}]}),
+    ):
+        path = ops_path(version, tail)
+        _, answer = await checker.check("POST", path, body, expect=no_body)
+        if version != "v4":
+            assert answer["numErrors"] == 1
+        await checker.check("POST", path, {"inputs": [{"to": []}]}, expect=400)
+
+    single = object_path(version, "1/associations/companies/4")
+    _, body = await checker.check("PUT", single, [USER_TYPE], expect=201)
+    assert body["labels"] == ["Manager"]
+    await checker.check("PUT", single, [{"associationTypeId": 1}], expect=400)
+    await checker.check("DELETE", single, expect=204)
+    await checker.check("DELETE", object_path(version, "13/associations/companies/4"), expect=404)
+
+
+async def check_reads(checker: Checker, sandbox: Sandbox, version: str) -> None:
+    sandbox.reset()
+    sandbox.configure(read_page_size=2)
+    sandbox.seed_associations("contacts", "companies", [("1", str(i)) for i in range(1, 6)])
+    sandbox.seed_associations("contacts", "companies", [("2", "9", [("USER_DEFINED", 1000)])])
+    sandbox.define_label("contacts", "companies", "Manager")
+    read = ops_path(version, "batch/read")
+    inputs = {"inputs": [{"id": "1"}, {"id": "2"}, {"id": "1", "after": "4"}, {"id": "3"}]}
+    _, body = await checker.check("POST", read, inputs, expect=200)
+    assert body["results"][0]["paging"]["next"]["after"] == "2"
+    with_missing = {"inputs": [{"id": "1"}, {"id": "13"}]}
+    _, body = await checker.check(
+        "POST", read, with_missing, expect=200 if version == "2026-09" else 207
+    )
+    assert body["numErrors"] == 1
+    sandbox.configure(no_associations_errors=True, extra_fields=True)
+    _, body = await checker.check(
+        "POST", read, {"inputs": [{"id": "3"}]}, expect=200 if version == "2026-09" else 207
+    )
+    assert body["results"] == [] and body["numErrors"] == 1
+    sandbox.configure(no_associations_errors=False, extra_fields=False)
+    too_many = {"inputs": [{"id": str(i)} for i in range(1, 8)]}
+    await checker.check("POST", read, too_many, expect=400)
+    await checker.check("POST", read, {"inputs": [{"id": "1", "after": "x"}]}, expect=400)
+    if version != "2026-09":
+        listing = object_path(version, "1/associations/companies")
+        _, body = await checker.check("GET", f"{listing}?limit=1", expect=200)
+        assert body["paging"]["next"]["after"] == "1"
+        await checker.check("GET", f"{listing}?after=4", expect=200)
+        await checker.check("GET", f"{listing}?limit=0", expect=400)
+        await checker.check("GET", object_path(version, "13/associations/companies"), expect=404)
+    _, body = await checker.check("POST", usage_path(version), expect=200)
+    assert body["userId"] == 7
+    await checker.check("POST", usage_path(version, "x"), expect=400)
+    sandbox.configure(read_page_size=500)
+
+
+async def check_labels(checker: Checker, version: str, *, alias: bool = False) -> None:
+    def path(tail: str = "") -> str:
+        return labels_path(version, tail, alias=alias)
+
+    create = {"label": "Buyer", "name": f"buyer_{version}_{alias}", "inverseLabel": "Bought by"}
+    _, body = await checker.check("POST", path(), create, expect=200)
+    type_id = body["results"][0]["typeId"]
+    assert [r["label"] for r in body["results"]] == ["Buyer", "Bought by"]
+    await checker.check("POST", path(), create, expect=400)
+    _, body = await checker.check("GET", path(), expect=200)
+    assert body["results"][0]["category"] == "HUBSPOT_DEFINED"
+    update = {"associationTypeId": type_id, "label": "Purchaser"}
+    await checker.check("PUT", path(), update, expect=204)
+    await checker.check("PUT", path(), {**update, "associationTypeId": 999_999}, expect=404)
+    await checker.check("DELETE", path(f"/{type_id}"), expect=204)
+    await checker.check("DELETE", path(f"/{type_id}"), expect=404)
+    await checker.check("DELETE", path("/x"), expect=400)
 
 
 def test_the_checker_is_not_vacuous(spec_book: SpecBook) -> None:

@@ -145,7 +145,7 @@ def test_route_segments_are_percent_encoded() -> None:
 
 
 def test_batch_pairs_are_checked_and_canonical() -> None:
-    from hubassoc._client import _check_pairs
+    from hubassoc._inputs import check_pairs as _check_pairs
 
     assert _check_pairs([("1", "2"), (3, "004"), ("007", 8), ("0", "0")]) == [
         ("1", "2"),

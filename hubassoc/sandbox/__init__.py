@@ -1,8 +1,16 @@
 """A HubSpot-compatible CRM Associations server on a local port, for tests and benchmarks.
 
-It serves the batch and single default-associate calls and the association
-limit configurations, for the legacy ``v4`` paths and the date-versioned ones
-(``2026-03``, ``2026-09``, ...), with each version's status codes. It checks
+It serves every association operation, for the legacy ``v4`` paths and the
+date-versioned ones (``2026-03``, ``2026-09``, ...), with each version's status
+codes and shapes (docs/hubspot.md): default associate (batch and single PUT),
+labelled create (``batch/create`` and the labelled PUT), ``batch/archive`` and
+DELETE (every type between two records), ``batch/labels/archive`` (the named
+types; the default type takes the labels with it), reads (``batch/read``, at
+most 1,000 inputs, and the per-record GET, not on 2026-09) paged per record at
+``read_page_size`` with ``paging.next.after``, label definitions per object
+type pair (type ids from 1000 up), the high-usage report and the association
+limit configurations. Associations are stored per pair with their types: every
+pair carries the default type, only pairs with labels cost more. It checks
 the bearer token, enforces a rolling-window and a daily rate limit, injects
 latency and faults (at random rates or as an exact script), and can play the
 awkward parts of HubSpot on purpose: per-input "not found" errors in several
@@ -54,6 +62,13 @@ a ``Content-Type: application/json`` body (``{}`` will do), else 401 or 415.
 ``--allow-remote``.
 
 - ``GET /_sandbox/stats``: the counters (`SandboxStats`);
+- ``GET /_sandbox/associations?from=..&to=..&id=..``: one record's associations
+  with their types (`Sandbox.associations`); ``POST /_sandbox/associations``
+  ``{"from", "to", "rows": [[fromId, toId(, [[category, typeId], ...])], ...],
+  "ranges": [[fromId, firstToId, count], ...]}``: store associations without
+  API calls (`Sandbox.seed_associations`), ``{"seeded": n}``;
+  ``POST /_sandbox/labels`` ``{"from", "to", "label", "name"?, "inverseLabel"?}``:
+  define a label (`Sandbox.define_label`);
 - ``GET /_sandbox/store?from=..&to=..``: stored pairs, ``{"fromObjectType",
   "toObjectType", "count", "pairs": [[fromId, toId], ...]}``;
 - ``GET /_sandbox/sends?from=..&to=..``: how often each pair was sent (as
@@ -69,9 +84,11 @@ a ``Content-Type: application/json`` body (``{}`` will do), else 401 or 415.
 
 Example::
 
-    async with Sandbox(rate_limit=(100, 10.0)) as sandbox:
+    async with Sandbox(rate_limit=(100, 10.0), read_page_size=100) as sandbox:
+        sandbox.seed_associations("contacts", "companies", [(1, i) for i in range(1, 2001)])
         ...  # point a client at sandbox.url with sandbox.token
         assert sandbox.stats().peak_window <= 100
+        assert len(sandbox.associations("contacts", "companies", 1)) == 2000
 """
 
 from ._app import SandboxApp

@@ -2,10 +2,11 @@
 
 The parts, one module each: `SandboxState` (options in force, limiters, fault
 plan, current generation), `RequestPipeline` (what every API call goes through
-first), `AssociationEndpoints` and `ConfigurationEndpoints` (HubSpot's
-endpoints), `TokenEndpoint` (OAuth refreshes), `ControlEndpoints`
-(``/_sandbox/``). This module wires them to paths and offers the inspection and
-control methods `Sandbox` exposes.
+first), HubSpot's endpoints (`AssociationEndpoints` for default associations,
+`WriteEndpoints` for labelled creates and removals, `ReadEndpoints`,
+`LabelEndpoints`, `ConfigurationEndpoints`, `UsageEndpoints`), `TokenEndpoint`
+(OAuth refreshes), `ControlEndpoints` (``/_sandbox/``). This module wires
+them to paths and offers the inspection and control methods `Sandbox` exposes.
 """
 
 from __future__ import annotations
@@ -23,15 +24,20 @@ from ._config import SandboxConfig
 from ._configurations import ConfigurationEndpoints
 from ._control import ControlEndpoints
 from ._faults import ScriptEntry
+from ._fixtures import SeedRow, associations_of, define_label, seed
 from ._inspect import send_counts, snapshot, store_pairs, types_or_raise
+from ._labels import LabelEndpoints
 from ._limits import peak_in_window
 from ._oauth import OAuthCredentials
 from ._pipeline import RequestPipeline
+from ._reads import ReadEndpoints
 from ._responses import error_response
 from ._state import SandboxState
 from ._stats import SandboxStats
 from ._store import AssociationStore, ConfigurationStore
 from ._token import TokenEndpoint
+from ._usage import UsageEndpoints
+from ._writes import WriteEndpoints
 
 __all__ = ["SandboxApp", "SandboxStats"]
 
@@ -53,6 +59,10 @@ class SandboxApp:
         self._state = SandboxState(config if config is not None else SandboxConfig())
         self._pipeline = RequestPipeline(self._state)
         self._associations = AssociationEndpoints(self._state)
+        self._writes = WriteEndpoints(self._state)
+        self._reads = ReadEndpoints(self._state)
+        self._labels = LabelEndpoints(self._state)
+        self._usage = UsageEndpoints(self._state)
         self._configurations = ConfigurationEndpoints(self._state)
         self._token = TokenEndpoint(self._state)
         self._control = ControlEndpoints(self._state)
@@ -152,6 +162,34 @@ class SandboxApp:
         """
         return send_counts(self._state, from_type, to_type)
 
+    def associations(
+        self, from_type: str, to_type: str, from_id: str | int
+    ) -> dict[str, list[tuple[str, int]]]:
+        """``{to_id: [(category, type_id), ...]}`` of one record (see `associations_of`)."""
+        return associations_of(self._state, from_type, to_type, from_id)
+
+    def seed_associations(self, from_type: str, to_type: str, rows: Iterable[SeedRow]) -> int:
+        """Store associations without requests; returns how many pairs were new (see `seed`)."""
+        return seed(self._state, from_type, to_type, rows)
+
+    def define_label(
+        self,
+        from_type: str,
+        to_type: str,
+        label: str,
+        *,
+        name: str | None = None,
+        inverse_label: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Create a label definition without a request (see `define_label`)."""
+        return define_label(
+            self._state, from_type, to_type, label, name=name, inverse_label=inverse_label
+        )
+
+    def labels_of(self, from_type: str, to_type: str) -> list[dict[str, Any]]:
+        """The types between two object types, as ``GET .../labels`` lists them."""
+        return self._state.generation.labels.results(*types_or_raise(from_type, to_type))
+
     def configurations_of(self, from_type: str, to_type: str) -> list[dict[str, Any]]:
         """Stored limit configurations between two types, as the GET endpoint lists them."""
         from_key, to_key = types_or_raise(from_type, to_type)
@@ -183,6 +221,9 @@ class SandboxApp:
             ("GET", "/_sandbox/stats", control.stats),
             ("GET", "/_sandbox/store", control.store),
             ("GET", "/_sandbox/sends", control.sends),
+            ("GET", "/_sandbox/associations", control.associations),
+            ("POST", "/_sandbox/associations", control.seed),
+            ("POST", "/_sandbox/labels", control.labels),
             ("POST", "/_sandbox/reset", control.reset),
             ("GET", "/_sandbox/config", control.get_config),
             ("POST", "/_sandbox/config", control.set_config),
@@ -200,31 +241,71 @@ class SandboxApp:
         router.add_post("/oauth/v3/token", self._token.v3)
         router.add_post("/oauth/v1/token", self._token.v1)
 
-        api = self._pipeline.wrap
-        associations = self._associations
-        pair = "{from}/{to}"
-        batch = api(associations.batch_associate)
-        router.add_post(f"/crm/v4/associations/{pair}/batch/associate/default", batch)
-        router.add_post(f"/crm/associations/{_DATE_VERSION}/{pair}/batch/associate/default", batch)
-        single = api(associations.single_associate)
-        single_path = "{from}/{fromId}/associations/default/{to}/{toId}"
-        router.add_put(f"/crm/v4/objects/{single_path}", single)
-        router.add_put(f"/crm/objects/{_DATE_VERSION}/{single_path}", single)
+        self._api_routes(router)
+        # Everything else is still an API call: counted, limited, answered 404.
+        router.add_route("*", "/{tail:.*}", self._pipeline.wrap(self._unknown_route, "unknown"))
+        return app
 
+    def _api_routes(self, router: web.UrlDispatcher) -> None:
+        """HubSpot's paths, each served through the request pipeline."""
+        api = self._pipeline.wrap
+        pair = "{from}/{to}"
+        associations_prefixes = ("/crm/v4/associations", f"/crm/associations/{_DATE_VERSION}")
+        usage = api(self._usage.high_usage_report, "usage/high-usage-report")
+        for prefix in associations_prefixes:
+            # Before the labels paths, which {from}/{to} would otherwise match.
+            router.add_post(f"{prefix}/usage/high-usage-report/{{userId}}", usage)
+        writes, reads = self._writes, self._reads
+        for tail, batch_handler in (
+            ("batch/associate/default", self._associations.batch_associate),
+            ("batch/create", writes.batch_create),
+            ("batch/archive", writes.batch_archive),
+            ("batch/labels/archive", writes.batch_labels_archive),
+            ("batch/read", reads.batch_read),
+        ):
+            served = api(batch_handler, tail)
+            for prefix in associations_prefixes:
+                router.add_post(f"{prefix}/{pair}/{tail}", served)
+        record = "{from}/{fromId}/associations"
+        for method, path, handler, operation in (
+            (
+                "PUT",
+                f"{record}/default/{{to}}/{{toId}}",
+                self._associations.single_associate,
+                "associations/default",
+            ),
+            ("PUT", f"{record}/{{to}}/{{toId}}", writes.put_labelled, "associations/put"),
+            ("DELETE", f"{record}/{{to}}/{{toId}}", writes.delete, "associations/delete"),
+            ("GET", f"{record}/{{to}}", reads.list_associations, "associations/list"),
+        ):
+            served = api(handler, operation)
+            for prefix in ("/crm/v4/objects", f"/crm/objects/{_DATE_VERSION}"):
+                router.add_route(method, f"{prefix}/{path}", served)
+        labels = self._labels
+        for method, tail, handler, operation in (
+            ("GET", "labels", labels.list, "labels/list"),
+            ("POST", "labels", labels.create, "labels/create"),
+            ("PUT", "labels", labels.update, "labels/update"),
+            ("DELETE", "labels/{typeId}", labels.delete, "labels/delete"),
+        ):
+            served = api(handler, operation)
+            # The schema spec's path, and the one the official Python SDK uses for v4.
+            for prefix in (f"/crm/associations/{_VERSION}", "/crm/v4/associations"):
+                router.add_route(method, f"{prefix}/{pair}/{tail}", served)
         configurations = self._configurations
         for prefix in (
             f"/crm/associations/{_VERSION}/definitions/configurations",
             # The path the official hubspot-api-client SDK uses; v4 behaviour.
             "/crm/v4/associations/definitions/configurations",
         ):
-            router.add_get(f"{prefix}/all", api(configurations.get))
-            router.add_get(f"{prefix}/{pair}", api(configurations.get))
-            router.add_post(f"{prefix}/{pair}/batch/create", api(configurations.create))
-            router.add_post(f"{prefix}/{pair}/batch/update", api(configurations.update))
-            router.add_post(f"{prefix}/{pair}/batch/purge", api(configurations.purge))
-        # Everything else is still an API call: counted, limited, answered 404.
-        router.add_route("*", "/{tail:.*}", api(self._unknown_route))
-        return app
+            for method, tail, handler, operation in (
+                ("GET", "all", configurations.get, "configurations/list"),
+                ("GET", pair, configurations.get, "configurations/list"),
+                ("POST", f"{pair}/batch/create", configurations.create, "configurations/create"),
+                ("POST", f"{pair}/batch/update", configurations.update, "configurations/update"),
+                ("POST", f"{pair}/batch/purge", configurations.purge, "configurations/purge"),
+            ):
+                router.add_route(method, f"{prefix}/{tail}", api(handler, operation))
 
     async def _unknown_route(self, request: web.Request, call: Call) -> web.StreamResponse:
         return error_response(

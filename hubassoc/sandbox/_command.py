@@ -56,7 +56,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "sandbox",
         help="run a local HubSpot-compatible associations server",
         description=(
-            "Serve HubSpot's association endpoints from memory on a local port. Prints "
+            "Serve HubSpot's association endpoints from memory on a local port: default and "
+            "labelled creates, archives, paged reads, label definitions, limit configurations "
+            "and the high-usage report, on v4 and date-versioned paths. Prints "
             "'hubassoc sandbox listening on URL token=TOKEN' once ready; stops on SIGINT/SIGTERM."
         ),
     )
@@ -144,6 +146,30 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="per_side",
         help="how per-input not-found errors name inputs (default: %(default)s)",
     )
+    add(
+        "--read-page-size",
+        type=int,
+        default=500,
+        metavar="N",
+        help="most associated records per read page (batch/read and the per-record GET); "
+        "more are paged with paging.next.after (default: %(default)s)",
+    )
+    add(
+        "--no-associations-errors",
+        action="store_true",
+        help="batch/read reports a record without associations as a NO_ASSOCIATIONS_FOUND "
+        "error instead of leaving it out",
+    )
+    add(
+        "--numeric-object-ids",
+        action="store_true",
+        help="write toObjectId/fromObjectId in reads and labelled creates as JSON numbers",
+    )
+    add(
+        "--no-rate-limit-headers",
+        action="store_true",
+        help="enforce --rate-limit/--daily-limit without sending X-HubSpot-RateLimit-* headers",
+    )
     add("--shuffle-results", action="store_true", help="answer results in random order")
     add("--extra-fields", action="store_true", help="add unknown fields to every answer")
     add("--subcategory-object", action="store_true", help="send subCategory as an object")
@@ -206,6 +232,10 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         not_found_ids=args.not_found_ids,
         poison_ids=args.poison_ids,
         error_style=args.error_style,
+        read_page_size=args.read_page_size,
+        no_associations_errors=args.no_associations_errors,
+        numeric_object_ids=args.numeric_object_ids,
+        rate_limit_headers=not args.no_rate_limit_headers,
         shuffle_results=args.shuffle_results,
         extra_fields=args.extra_fields,
         subcategory_object=args.subcategory_object,

@@ -118,6 +118,24 @@ class SandboxConfig:
     track_sends: bool = False
     """Count how often each individual pair was sent (costs memory per pair)."""
 
+    read_page_size: int = 500
+    """Most associated records one read page holds, in ``batch/read`` answers and
+    the per-record GET (whose ``limit`` caps it further); more set ``paging.next.after``."""
+
+    no_associations_errors: bool = False
+    """Report a record ``batch/read`` finds no associations for as a per-input error
+    (``crm.associations.NO_ASSOCIATIONS_FOUND``, as users report HubSpot does) instead
+    of leaving it out of the results (as the spec shows)."""
+
+    numeric_object_ids: bool = False
+    """Write ``toObjectId`` (reads) and ``fromObjectId``/``toObjectId`` (labelled creates)
+    as JSON numbers, as HubSpot's older specs typed them, instead of the strings the
+    current specs declare."""
+
+    rate_limit_headers: bool = True
+    """Send the ``X-HubSpot-RateLimit-*`` headers when a limit is set; ``False`` limits
+    without saying so (for clients that must cope with answers that carry none)."""
+
     echo_authorization: bool = False
     """Hostile mode for redaction tests: every error answer repeats the request's
     ``Authorization`` value and bare token in every string field, the correlation
@@ -188,6 +206,8 @@ class SandboxConfig:
             raise ValueError(
                 f"peak_window_seconds must be positive, got {self.peak_window_seconds!r}"
             )
+        if isinstance(self.read_page_size, bool) or self.read_page_size < 1:
+            raise ValueError(f"read_page_size must be >= 1, got {self.read_page_size!r}")
         if self.max_batch_size is not None and self.max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1 or None, got {self.max_batch_size!r}")
         if self.error_style not in get_args(ErrorStyle):
@@ -250,6 +270,10 @@ class SandboxOptions(TypedDict, total=False):
     peak_window_seconds: float
     count_rejected: bool
     track_sends: bool
+    read_page_size: int
+    no_associations_errors: bool
+    numeric_object_ids: bool
+    rate_limit_headers: bool
     echo_authorization: bool
     oauth: bool
     oauth_client_id: str | None

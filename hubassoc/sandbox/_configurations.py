@@ -14,16 +14,10 @@ from aiohttp import web
 from ._call import Call
 from ._responses import batch_envelope, json_response, path_and_body, path_types, with_errors
 from ._state import StateBound
+from ._versions import request_profile, write_status
 from ._wire import decode_config_inputs, decode_spec_inputs, standard_error, timestamp
 
-__all__ = ["ConfigurationEndpoints", "version_profile"]
-
-
-def version_profile(version: str) -> str:
-    """``v4``, ``2026-03`` (any date version before 2026-09) or ``2026-09`` (and later)."""
-    if version == "v4":
-        return "v4"
-    return "2026-09" if version >= "2026-09" else "2026-03"
+__all__ = ["ConfigurationEndpoints"]
 
 
 class ConfigurationEndpoints(StateBound):
@@ -88,13 +82,11 @@ class ConfigurationEndpoints(StateBound):
                     "userEnforcedMaxToObjectIds": item.max_to_object_ids,
                 }
             )
-        profile = version_profile(request.match_info.get("version", "v4"))
         body = with_errors(batch_envelope(call, results, started), errors)
-        if profile == "2026-09":
-            return json_response(config, body, 200)
-        if errors:
-            return json_response(config, body, 207)
-        return json_response(config, body, 201 if create else 200)
+        status = write_status(
+            request_profile(request), errors=bool(errors), success=201 if create else 200
+        )
+        return json_response(config, body, status)
 
     async def purge(self, request: web.Request, call: Call) -> web.StreamResponse:
         """``POST .../configurations/{from}/{to}/batch/purge``."""
@@ -113,7 +105,7 @@ class ConfigurationEndpoints(StateBound):
                 errors.append(self._missing(item.category, item.type_id, context))
             else:
                 purged.append({"category": item.category, "typeId": item.type_id})
-        profile = version_profile(request.match_info.get("version", "v4"))
+        profile = request_profile(request)
         if profile == "v4":
             return web.Response(status=204)
         # BatchResponse (2026-03) lists untyped objects: the purged specs. BatchResponseVoid

@@ -27,6 +27,7 @@ import msgspec
 from aiohttp import web
 
 from ._config import config_from_json, config_to_json
+from ._fixtures import associations_of, define_label, seed, seed_ranges
 from ._inspect import send_counts, snapshot, store_pairs
 from ._responses import CORRELATION_HEADER, JSON
 from ._state import StateBound
@@ -153,6 +154,64 @@ class ControlEndpoints(StateBound):
             "toObjectType": canonical_type(to_type),
         }
         return _plain({**types, **body})
+
+    async def associations(self, request: web.Request) -> web.Response:
+        """``GET /_sandbox/associations?from=..&to=..&id=..``: `SandboxApp.associations`,
+        ``{"fromObjectType", "toObjectType", "fromId", "count", "associations":
+        {toId: [[category, typeId], ...]}}``."""
+        record = request.query.get("id")
+        if record is None:
+            return _failure("give ?from=TYPE&to=TYPE&id=RECORD_ID")
+
+        def answer(from_type: str, to_type: str) -> dict[str, Any]:
+            found = associations_of(self._state, from_type, to_type, record)
+            return {"fromId": record, "count": len(found), "associations": found}
+
+        return self._per_type_pair(request, answer)
+
+    async def seed(self, request: web.Request) -> web.Response:
+        """``POST /_sandbox/associations``: `SandboxApp.seed_associations`.
+
+        Body: ``{"from": TYPE, "to": TYPE, "rows": [[fromId, toId], [fromId, toId,
+        [[category, typeId], ...]], ...]}`` and/or ``"ranges": [[fromId, firstToId,
+        count], ...]`` (`seed_ranges`); answers ``{"seeded": new pairs}``.
+        """
+        try:
+            body = await _json_body(request, dict, '{"from", "to", "rows"}')
+            from_type, to_type = body.get("from"), body.get("to")
+            rows, ranges = body.get("rows", []), body.get("ranges", [])
+            if not (isinstance(from_type, str) and isinstance(to_type, str)):
+                raise ValueError('"from" and "to" must be object types')
+            if not isinstance(rows, list) or not isinstance(ranges, list):
+                raise ValueError('"rows" and "ranges" must be lists')
+            seeded = seed(self._state, from_type, to_type, rows)
+            seeded += seed_ranges(self._state, from_type, to_type, ranges)
+        except (ValueError, TypeError) as exc:
+            return _failure(str(exc))
+        return _plain({"seeded": seeded})
+
+    async def labels(self, request: web.Request) -> web.Response:
+        """``POST /_sandbox/labels``: `SandboxApp.define_label`.
+
+        Body: ``{"from", "to", "label", "name"?, "inverseLabel"?}``; answers
+        ``{"results": [{"category", "typeId", "label"}, ...]}``.
+        """
+        try:
+            body = await _json_body(request, dict, '{"from", "to", "label", ...}')
+            texts = [body.get(key) for key in ("from", "to", "label")]
+            options = [body.get(key) for key in ("name", "inverseLabel")]
+            if not all(isinstance(text, str) for text in texts) or not all(
+                isinstance(option, str | None) for option in options
+            ):
+                raise ValueError('"from", "to", "label" (and "name", "inverseLabel") are strings')
+            from_type, to_type, label = texts
+            name, inverse = options
+            results = define_label(
+                self._state, from_type, to_type, label, name=name, inverse_label=inverse
+            )
+        except ValueError as exc:
+            return _failure(str(exc))
+        return _plain({"results": results})
 
     async def reset(self, request: web.Request) -> web.Response:
         """``POST /_sandbox/reset``: `SandboxApp.reset`."""

@@ -1,7 +1,7 @@
 """`Generation`: everything a reset forgets, as one object a reset replaces.
 
 A request takes the generation in force when it arrives and writes only into
-that one: its associations, limit configurations, counters and random draws.
+that one: its associations, label definitions, limit configurations, counters and random draws.
 A reset starts a new generation instead of clearing the old one in place, so a
 request that arrived before the reset (held by latency, or still reading its
 body) and finishes after it changes nothing the reset left behind. Its client
@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+from ._definitions import DefinitionStore
 from ._stats import Counters
 from ._store import AssociationStore, ConfigurationStore
 
@@ -25,7 +26,7 @@ class Generation:
     `number` counts resets since the application was built (0 before the first).
     """
 
-    __slots__ = ("configurations", "counts", "number", "rng", "store")
+    __slots__ = ("configurations", "counts", "labels", "number", "rng", "store")
 
     def __init__(self, number: int, seed: int | None, *, track_sends: bool) -> None:
         self.number = number
@@ -33,6 +34,7 @@ class Generation:
         if track_sends:
             self.store.sends = Counter()
         self.configurations = ConfigurationStore()
+        self.labels = DefinitionStore()
         self.counts = Counters()
         self.rng = random.Random(seed)
         """Behind random faults, jitter and shuffled results; reseeded by each reset."""

@@ -23,6 +23,7 @@ _COUNTED: Final = (
     "pairs_duplicate",
     "pairs_created",
     "pairs_not_found",
+    "pairs_archived",
     "batches_poisoned",
     "rate_limited",
     "faults",
@@ -47,6 +48,8 @@ def snapshot(state: SandboxState) -> SandboxStats:
         configurations=len(generation.configurations),
         daily_used=state.daily.used,
         oauth_tokens=tuple(counts.oauth_tokens),
+        operations=dict(sorted(counts.operations.items())),
+        labels=len(generation.labels),
     )
 
 

@@ -8,8 +8,9 @@ has not expired: else a 401 ``EXPIRED_AUTHENTICATION``), applies the daily and
 rolling-window limits, draws a random fault, holds the trip out, and only then
 runs the endpoint handler. A request answered by a fault or a limit
 is never processed, so it stores nothing. Every answer carries a correlation id
-and, when a limit is set, the rate-limit headers as the request found the
-window on arrival.
+and, when a limit is set (and ``rate_limit_headers`` is on), the rate-limit
+headers as the request found the window on arrival. Each handler runs under an
+operation name, counted in `Counters.operations`.
 
 If the client goes away while its request is held, the server (run with
 aiohttp's ``handler_cancellation``) cancels the handler: the request is counted
@@ -66,11 +67,21 @@ class RequestPipeline(StateBound):
 
     __slots__ = ()
 
-    def wrap(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        """An aiohttp handler that serves `handler` through the pipeline."""
+    def wrap(
+        self, handler: Handler, operation: str
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """An aiohttp handler that serves `handler` through the pipeline.
+
+        `operation` names the calls it serves in ``SandboxStats.operations``
+        (counted when the handler runs, not for faults, limits or 401s).
+        """
+
+        async def counted(request: web.Request, call: Call) -> web.StreamResponse:
+            call.generation.counts.operations[operation] += 1
+            return await handler(request, call)
 
         async def serve(request: web.Request) -> web.StreamResponse:
-            return await self.serve(request, handler)
+            return await self.serve(request, counted)
 
         return serve
 
@@ -109,7 +120,8 @@ class RequestPipeline(StateBound):
         # Limit headers describe the window as the request found it on arrival.
         limits = (
             self._rate_headers(now)
-            if state.limiter is not None or state.daily.limit is not None
+            if config.rate_limit_headers
+            and (state.limiter is not None or state.daily.limit is not None)
             else None
         )
         try:

@@ -24,6 +24,8 @@ __all__ = [
     "CORRELATION_HEADER",
     "JSON",
     "batch_envelope",
+    "batch_inputs",
+    "batch_too_big",
     "error_response",
     "json_response",
     "path_and_body",
@@ -107,6 +109,31 @@ async def path_and_body(
         return types, decode(await request.read())
     except msgspec.DecodeError as exc:
         return validation_error(config, call, f"Invalid input JSON: {exc}")
+
+
+def batch_too_big(
+    config: SandboxConfig, call: Call, size: int, limit: int | None
+) -> web.Response | None:
+    """HubSpot's 400 for a batch of `size` inputs over `limit` (``None``: none), else ``None``."""
+    if limit is None or size <= limit:
+        return None
+    message = f"Batch input size of {size} exceeds the maximum of {limit} inputs."
+    return validation_error(config, call, message)
+
+
+async def batch_inputs(
+    config: SandboxConfig,
+    request: web.Request,
+    call: Call,
+    decode: Callable[[bytes], list[T]],
+    limit: int | None,
+) -> tuple[tuple[str, str], list[T]] | web.Response:
+    """`path_and_body` of a batch, and HubSpot's 400 when it has more than `limit` inputs."""
+    read = await path_and_body(config, request, call, decode)
+    if isinstance(read, web.Response):
+        return read
+    too_big = batch_too_big(config, call, len(read[1]), limit)
+    return read if too_big is None else too_big
 
 
 def _iso(epoch: float) -> str:

@@ -20,6 +20,7 @@ from aiohttp.log import access_logger
 from ._app import SandboxApp
 from ._config import SandboxConfig, SandboxOptions
 from ._faults import ScriptEntry
+from ._fixtures import SeedRow
 from ._oauth import OAuthCredentials
 from ._stats import SandboxStats
 
@@ -245,6 +246,53 @@ class Sandbox:
         Over HTTP: ``GET /_sandbox/sends?from=..&to=..`` (409 without tracking).
         """
         return self._app.send_counts(from_type, to_type)
+
+    def associations(
+        self, from_type: str, to_type: str, from_id: str | int
+    ) -> dict[str, list[tuple[str, int]]]:
+        """Every record one record is associated with, and the types of each pair:
+        ``{to_id: [(category, type_id), ...]}``, ascending ids, the default type first.
+
+        Raises `ValueError` for an invalid object type or id. Over HTTP:
+        ``GET /_sandbox/associations?from=..&to=..&id=..``.
+        """
+        return self._app.associations(from_type, to_type, from_id)
+
+    def seed_associations(self, from_type: str, to_type: str, rows: Iterable[SeedRow]) -> int:
+        """Store associations without requests (nothing counted or limited); returns how
+        many pairs were new.
+
+        Each row is ``(from_id, to_id)`` (the default type) or ``(from_id, to_id,
+        [(category, type_id), ...])`` (those types too); ids are str or int. Raises
+        `ValueError`/`TypeError` for a bad type, id or row, before storing anything.
+        Over HTTP: ``POST /_sandbox/associations`` ``{"from", "to", "rows"}``.
+        """
+        return self._app.seed_associations(from_type, to_type, rows)
+
+    def define_label(
+        self,
+        from_type: str,
+        to_type: str,
+        label: str,
+        *,
+        name: str | None = None,
+        inverse_label: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Create a label definition (and its inverse) without a request; returns the
+        types created, ``{"category": "USER_DEFINED", "typeId", "label"}`` each.
+
+        `name` defaults to `label`. Raises `ValueError` for an invalid object type,
+        an empty label or a name already used between the two types. Over HTTP:
+        ``POST /_sandbox/labels`` ``{"from", "to", "label", "name"?, "inverseLabel"?}``.
+        """
+        return self._app.define_label(
+            from_type, to_type, label, name=name, inverse_label=inverse_label
+        )
+
+    def labels(self, from_type: str, to_type: str) -> list[dict[str, Any]]:
+        """The association types between two object types, as ``GET .../labels`` lists
+        them (the default type first). Raises `ValueError` for an invalid object type."""
+        return self._app.labels_of(from_type, to_type)
 
     def configurations(self, from_type: str, to_type: str) -> list[dict[str, Any]]:
         """Stored limit configurations between two object types."""

@@ -27,6 +27,8 @@ class Counters:
         "oauth_refresh_errors",
         "oauth_refreshes",
         "oauth_tokens",
+        "operations",
+        "pairs_archived",
         "pairs_created",
         "pairs_duplicate",
         "pairs_not_found",
@@ -43,6 +45,8 @@ class Counters:
         self.pairs_duplicate = 0
         self.pairs_created = 0
         self.pairs_not_found = 0
+        self.pairs_archived = 0
+        self.operations: Counter[str] = Counter()
         self.batches_poisoned = 0
         self.rate_limited = 0
         self.faults = 0
@@ -82,6 +86,9 @@ class SandboxStats:
     """Inputs that created a new association."""
     pairs_not_found: int
     """Inputs refused by the not-found rule."""
+    pairs_archived: int
+    """Associated pairs removed whole (batch archive, DELETE, or a labels archive
+    of the default type)."""
     batches_poisoned: int
     """Calls refused whole by the poison rule."""
     associations: int
@@ -106,6 +113,11 @@ class SandboxStats:
     ``EXPIRED_AUTHENTICATION``)."""
     oauth_tokens: tuple[tuple[float, float], ...]
     """``(issued_at, expires_at)`` loop times of every access token issued."""
+    operations: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Calls served per operation (``"batch/read"``, ``"labels/create"``, ...), counted
+    when the endpoint ran: faults, limits and 401s answered first are not counted."""
+    labels: int = 0
+    """Label definitions stored now."""
 
     def as_dict(self) -> dict[str, Any]:
         """The stats as JSON-ready builtins (batch sizes keyed by strings)."""

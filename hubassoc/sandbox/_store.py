@@ -1,20 +1,40 @@
-"""The sandbox's memory: default associations and limit configurations.
+"""The sandbox's memory: associations with their types, and limit configurations.
 
-Associations are kept per ``(from_type, to_type)`` as a `set` of ints packing
-both record ids (``from_id << 64 | to_id``): no strings, no tuples, so a
-million pairs cost tens of megabytes. Associating a stored pair again is a
-no-op, as in HubSpot, but is counted as a duplicate so tests can bound
-re-sends.
+Associations are kept per ``(from_type, to_type)`` in a `TypePairStore`. Every
+associated pair carries the HUBSPOT_DEFINED default type (a labelled create
+adds it too, and removing it removes the pair), so the pairs themselves are a
+`set` of ints packing both record ids (``from_id << 64 | to_id``): no strings,
+no tuples, so a million default pairs cost tens of megabytes. Only pairs that
+carry other types (labels) have an entry in a dict of those extra types.
+Associating a stored pair again is a no-op, as in HubSpot, but is counted as a
+duplicate so tests can bound re-sends.
+
+Reads need a record's associated ids in order: a per-from-record index of
+sorted ``array('q')`` is built the first time a type pair is read and kept up
+to date from then on, so write-only workloads never pay for it.
 """
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeAlias
 
-__all__ = ["AssociationStore", "ConfigurationStore", "pack_pair", "unpack_pair"]
+__all__ = [
+    "AssociationStore",
+    "ConfigurationStore",
+    "Spec",
+    "TypePairStore",
+    "pack_pair",
+    "unpack_pair",
+]
 
 _LOW = (1 << 64) - 1
+
+Spec: TypeAlias = tuple[str, int]
+"""One association type: ``(category, typeId)``."""
 
 
 def pack_pair(from_id: int, to_id: int) -> int:
@@ -27,13 +47,125 @@ def unpack_pair(key: int) -> tuple[int, int]:
     return key >> 64, key & _LOW
 
 
+class TypePairStore:
+    """The associations from records of one object type to records of another.
+
+    `pairs` holds every associated pair (packed); `extras` the types other than
+    the default one, for the pairs that carry any, in the order they were added.
+    """
+
+    __slots__ = ("_by_from", "extras", "pairs")
+
+    def __init__(self) -> None:
+        self.pairs: set[int] = set()
+        self.extras: dict[int, tuple[Spec, ...]] = {}
+        self._by_from: dict[int, array[int]] | None = None
+
+    def __repr__(self) -> str:
+        return f"<TypePairStore pairs={len(self.pairs)} labelled={len(self.extras)}>"
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def add(self, keys: list[int]) -> int:
+        """Associate the packed pairs (default type); returns how many were new."""
+        pairs = self.pairs
+        index = self._by_from
+        if index is None:
+            before = len(pairs)
+            pairs.update(keys)
+            return len(pairs) - before
+        created = 0
+        for key in keys:
+            if key not in pairs:
+                pairs.add(key)
+                _index_add(index, key)
+                created += 1
+        return created
+
+    def add_types(self, key: int, types: Iterable[Spec], default: Spec) -> bool:
+        """Associate one pair with `types` (and the default type); returns whether it is new."""
+        created = self.add([key]) == 1
+        extra = [spec for spec in types if spec != default]
+        if extra:
+            merged = dict.fromkeys(self.extras.get(key, ()))
+            merged.update(dict.fromkeys(extra))
+            self.extras[key] = tuple(merged)
+        return created
+
+    def remove(self, key: int) -> bool:
+        """Remove every type between the two records; returns whether they were associated."""
+        if key not in self.pairs:
+            return False
+        self.pairs.discard(key)
+        self.extras.pop(key, None)
+        index = self._by_from
+        if index is not None:
+            from_id, to_id = unpack_pair(key)
+            ids = index[from_id]
+            del ids[bisect_left(ids, to_id)]
+            if not ids:
+                del index[from_id]
+        return True
+
+    def remove_types(self, key: int, types: Iterable[Spec], default: Spec) -> bool:
+        """Remove `types` from one pair (the default type removes the pair); returns
+        whether the pair was associated."""
+        if key not in self.pairs:
+            return False
+        gone = set(types)
+        if default in gone:
+            return self.remove(key)
+        kept = tuple(spec for spec in self.extras.get(key, ()) if spec not in gone)
+        if kept:
+            self.extras[key] = kept
+        else:
+            self.extras.pop(key, None)
+        return True
+
+    def types_of(self, key: int, default: Spec) -> list[Spec]:
+        """Every type of a stored pair, the default one first."""
+        return [default, *self.extras.get(key, ())]
+
+    def to_ids(self, from_id: int) -> Sequence[int]:
+        """The records `from_id` is associated with, ascending (builds the index once)."""
+        index = self._by_from
+        if index is None:
+            index = self._build_index()
+        return index.get(from_id, ())
+
+    def page(self, from_id: int, after: int | None, size: int) -> tuple[Sequence[int], bool]:
+        """Up to `size` ids of `to_ids` greater than `after`; and whether more follow."""
+        ids = self.to_ids(from_id)
+        start = 0 if after is None else bisect_right(ids, after)
+        end = start + size
+        return ids[start:end], end < len(ids)
+
+    def _build_index(self) -> dict[int, array[int]]:
+        grouped: dict[int, list[int]] = {}
+        for key in self.pairs:
+            grouped.setdefault(key >> 64, []).append(key & _LOW)
+        index = {from_id: array("q", sorted(ids)) for from_id, ids in grouped.items()}
+        self._by_from = index
+        return index
+
+
+def _index_add(index: dict[int, array[int]], key: int) -> None:
+    from_id, to_id = unpack_pair(key)
+    ids = index.get(from_id)
+    if ids is None:
+        index[from_id] = array("q", (to_id,))
+    else:
+        insort(ids, to_id)
+
+
 class AssociationStore:
-    """Default (unlabelled) associations between records, per pair of object types."""
+    """Associations between records, per pair of (canonical) object types."""
 
     __slots__ = ("_pairs", "sends")
 
     def __init__(self) -> None:
-        self._pairs: dict[tuple[str, str], set[int]] = {}
+        self._pairs: dict[tuple[str, str], TypePairStore] = {}
         self.sends: Counter[tuple[str, str, int]] | None = None
         """``(from_type, to_type, packed pair) -> times sent``, when tracking is on."""
 
@@ -43,25 +175,26 @@ class AssociationStore:
     def __len__(self) -> int:
         return sum(len(pairs) for pairs in self._pairs.values())
 
-    def bucket(self, from_type: str, to_type: str) -> set[int]:
-        """The live set of packed pairs between two canonical types (created if absent)."""
+    def type_pair(self, from_type: str, to_type: str) -> TypePairStore:
+        """The live store of two canonical types (created if absent)."""
         key = (from_type, to_type)
         pairs = self._pairs.get(key)
         if pairs is None:
-            pairs = self._pairs[key] = set()
+            pairs = self._pairs[key] = TypePairStore()
         return pairs
 
     def contains(self, from_type: str, to_type: str, from_id: int, to_id: int) -> bool:
-        """Whether the association is stored."""
+        """Whether the records are associated."""
         pairs = self._pairs.get((from_type, to_type))
-        return pairs is not None and pack_pair(from_id, to_id) in pairs
+        return pairs is not None and pack_pair(from_id, to_id) in pairs.pairs
 
     def pairs(self, from_type: str, to_type: str) -> list[tuple[int, int]]:
-        """Every stored pair between two canonical types, sorted."""
-        return sorted(unpack_pair(key) for key in self._pairs.get((from_type, to_type), ()))
+        """Every associated pair between two canonical types, sorted."""
+        store = self._pairs.get((from_type, to_type))
+        return sorted(unpack_pair(key) for key in (store.pairs if store is not None else ()))
 
     def type_pairs(self) -> dict[tuple[str, str], int]:
-        """How many associations are stored per pair of types."""
+        """How many associated pairs are stored per pair of types."""
         return {key: len(pairs) for key, pairs in self._pairs.items() if pairs}
 
     def clear(self) -> None:

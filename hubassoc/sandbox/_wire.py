@@ -16,13 +16,25 @@ import msgspec
 
 __all__ = [
     "HTML_502",
+    "ArchiveInput",
+    "AssociationSpec",
     "BatchAssociateInput",
     "ConfigInput",
+    "LabelCreate",
+    "LabelUpdate",
+    "ReadInput",
     "SpecInput",
+    "TypedInput",
     "add_extra_fields",
+    "decode_archive_inputs",
     "decode_batch_associate",
     "decode_config_inputs",
+    "decode_label_create",
+    "decode_label_update",
+    "decode_read_inputs",
     "decode_spec_inputs",
+    "decode_specs",
+    "decode_typed_inputs",
     "encode",
     "error_body",
     "new_correlation_id",
@@ -74,7 +86,75 @@ class _SpecBatch(msgspec.Struct, frozen=True):
     inputs: list[SpecInput]
 
 
+class AssociationSpec(msgspec.Struct, frozen=True, rename="camel"):
+    """``AssociationSpec``: one association type in a request."""
+
+    association_category: Category
+    association_type_id: int
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """``(category, typeId)`` as the store keeps types."""
+        return self.association_category, self.association_type_id
+
+
+class TypedInput(msgspec.Struct, frozen=True):
+    """``PublicAssociationMultiPost``: a pair and its types (labelled create, labels archive)."""
+
+    from_: _ObjectId = msgspec.field(name="from")
+    to: _ObjectId
+    types: list[AssociationSpec]
+
+
+class _TypedBatch(msgspec.Struct, frozen=True):
+    inputs: list[TypedInput]
+
+
+class ArchiveInput(msgspec.Struct, frozen=True):
+    """``PublicAssociationMultiArchive``: one record and the records to dissociate from it."""
+
+    from_: _ObjectId = msgspec.field(name="from")
+    to: list[_ObjectId]
+
+
+class _ArchiveBatch(msgspec.Struct, frozen=True):
+    inputs: list[ArchiveInput]
+
+
+class ReadInput(msgspec.Struct, frozen=True):
+    """``PublicFetchAssociationsBatchRequest``: a record to read, and the page cursor."""
+
+    id: str
+    after: str | None = None
+
+
+class _ReadBatch(msgspec.Struct, frozen=True):
+    inputs: list[ReadInput]
+
+
+class LabelCreate(msgspec.Struct, frozen=True, rename="camel"):
+    """``PublicAssociationDefinitionCreateRequest``."""
+
+    label: str
+    name: str
+    inverse_label: str | None = None
+
+
+class LabelUpdate(msgspec.Struct, frozen=True, rename="camel"):
+    """``PublicAssociationDefinitionUpdateRequest``."""
+
+    association_type_id: int
+    label: str
+    inverse_label: str | None = None
+
+
 _batch_decoder = msgspec.json.Decoder(BatchAssociateInput)
+_typed_decoder = msgspec.json.Decoder(_TypedBatch)
+_archive_decoder = msgspec.json.Decoder(_ArchiveBatch)
+_read_decoder = msgspec.json.Decoder(_ReadBatch)
+_specs_decoder = msgspec.json.Decoder(list[AssociationSpec])
+_label_create_decoder = msgspec.json.Decoder(LabelCreate)
+_label_update_decoder = msgspec.json.Decoder(LabelUpdate)
 _config_decoder = msgspec.json.Decoder(_ConfigBatch)
 _spec_decoder = msgspec.json.Decoder(_SpecBatch)
 
@@ -82,6 +162,36 @@ _spec_decoder = msgspec.json.Decoder(_SpecBatch)
 def decode_batch_associate(body: bytes) -> BatchAssociateInput:
     """Decode a batch associate body; raises `msgspec.DecodeError` (incl. ValidationError)."""
     return _batch_decoder.decode(body)
+
+
+def decode_typed_inputs(body: bytes) -> list[TypedInput]:
+    """Decode a batch create or labels archive body; raises `msgspec.DecodeError`."""
+    return _typed_decoder.decode(body).inputs
+
+
+def decode_archive_inputs(body: bytes) -> list[ArchiveInput]:
+    """Decode a batch archive body; raises `msgspec.DecodeError`."""
+    return _archive_decoder.decode(body).inputs
+
+
+def decode_read_inputs(body: bytes) -> list[ReadInput]:
+    """Decode a batch read body; raises `msgspec.DecodeError`."""
+    return _read_decoder.decode(body).inputs
+
+
+def decode_specs(body: bytes) -> list[AssociationSpec]:
+    """Decode the labelled PUT's body (a list of types); raises `msgspec.DecodeError`."""
+    return _specs_decoder.decode(body)
+
+
+def decode_label_create(body: bytes) -> LabelCreate:
+    """Decode a label create body; raises `msgspec.DecodeError`."""
+    return _label_create_decoder.decode(body)
+
+
+def decode_label_update(body: bytes) -> LabelUpdate:
+    """Decode a label update body; raises `msgspec.DecodeError`."""
+    return _label_update_decoder.decode(body)
 
 
 def decode_config_inputs(body: bytes) -> list[ConfigInput]:

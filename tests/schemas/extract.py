@@ -6,8 +6,9 @@ Usage::
 
 ``/path/to/specs`` holds HubSpot's public OpenAPI specs for the associations
 APIs (``associations-v4.json``, ``associations-schema-2026-09.json``, ...).
-For each spec, the operations hubassoc calls (batch and single default
-associate, limit configurations) are kept with every response they declare
+For each spec, the operations hubassoc calls (every association operation:
+default and labelled creates, archives, reads, label definitions, limit
+configurations, the high-usage report) are kept with every response they declare
 (status -> JSON schema, or no body) and the components those schemas
 reference, transitively. Each spec becomes one JSON file beside this script,
 of the same name, shaped like a small OpenAPI document (``paths`` and
@@ -26,13 +27,11 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
-#: Parts of a path template that put an operation in scope.
-IN_SCOPE = ("/batch/associate/default", "/associations/default/", "/definitions/configurations/")
-
 
 def in_scope(template: str) -> bool:
-    """Whether an operation at ``template`` is one hubassoc calls."""
-    return template.endswith(IN_SCOPE[0]) or any(part in template for part in IN_SCOPE[1:])
+    """Whether an operation at ``template`` is one hubassoc calls: every association
+    operation (the object search some specs carry beside them is not one)."""
+    return "/associations" in template
 
 
 def _resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

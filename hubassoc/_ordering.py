@@ -1,0 +1,196 @@
+"""Order per pair and read-your-writes for the coalescing engine.
+
+Two guarantees, kept only once a client uses more than one operation (a client
+that only ever associates, or only reads, pays nothing for them):
+
+* **Order per pair.** Writes on one pair (``from_type, to_type, from_id,
+  to_id``) are sent in the order they were submitted: a write that meets an
+  unsettled write of its pair is held until that one has settled, unless
+  both are of one operation and the earlier one's batch is still open (then
+  it joins that batch and leaves with it, so order cannot differ).
+* **Read your own writes.** A read of ``(from_type, to_type, from_id)`` is held
+  until every write from that record to that object type submitted before it
+  has settled.
+
+The state is one dict: per record, per ``to_id``, the latest unsettled write
+of the pair. That is its batch (the common case: nothing held, nothing
+allocated per write) or, while it is held, an :class:`_Entry`. A batch or an
+entry *settles* when it has its answer (or was sent and answered) and
+everything it waited for has settled, so waiting on the latest write of a
+pair is waiting on all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Any, Union
+
+from hubassoc._errors import HubSpotError, fresh_copy
+
+if TYPE_CHECKING:
+    from hubassoc._coalescer import BatchKey, _Batch
+
+__all__ = ["PairOrder"]
+
+Record = tuple[str, str, str]
+#: The latest unsettled write of a pair: its batch, or its held entry.
+_Write = Union["_Batch", "_Entry"]
+
+
+class _Entry:
+    """A held input: a write behind an earlier write of its pair, or a read
+    (``to_id`` None) behind its record's writes."""
+
+    __slots__ = ("dead", "followers", "holds", "record", "to_id", "waiting")
+
+    def __init__(
+        self,
+        record: Record,
+        to_id: str | None,
+        holds: int,
+        waiting: tuple[BatchKey, Hashable, asyncio.Future[Any]],
+    ) -> None:
+        self.record = record
+        self.to_id = to_id
+        #: Earlier writes it still waits for.
+        self.holds = holds
+        #: Held inputs (and, for batches indexed late, batches) waiting for it.
+        self.followers: list[_Entry | _Batch] = []
+        self.waiting = waiting
+        self.dead = False
+
+
+class PairOrder:
+    """Holds writes behind earlier writes of their pair and reads behind their
+    record's writes; see the module docstring.
+
+    Relies on the inputs' shape: a write's input starts with ``(from_id,
+    to_id)``, a read's with ``from_id`` (:class:`hubassoc._operations.Operation`).
+    """
+
+    __slots__ = ("_add", "_held", "_records")
+
+    def __init__(self, add: Callable[[BatchKey, Hashable, asyncio.Future[Any]], _Batch]) -> None:
+        #: The coalescer's way of putting an admitted input into its open batch.
+        self._add = add
+        self._records: dict[Record, dict[str, _Write]] = {}
+        self._held: dict[_Entry, None] = {}  # an ordered set
+
+    def __repr__(self) -> str:
+        writes = sum(len(pairs) for pairs in self._records.values())
+        return f"<PairOrder unsettled_pairs={writes} held={len(self._held)}>"
+
+    def index(self, batches: Iterable[_Batch]) -> None:
+        """Record the writes of ``batches`` (in the order they were sent), made
+        before order was kept: later writes and reads wait for them."""
+        for batch in batches:
+            if not batch.op.writes:
+                continue
+            batch.ordered = True
+            for item in batch.waiters:
+                from_id, to_id = item[0], item[1]  # type: ignore[index]
+                pairs = self._records.setdefault((batch.from_type, batch.to_type, from_id), {})
+                earlier = pairs.get(to_id)
+                if earlier is not None and earlier is not batch:
+                    # The pair in two batches of one operation: settle after both.
+                    batch.holds += 1
+                    earlier.followers.append(batch)
+                pairs[to_id] = batch
+
+    def admit(self, key: BatchKey, item: Any, future: asyncio.Future[Any]) -> None:
+        """Put an admitted input into its batch now, or hold it behind earlier writes."""
+        op, from_type, to_type = key
+        record = (from_type, to_type, item[0])
+        pairs = self._records.get(record)
+        if not op.writes:
+            if not pairs:
+                self._add(key, item, future)
+            else:
+                self._hold(_Entry(record, None, len(pairs), (key, item, future)), pairs.values())
+            return
+        to_id: str = item[1]
+        last = pairs.get(to_id) if pairs is not None else None
+        if last is None:
+            batch = self._add(key, item, future)
+            batch.ordered = True
+            if pairs is None:
+                self._records[record] = {to_id: batch}
+            else:
+                pairs[to_id] = batch
+        elif not isinstance(last, _Entry) and last.open and last.op is op:
+            self._add(key, item, future)  # joins the latest write of its pair
+        else:
+            assert pairs is not None
+            entry = pairs[to_id] = _Entry(record, to_id, 1, (key, item, future))
+            self._hold(entry, (last,))
+
+    def _hold(self, entry: _Entry, behind: Iterable[_Write]) -> None:
+        for earlier in behind:
+            earlier.followers.append(entry)
+        self._held[entry] = None
+
+    def settled(self, batch: _Batch) -> None:
+        """``batch`` has its answer: it settles once nothing earlier holds it."""
+        batch.holds -= 1
+        if not batch.holds:
+            self._settle(batch)
+
+    def _settle(self, write: _Write) -> None:
+        """``write`` has settled: forget it and release what waited for it."""
+        if isinstance(write, _Entry):
+            self._forget(write.record, write.to_id, write)
+        elif write.ordered:
+            records, from_type, to_type = self._records, write.from_type, write.to_type
+            for item in write.waiters:
+                record = (from_type, to_type, item[0])  # type: ignore[index]
+                pairs = records.get(record)
+                if pairs is not None and pairs.get(item[1]) is write:  # type: ignore[index]
+                    del pairs[item[1]]  # type: ignore[index]
+                    if not pairs:
+                        del records[record]
+        followers, write.followers = write.followers, []
+        for follower in followers:
+            follower.holds -= 1
+            if follower.holds:
+                continue
+            if isinstance(follower, _Entry):
+                self._release(follower)
+            else:
+                self._settle(follower)  # a batch indexed behind an earlier one
+
+    def _release(self, entry: _Entry) -> None:
+        """``entry`` waits for nothing more: send it."""
+        if entry.dead:
+            return
+        del self._held[entry]
+        batch = self._add(*entry.waiting)
+        if entry.to_id is None:
+            return  # a read: nothing waits for it
+        # From now on the write is its batch.
+        batch.ordered = True
+        pairs = self._records.get(entry.record)
+        if pairs is not None and pairs.get(entry.to_id) is entry:
+            pairs[entry.to_id] = batch
+        batch.followers.extend(entry.followers)
+        entry.followers = []
+
+    def _forget(self, record: Record, to_id: str | None, write: _Write) -> None:
+        pairs = self._records.get(record)
+        if pairs is not None and to_id is not None and pairs.get(to_id) is write:
+            del pairs[to_id]
+            if not pairs:
+                del self._records[record]
+
+    def fail_held(self, error: HubSpotError) -> int:
+        """Answer every held input with (a copy of) ``error``, never to be sent
+        (a daily stop, a close); return how many callers that was."""
+        for entry in self._held:
+            entry.dead = True
+            self._forget(entry.record, entry.to_id, entry)
+            future = entry.waiting[2]
+            if not future.done():
+                future.set_exception(fresh_copy(error))
+        failed = len(self._held)
+        self._held.clear()
+        return failed
