@@ -111,12 +111,9 @@ def _to_ids(first: int, count: int) -> list[str]:
     return [str(TO_BASE + first + k) for k in range(count)]
 
 
-@dataclass
-class _Dataset:
-    """The seeded records: each from id's to ids (``plan``) and their count (``expected``)."""
-
-    plan: dict[str, list[str]]
-    expected: dict[str, int]
+def _ranges(seeded: dict[str, int], first: int = 0) -> list[tuple[str, int, int]]:
+    """Seeding ranges: each record with its count of companies numbered from ``first``."""
+    return [(record, TO_BASE + first, count) for record, count in seeded.items()]
 
 
 @dataclass
@@ -233,8 +230,8 @@ def window_bound(requests: float, window: float, round_trip: float) -> float:
 # --- seeding ------------------------------------------------------------------------------
 
 
-def _seed(sandbox: SandboxProcess, plan: dict[str, list[str]]) -> None:
-    sandbox.seed_associations(FROM_TYPE, TO_TYPE, plan)
+def _seed(sandbox: SandboxProcess, seeded: dict[str, int]) -> None:
+    sandbox.seed_associations(FROM_TYPE, TO_TYPE, _ranges(seeded))
 
 
 def _pages(count: int, page_size: int) -> int:
@@ -409,25 +406,28 @@ def _mixed_plan(
 ) -> tuple[rc.MixedOps, dict[str, list[str]], dict[str, int]]:
     """The calls, what to seed for the written records, and what each should end with."""
     written = [f for f, _ in ids.pairs(math.ceil(ops / MIXED_PER_RECORD))]
-    seeded = {f: _to_ids(0, MIXED_PER_RECORD) for f in written}
     labelled = [(f, t) for f in written for t in _to_ids(10_000, MIXED_PER_RECORD)]
     default = [(f, t) for f in written for t in _to_ids(20_000, MIXED_PER_RECORD)]
-    archive = [(f, t) for f in written for t in seeded[f]]
+    archive = [(f, t) for f in written for t in _to_ids(0, MIXED_PER_RECORD)]
     reads = list(expected)[:ops]
     plan = rc.MixedOps(reads, labelled, default, archive)
-    return plan, seeded, {f: 2 * MIXED_PER_RECORD for f in written}
+    return (
+        plan,
+        dict.fromkeys(written, MIXED_PER_RECORD),
+        dict.fromkeys(written, 2 * MIXED_PER_RECORD),
+    )
 
 
 def _run_mixed_once(
-    sandbox: SandboxProcess, ids: IdSource, data: _Dataset, ops: int, result: ReadsResult
+    sandbox: SandboxProcess, ids: IdSource, expected: dict[str, int], ops: int, result: ReadsResult
 ) -> MixedRun:
-    calls, seeded_writes, after_writes = _mixed_plan(ids, data.expected, ops)
-    reads = {record: data.expected[record] for record in calls.reads}
+    calls, seeded_writes, after_writes = _mixed_plan(ids, expected, ops)
+    reads = {record: expected[record] for record in calls.reads}
     sandbox.reset()
     sandbox.configure(
         rate_limit=[FREE_REQUESTS, result.window], latency=result.round_trip, jitter=0.0
     )
-    _seed(sandbox, {record: data.plan[record] for record in reads})
+    _seed(sandbox, reads)
     _seed(sandbox, seeded_writes)
     limit = RateLimit(FREE_REQUESTS, result.window)
     run, failures = rc.mixed("mixed", sandbox.url, sandbox.token, calls, rate_limit=limit)
@@ -460,13 +460,13 @@ def _run_mixed_once(
 def _run_mixed(
     sandbox: SandboxProcess,
     ids: IdSource,
-    data: _Dataset,
+    expected: dict[str, int],
     ops: int,
     result: ReadsResult,
     log: Callable[[str], None],
 ) -> None:
     for r in range(result.repeat):
-        m = _run_mixed_once(sandbox, ids, data, ops, result)
+        m = _run_mixed_once(sandbox, ids, expected, ops, result)
         result.mixed.append(m)
         log(
             f"reads mixed rep {r + 1}/{result.repeat}: {sum(m.ops.values()):,} calls, "
@@ -497,10 +497,7 @@ def run_reads(
     """Seed, read completely (``repeat`` interleaved rounds), then the mixed runs."""
     counts = association_counts(records, most)
     from_ids = [f for f, _ in ids.pairs(records)]
-    data = _Dataset(
-        {f: _to_ids(0, c) for f, c in zip(from_ids, counts, strict=True)},
-        dict(zip(from_ids, counts, strict=True)),
-    )
+    expected = dict(zip(from_ids, counts, strict=True))
     result = ReadsResult(records, most, page_size, sum(counts), repeat, time_scale)
     for count in counts:
         pages = str(_pages(count, page_size))
@@ -508,12 +505,12 @@ def run_reads(
     sandbox.reset()
     sandbox.configure(rate_limit=None, latency=0.0, jitter=0.0, read_page_size=page_size)
     started = time.perf_counter()
-    _seed(sandbox, data.plan)
+    _seed(sandbox, expected)
     log(
         f"reads: seeded {records:,} records with {result.seeded:,} associations in "
         f"{time.perf_counter() - started:.1f}s; pages per record {result.counts_histogram}"
     )
-    _run_complete_reads(sandbox, data.expected, result, log)
+    _run_complete_reads(sandbox, expected, result, log)
     _summarise(result)
-    _run_mixed(sandbox, ids, data, mixed_ops, result, log)
+    _run_mixed(sandbox, ids, expected, mixed_ops, result, log)
     return result

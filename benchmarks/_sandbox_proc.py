@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -142,26 +142,21 @@ class SandboxProcess:
         self,
         from_type: str,
         to_type: str,
-        associations: Mapping[str, Sequence[str]],
+        ranges: Sequence[tuple[str, int, int]],
         *,
-        chunk: int = 200_000,
+        chunk: int = 20_000,
     ) -> int:
-        """Store default associations directly (no API request), ``chunk`` at a time.
+        """Store default associations without API requests (``POST /_sandbox/associations``).
 
-        ``associations`` maps a from id to its to ids. Returns how many were new.
+        Each ``(from_id, first_to_id, count)`` associates the record with
+        ``count`` records numbered from ``first_to_id``; sent ``chunk`` ranges
+        a call. Returns how many pairs were new.
         """
-        created = 0
-        batch: dict[str, Sequence[str]] = {}
-        size = 0
-        items = list(associations.items())
-        for index, (from_id, to_ids) in enumerate(items):
-            batch[from_id] = list(to_ids)
-            size += len(to_ids)
-            if size >= chunk or index == len(items) - 1:
-                body = {"from": from_type, "to": to_type, "associations": batch}
-                created += self._call("POST", "/_sandbox/seed", body)["created"]
-                batch, size = {}, 0
-        return created
+        seeded = 0
+        for start in range(0, len(ranges), chunk):
+            body = {"from": from_type, "to": to_type, "ranges": list(ranges[start : start + chunk])}
+            seeded += self._call("POST", "/_sandbox/associations", body)["seeded"]
+        return seeded
 
     def cpu_seconds(self) -> float:
         """User + system CPU the child has used so far (Linux ``/proc``; 0.0 elsewhere)."""
