@@ -227,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="records read completely in the reads section (10,000; quick 2,000)",
     )
     add(
+        "--loop-records",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="records the official SDK's per-record read loop reads (2,000; quick 500)",
+    )
+    add(
         "--read-most",
         type=_positive(int),
         default=450,
@@ -272,6 +279,7 @@ def _settle(args: argparse.Namespace) -> None:
     args.process_windows = args.process_windows or (4 if quick else 6)
     args.redis_requests = args.redis_requests or (200 if quick else 500)
     args.read_records = args.read_records or (2_000 if quick else 10_000)
+    args.loop_records = args.loop_records or (500 if quick else 2_000)
     args.mixed_ops = args.mixed_ops or (500 if quick else 1_000)
     sections = list(args.only or SECTIONS)
     # --quick leaves the backfill out unless --only asks for it by name.
@@ -373,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
                 records=args.read_records,
                 most=args.read_most,
                 page_size=args.read_page_size,
+                loop_records=args.loop_records,
                 mixed_ops=args.mixed_ops,
                 repeat=args.repeat,
                 time_scale=args.time_scale,

@@ -30,7 +30,9 @@ def _complete(result: rd.ReadsResult) -> list[str]:
         f"companies each ({result.seeded:,} associations in all; {result.most} x u^2, u "
         f"uniform, so small counts are common and long ones present), read pages of at most "
         f"{result.page_size}: records needing {_histogram(result)}. Every contender reads "
-        f"every record; {reps(result.repeat)} after one small warm-up run each, no rate "
+        f"every record (the official SDK's per-record loop the first {result.loop_records:,}, "
+        "and its requests are scaled to every record for the window's least time); "
+        f"{reps(result.repeat)} after one small warm-up run each, no rate "
         "limit and no latency, repetition r running every contender once before r+1. "
         "*Returned* counts the distinct associated records each record was given, at most "
         "its seeded ones; requests are the sandbox's count.",
@@ -47,7 +49,7 @@ def _complete(result: rd.ReadsResult) -> list[str]:
         [
             name,
             rd.WHAT.get(name, ""),
-            n(s.requests),
+            n(s.requests) + ("" if s.records == result.records else f" ({n(s.requests_all)} *)"),
             f"{n(s.returned)} ({pct(s.share)})",
             n(s.missed),
             f"{n(s.complete)}/{s.records:,}",
@@ -98,20 +100,36 @@ def _notes(result: rd.ReadsResult) -> list[str]:
         cut = batch.extra.get("cut_short", 0)
         notes.append(
             f"- The official SDK's batch read in chunks of {rc.OFFICIAL_BATCH_SIZE:,} without "
-            f"following `after` misses **{n(batch.missed)} of {result.seeded:,} associations "
+            f"following `after` misses **{n(batch.missed)} of {batch.seeded:,} associations "
             f"({pct(1 - batch.share)})**: {cut:,} records' answers said more pages followed, "
             "and nothing in the SDK follows them."
         )
+        per_association = _cpu_per_association(result)
+        if per_association:
+            notes.append(
+                "- Client CPU per association returned, in microseconds (the fairer unit for "
+                f"the batch read that stops at each record's first page): {per_association}."
+            )
     pages = result.summary.get(rd.OFFICIAL_PAGES)
     if pages is not None:
         notes.append(
             "- The official SDK's per-record loop is written as a careful user would: "
             f"`limit={rc.OFFICIAL_PAGE_LIMIT}` (its docs' most) and `after` followed to the last "
             "page (its docs describe `after` but show no loop). It is complete, but needs "
-            f"{n(pages.requests)} requests: at least {n(pages.window_bound / 60, 1)} minutes "
-            "under the Free window."
+            f"{n(pages.requests)} requests for {pages.records:,} records (* "
+            f"{n(pages.requests_all)} for all {result.records:,}): at least "
+            f"{n(pages.window_bound / 60, 1)} minutes under the Free window, one request per "
+            "record and page where hubassoc's reads share each request among up to 1,000."
         )
     return ["", *notes] if notes else []
+
+
+def _cpu_per_association(result: rd.ReadsResult) -> str:
+    return ", ".join(
+        f"{name} {s.cpu / s.returned * 1e6:.2f}"
+        for name, s in result.summary.items()
+        if s.returned > 0
+    )
 
 
 def _mixed(result: rd.ReadsResult) -> list[str]:
