@@ -252,7 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(int),
         default=None,
         metavar="N",
-        help="calls per operation of each mixed reads/writes run (1,000; quick 500)",
+        help="calls per operation of each mixed reads/writes run (500)",
+    )
+    add(
+        "--mixed-repeat",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="mixed reads/writes runs (--repeat, at most 3)",
     )
     add("--profile", action="store_true", help="also cProfile one run of each hubassoc contender")
     add("--out", type=Path, default=None, metavar="DIR", help="where RESULTS.md and the PNG go")
@@ -280,7 +287,8 @@ def _settle(args: argparse.Namespace) -> None:
     args.redis_requests = args.redis_requests or (200 if quick else 500)
     args.read_records = args.read_records or (2_000 if quick else 10_000)
     args.loop_records = args.loop_records or (500 if quick else 2_000)
-    args.mixed_ops = args.mixed_ops or (500 if quick else 1_000)
+    args.mixed_ops = args.mixed_ops or 500
+    args.mixed_repeat = args.mixed_repeat or min(args.repeat, 3)
     sections = list(args.only or SECTIONS)
     # --quick leaves the backfill out unless --only asks for it by name.
     if args.skip_backfill or (quick and not args.only):
@@ -384,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
                 loop_records=args.loop_records,
                 mixed_ops=args.mixed_ops,
                 repeat=args.repeat,
+                mixed_repeat=args.mixed_repeat,
                 time_scale=args.time_scale,
                 log=_log,
             )

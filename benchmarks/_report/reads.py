@@ -152,6 +152,7 @@ def _mixed(result: rd.ReadsResult) -> list[str]:
         [
             str(index + 1),
             n(m.requests),
+            n(sum(m.ops.values()) / m.requests, 1) if m.requests else "n/a",
             n(m.wall, 2),
             str(m.rate_limited),
             str(m.sandbox_429),
@@ -166,6 +167,7 @@ def _mixed(result: rd.ReadsResult) -> list[str]:
         [
             "run",
             "requests",
+            "calls per request",
             "wall s",
             "429s (client)",
             "429s (sandbox)",
@@ -175,6 +177,6 @@ def _mixed(result: rd.ReadsResult) -> list[str]:
             "failed calls",
         ],
         rows,
-        "lrrrrrrrr",
+        "lrrrrrrrrr",
     )
     return out
