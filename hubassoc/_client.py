@@ -26,7 +26,7 @@ import aiohttp
 from hubassoc._auth import TokenProvider, token_source
 from hubassoc._coalescer import BatchKey, Coalescer
 from hubassoc._configurations import Configurations
-from hubassoc._errors import ClientClosedError, DecodingError, HubSpotError
+from hubassoc._errors import BatchItemError, ClientClosedError, DecodingError, HubSpotError
 from hubassoc._events import BatchSettled, EventCallback
 from hubassoc._inputs import check_ids, check_labelled, check_pairs
 from hubassoc._labels import Labels
@@ -58,7 +58,7 @@ from hubassoc._options import ClientOptions
 from hubassoc._outcome import BatchOutcome, item_error
 from hubassoc._pacing import PacingView, RateLimit
 from hubassoc._retry import RetryPolicy
-from hubassoc._sender import Answers, BatchSender
+from hubassoc._sender import BatchSender
 from hubassoc._transport import Response, TransportStats
 from hubassoc._validation import check_object_type, check_record_id, check_types
 
@@ -73,6 +73,7 @@ logger = logging.getLogger("hubassoc")
 
 I = TypeVar("I")  # noqa: E741 - an input of a batch operation
 R = TypeVar("R")
+K = TypeVar("K")
 #: A record id as callers may give it (normalised to a canonical decimal string).
 RecordId = str | int
 #: The association types of a call: one, or a non-empty sequence of them.
@@ -777,10 +778,12 @@ class AssociationsClient:
         """
         key = self._batch_key(READ, from_type, to_type)
         unique = check_ids(ids)
-        results, errors = await self._send_batch(key, [(i, None) for i in unique])
-        return BatchOutcome(
-            unique, {k[0]: v for k, v in results.items()}, {k[0]: v for k, v in errors.items()}
+        # Through the coalescer, where pages are followed together with other reads'.
+        enqueue = self._coalescer.enqueue
+        answers = await asyncio.gather(
+            *[enqueue(key, (i, None)) for i in unique], return_exceptions=True
         )
+        return _gathered(unique, answers)
 
     async def _pairs_batch(
         self, op: Operation[Pair, R], from_type: str, to_type: str, pairs: PairInputs
@@ -810,14 +813,16 @@ class AssociationsClient:
         self._check_open()
         return self._key(op, from_type, to_type)
 
-    async def _send_batch(self, key: BatchKey, inputs: list[I]) -> Answers[I, Any]:
-        """Send an explicit batch through the engine (no coalescing) and report it."""
+    async def _send_batch(
+        self, key: BatchKey, inputs: list[I]
+    ) -> tuple[dict[I, Any], dict[I, HubSpotError]]:
+        """Send an explicit batch of writes through the sender (not coalesced) and report it."""
         if not inputs:
             return {}, {}
         op, from_type, to_type = key
         self._direct_calls += 1
         try:
-            results, errors = await self._sender.send(op, from_type, to_type, inputs)
+            results, errors, _ = await self._sender.send(op, from_type, to_type, inputs)
         except HubSpotError:
             # Every request failed whole: the inputs failed all the same.
             self._batch_settled(key, len(inputs), 0)
@@ -840,3 +845,24 @@ class AssociationsClient:
                     operation=key[0].name,
                 )
             )
+
+
+def _gathered(keys: list[K], answers: list[Any]) -> BatchOutcome[K, Any]:
+    """The outcome of coalesced calls gathered with ``return_exceptions``.
+
+    Raises:
+        HubSpotError: every call failed with a whole-call error (the first one),
+            as an explicit batch whose every request failed whole does.
+    """
+    results: dict[K, Any] = {}
+    errors: dict[K, HubSpotError] = {}
+    for key, answer in zip(keys, answers, strict=True):
+        if isinstance(answer, HubSpotError):
+            errors[key] = answer
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            results[key] = answer
+    if errors and not results and not any(isinstance(e, BatchItemError) for e in errors.values()):
+        raise errors[keys[0]]
+    return BatchOutcome(keys, results, errors)

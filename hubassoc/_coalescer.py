@@ -9,6 +9,10 @@ slots (one limit across every operation) is free, and a due batch keeps
 filling while it waits for a slot. Identical inputs waiting together are sent
 once and answer every caller (each with its own copy of a mutable result).
 
+* Pages: an input whose answer has another page (a read) goes back into the
+  open batch of its key as its follow-up, with what its callers have so far;
+  the follow-ups of many batches, and new inputs, share the next requests, up
+  to :data:`MAX_PAGES` pages, and no page is asked once every caller gave up.
 * Flow control: at most ``max_pending`` callers are admitted into batches at
   once; later ones wait, in order, in an overflow queue (holding nothing but
   their input and their future) and are admitted as answers free room.
@@ -36,10 +40,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hubassoc._errors import ClientClosedError, DailyLimitError, HubSpotError, fresh_copy
+from hubassoc._errors import (
+    ClientClosedError,
+    DailyLimitError,
+    DecodingError,
+    HubSpotError,
+    fresh_copy,
+)
 from hubassoc._events import BatchSettled, Emitter
 from hubassoc._operations import Operation
 from hubassoc._ordering import PairOrder
@@ -60,7 +70,37 @@ class DailyStop(Protocol):
     daily_error: DailyLimitError | None
 
 
-_Waiters = asyncio.Future[Any] | list[asyncio.Future[Any]]
+#: Most pages one input may be answered in (pages hold 100 or more: ample for any
+#: record HubSpot lets exist, and a bound against a server whose pages never end).
+MAX_PAGES = 10_000
+
+
+class _More:
+    """Callers whose input needs another page: what they have so far, and them."""
+
+    __slots__ = ("callers", "pages", "so_far", "waiting")
+
+    def __init__(
+        self,
+        so_far: Any,
+        waiting: asyncio.Future[Any] | list[asyncio.Future[Any]],
+        callers: int,
+    ) -> None:
+        self.so_far = so_far
+        self.waiting = waiting
+        self.callers = callers
+        self.pages = 1
+
+    def gone(self) -> bool:
+        """Whether every caller gave up (no page is worth asking for)."""
+        waiting = self.waiting
+        return all(f.done() for f in waiting) if isinstance(waiting, list) else waiting.done()
+
+
+#: Who waits for an input: a caller's future, the callers of pages still to come,
+#: or a list of them (identical inputs waiting together).
+_Waiter = asyncio.Future[Any] | _More
+_Waiters = _Waiter | list[_Waiter]
 _MISSING: Any = object()
 #: ``Coalescer._kind`` once more than one operation was used.
 _MIXED: Any = object()
@@ -218,8 +258,9 @@ class Coalescer:
             # What is already on its way was sent before order was kept.
             self._order.index(dict.fromkeys([*self._flying, *self._ready, *self._open.values()]))
 
-    def _add(self, key: BatchKey, item: Hashable, future: asyncio.Future[Any]) -> _Batch:
-        """Put an admitted caller's input into the open batch of its key."""
+    def _add(self, key: BatchKey, item: Hashable, future: _Waiter, callers: int = 1) -> _Batch:
+        """Put an admitted caller's input (or ``callers`` of them waiting for
+        more pages) into the open batch of its key."""
         batch = self._open.get(key)
         if batch is None:
             loop = self._loop
@@ -230,7 +271,7 @@ class Coalescer:
         existing = waiters.get(item)
         if existing is None:
             waiters[item] = future
-            batch.callers += 1
+            batch.callers += callers
             if len(waiters) >= batch.size:
                 self._make_due(batch, full=True)
             return batch
@@ -238,7 +279,7 @@ class Coalescer:
             existing.append(future)
         else:
             waiters[item] = [existing, future]
-        batch.callers += 1
+        batch.callers += callers
         return batch
 
     def _grant_room(self) -> None:
@@ -288,7 +329,7 @@ class Coalescer:
     async def _run(self, batch: _Batch) -> None:
         try:
             try:
-                results, errors = await self._sender.send(
+                results, errors, more = await self._sender.send(
                     batch.op, batch.from_type, batch.to_type, list(batch.waiters)
                 )
             except BaseException as exc:
@@ -302,19 +343,21 @@ class Coalescer:
                 return
             if self._emit is not None:
                 self._settled(batch, len(results))
-            share = batch.op.share
+            op = batch.op
             for item, waiting in batch.waiters.items():
                 result = results.get(item, _MISSING)
-                if result is not _MISSING:
-                    if isinstance(waiting, list):
-                        _resolve(waiting, result, None, share)
-                    elif not waiting.done():  # (done: its caller was cancelled)
-                        waiting.set_result(result)
-                else:
+                if result is _MISSING:
                     error = errors[item]
                     _resolve(waiting, None, error)
                     if isinstance(error, DailyLimitError):
                         self._fail_everything(error)
+                elif more and item in more:
+                    self._ask_more(batch.key, more[item], waiting, result)
+                elif isinstance(waiting, asyncio.Future):
+                    if not waiting.done():  # (done: its caller was cancelled)
+                        waiting.set_result(result)
+                else:
+                    _resolve(waiting, result, None, op.share, op.merge)
         finally:
             self._in_flight -= 1
             del self._flying[batch]
@@ -323,6 +366,29 @@ class Coalescer:
                 self._order.settled(batch)
             self._grant_room()
             self._dispatch()
+
+    def _ask_more(self, key: BatchKey, follow_up: Hashable, waiting: _Waiters, page: Any) -> None:
+        """Put the callers of an input whose answer has another page back into
+        the open batch of its key, under ``follow_up``: the follow-ups of many
+        inputs (and new inputs) share the next requests."""
+        merge = key[0].merge
+        assert merge is not None, f"{key[0].name} answered with more pages but merges none"
+        waiters = waiting if isinstance(waiting, list) else [waiting]
+        futures = [w for w in waiters if not isinstance(w, _More)]
+        going = [w for w in waiters if isinstance(w, _More)]
+        for earlier in going:
+            earlier.so_far = merge(earlier.so_far, page)
+            earlier.pages += 1
+        if futures:
+            going.append(_More(page, futures[0] if len(futures) == 1 else futures, len(futures)))
+        for more in going:
+            if more.gone():
+                continue
+            if more.pages > MAX_PAGES:
+                _resolve(more.waiting, None, DecodingError(f"more than {MAX_PAGES} pages"))
+                continue
+            self._admitted += more.callers
+            self._add(key, follow_up, more, more.callers)
 
     def _settled(self, batch: _Batch, succeeded: int) -> None:
         assert self._emit is not None
@@ -387,25 +453,33 @@ class Coalescer:
 
 
 def _resolve(
-    waiting: _Waiters,
+    waiting: _Waiter | Sequence[_Waiter],
     result: Any,
     error: HubSpotError | None,
     share: Callable[[Any], Any] | None = None,
+    merge: Callable[[Any, Any], Any] | None = None,
 ) -> None:
-    futures: Iterable[asyncio.Future[Any]] = waiting if isinstance(waiting, list) else (waiting,)
+    """Answer every caller of an input: with ``result`` (the callers of earlier
+    pages with their pages and it, through ``merge``), or a copy of ``error``."""
     first = True
-    for future in futures:
-        if future.done():  # its caller was cancelled
+    for waiter in waiting if isinstance(waiting, Sequence) else (waiting,):
+        if isinstance(waiter, _More):
+            if error is not None:
+                _resolve(waiter.waiting, None, error)
+            else:
+                assert merge is not None  # only an operation with pages has _More
+                _resolve(waiter.waiting, merge(waiter.so_far, result), None, share)
+        elif waiter.done():  # its caller was cancelled
             continue
-        if error is not None:
+        elif error is not None:
             # Each caller its own instance: a shared one would pile up
             # tracebacks and let callers change each other's error.
-            future.set_exception(fresh_copy(error))
+            waiter.set_exception(fresh_copy(error))
         elif first or share is None:
-            future.set_result(result)
+            waiter.set_result(result)
             first = False
         else:
-            future.set_result(share(result))  # each caller its own (mutable) result
+            waiter.set_result(share(result))  # each caller its own (mutable) result
 
 
 def _fail(batch: _Batch, error: BaseException) -> None:

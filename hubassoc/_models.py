@@ -13,7 +13,7 @@ errors into :class:`~hubassoc.DecodingError`, keeping msgspec's JSON path.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
@@ -314,16 +314,47 @@ class LabelsBetweenObjectPair(_Wire, frozen=True):
                 force_setattr(self, name, _decimal(value))
 
 
+class DateTime(_Wire, frozen=True):
+    """HubSpot's ``DateTime`` object: epoch milliseconds and a shift in minutes from UTC."""
+
+    value: int
+    date_only: bool = False
+    time_zone_shift: int = 0
+
+    def as_datetime(self) -> datetime:
+        """The instant as an aware ``datetime``, in the zone of ``time_zone_shift``.
+
+        Raises:
+            ValueError: the instant or the shift is out of ``datetime``'s range.
+        """
+        try:
+            shift = self.time_zone_shift
+            zone = timezone(timedelta(minutes=shift)) if shift else UTC
+            return datetime.fromtimestamp(self.value / 1000, zone)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise ValueError(
+                f"DateTime {self.value!r} shifted {self.time_zone_shift!r} min is out of range"
+            ) from exc
+
+
 class HighUsageReport(_Wire, frozen=True):
-    """HubSpot's acknowledgement of a high-usage report request (emailed to the user)."""
+    """HubSpot's acknowledgement of a high-usage report request (emailed to the user).
+
+    ``enqueue_time`` is an aware ``datetime`` whether HubSpot sends a
+    ``DateTime`` object (as its specs say) or an RFC 3339 string.
+    """
 
     user_id: int
     user_email: str
-    enqueue_time: datetime
+    if TYPE_CHECKING:
+        enqueue_time: datetime
+    else:
+        enqueue_time: datetime | DateTime
 
     def __post_init__(self) -> None:
-        aware = _aware(self.enqueue_time)
-        if aware is not self.enqueue_time:
+        value: datetime | DateTime = self.enqueue_time
+        aware = value.as_datetime() if isinstance(value, DateTime) else _aware(value)
+        if aware is not value:
             force_setattr(self, "enqueue_time", aware)
 
 

@@ -103,10 +103,15 @@ class Operation(Generic[I, R]):
         absent: the result of an input that the answer is silent about, where
             silence means success; ``None`` where it means a missing result.
         merge: joins the result so far with a follow-up's (pages), or ``None``.
+        one_per_record: whether a request may carry each from id once (its
+            answers name the from id only, so two inputs of one record in one
+            request could not be told apart: a read's first page and another
+            caller's follow-up).
         share: a copy of a result for each further caller of one input, where
             results are mutable (lists), or ``None``.
         writes: whether it changes associations (ordered per pair; reads of the
-            record wait for it) or reads them.
+            record wait for it) or reads them. A write's input starts with
+            ``(from_id, to_id)``, a read's with ``from_id``: the order is kept by them.
         idempotent: whether a request may be sent again after a failure in flight.
     """
 
@@ -118,6 +123,7 @@ class Operation(Generic[I, R]):
     max_inputs: int | None = None
     absent: Callable[[], R] | None = None
     merge: Callable[[R, R], R] | None = None
+    one_per_record: bool = False
     share: Callable[[R], R] | None = None
     writes: bool = True
     idempotent: bool = True
@@ -303,6 +309,7 @@ READ: Operation[ReadInput, list[MultiAssociatedObjectWithLabel]] = Operation(
     sides=_read_sides,
     absent=list,
     merge=_extend,
+    one_per_record=True,
     share=list,
     writes=False,
 )

@@ -12,8 +12,14 @@ that only ever associates, or only reads, pays nothing for them):
   until every write from that record to that object type submitted before it
   has settled.
 
-The state is one dict: per record, per ``to_id``, the latest unsettled write
-of the pair. That is its batch (the common case: nothing held, nothing
+A pair is one association whichever side names it (HubSpot lists it from
+both records), so a write is kept under both of its records: a write
+``contacts 1 -> companies 2`` orders an archive ``companies 2 -> contacts 1``
+and holds a read of company 2's contacts. Object types are compared as
+spelled (``contacts`` and ``0-1`` are not known to be one type).
+
+The state is one dict: per record, per other record, the latest unsettled
+write of the pair. That is its batch (the common case: nothing held, nothing
 allocated per write) or, while it is held, an :class:`_Entry`. A batch or an
 entry *settles* when it has its answer (or was sent and answered) and
 everything it waited for has settled, so waiting on the latest write of a
@@ -89,14 +95,13 @@ class PairOrder:
                 continue
             batch.ordered = True
             for item in batch.waiters:
-                from_id, to_id = item[0], item[1]  # type: ignore[index]
-                pairs = self._records.setdefault((batch.from_type, batch.to_type, from_id), {})
-                earlier = pairs.get(to_id)
+                record, to_id = (batch.from_type, batch.to_type, item[0]), item[1]  # type: ignore[index]
+                earlier = self._records.get(record, {}).get(to_id)
                 if earlier is not None and earlier is not batch:
-                    # The pair in two batches of one operation: settle after both.
+                    # The pair in two batches (or both ways): settle after both.
                     batch.holds += 1
                     earlier.followers.append(batch)
-                pairs[to_id] = batch
+                self._put(record, to_id, batch)
 
     def admit(self, key: BatchKey, item: Any, future: asyncio.Future[Any]) -> None:
         """Put an admitted input into its batch now, or hold it behind earlier writes."""
@@ -111,19 +116,42 @@ class PairOrder:
             return
         to_id: str = item[1]
         last = pairs.get(to_id) if pairs is not None else None
-        if last is None:
+        if last is None:  # the common case, written out: nothing to wait for
             batch = self._add(key, item, future)
             batch.ordered = True
+            records = self._records
             if pairs is None:
-                self._records[record] = {to_id: batch}
+                records[record] = {to_id: batch}
             else:
                 pairs[to_id] = batch
-        elif not isinstance(last, _Entry) and last.open and last.op is op:
+            back = (to_type, from_type, to_id)
+            pairs = records.get(back)
+            if pairs is None:
+                records[back] = {item[0]: batch}
+            else:
+                pairs[item[0]] = batch
+        elif not isinstance(last, _Entry) and last.open and last.key == key:
             self._add(key, item, future)  # joins the latest write of its pair
         else:
-            assert pairs is not None
-            entry = pairs[to_id] = _Entry(record, to_id, 1, (key, item, future))
+            entry = _Entry(record, to_id, 1, (key, item, future))
+            self._put(record, to_id, entry)
             self._hold(entry, (last,))
+
+    def _put(
+        self, record: Record, to_id: str, write: _Write, instead: _Write | None = None
+    ) -> None:
+        """Make ``write`` the latest of its pair, kept both ways (a pair is one
+        association whichever side names it), unless ``instead`` is given and
+        is no longer the latest."""
+        records = self._records
+        from_type, to_type, from_id = record
+        for side, other in ((record, to_id), ((to_type, from_type, to_id), from_id)):
+            pairs = records.get(side)
+            if pairs is None:
+                if instead is None:
+                    records[side] = {other: write}
+            elif instead is None or pairs.get(other) is instead:
+                pairs[other] = write
 
     def _hold(self, entry: _Entry, behind: Iterable[_Write]) -> None:
         for earlier in behind:
@@ -141,14 +169,19 @@ class PairOrder:
         if isinstance(write, _Entry):
             self._forget(write.record, write.to_id, write)
         elif write.ordered:
+            # _forget of every input, written out: the common case's other half.
             records, from_type, to_type = self._records, write.from_type, write.to_type
             for item in write.waiters:
-                record = (from_type, to_type, item[0])  # type: ignore[index]
-                pairs = records.get(record)
-                if pairs is not None and pairs.get(item[1]) is write:  # type: ignore[index]
-                    del pairs[item[1]]  # type: ignore[index]
-                    if not pairs:
-                        del records[record]
+                from_id, to_id = item[0], item[1]  # type: ignore[index]
+                for side, other in (
+                    ((from_type, to_type, from_id), to_id),
+                    ((to_type, from_type, to_id), from_id),
+                ):
+                    pairs = records.get(side)
+                    if pairs is not None and pairs.get(other) is write:
+                        del pairs[other]
+                        if not pairs:
+                            del records[side]
         followers, write.followers = write.followers, []
         for follower in followers:
             follower.holds -= 1
@@ -169,18 +202,22 @@ class PairOrder:
             return  # a read: nothing waits for it
         # From now on the write is its batch.
         batch.ordered = True
-        pairs = self._records.get(entry.record)
-        if pairs is not None and pairs.get(entry.to_id) is entry:
-            pairs[entry.to_id] = batch
+        self._put(entry.record, entry.to_id, batch, instead=entry)
         batch.followers.extend(entry.followers)
         entry.followers = []
 
     def _forget(self, record: Record, to_id: str | None, write: _Write) -> None:
-        pairs = self._records.get(record)
-        if pairs is not None and to_id is not None and pairs.get(to_id) is write:
-            del pairs[to_id]
-            if not pairs:
-                del self._records[record]
+        """``write`` is no longer the latest of its pair (either way), if it was."""
+        if to_id is None:
+            return  # a read
+        records = self._records
+        from_type, to_type, from_id = record
+        for side, other in ((record, to_id), ((to_type, from_type, to_id), from_id)):
+            pairs = records.get(side)
+            if pairs is not None and pairs.get(other) is write:
+                del pairs[other]
+                if not pairs:
+                    del records[side]
 
     def fail_held(self, error: HubSpotError) -> int:
         """Answer every held input with (a copy of) ``error``, never to be sent

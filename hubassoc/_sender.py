@@ -11,8 +11,8 @@ so every operation gets:
 * isolation by bisection of a whole-batch 400 that names no input, so one
   poisoned input fails alone and the rest go through (within a request budget,
   so a failure that is really about every input does not cost 2n requests);
-* follow-up requests for inputs whose answer says there is more (a read's
-  next page), the follow-ups of many inputs sharing requests;
+* the follow-ups of inputs whose answer says there is more (a read's next
+  page), for the coalescer to ask together with other inputs;
 * at most ``max_concurrency`` requests in flight, across every operation;
 * per-input results and errors, matched on ids (:func:`hubassoc._outcome.attribute`),
   with secrets scrubbed from per-input errors.
@@ -42,19 +42,15 @@ R = TypeVar("R")
 
 #: What a batch did for its inputs: results of those that succeeded, errors of the
 #: rest (a :class:`BatchItemError`, or the whole-call error of the request that
-#: carried it).
-Answers = tuple[dict[I, R], dict[I, HubSpotError]]
-#: :data:`Answers` plus the inputs that need another request (input -> follow-up).
-_Partial = tuple[dict[I, R], dict[I, HubSpotError], dict[I, I]]
+#: carried it), and the inputs whose answer has another page (input -> the input
+#: that asks for it; their result so far is in the results).
+Answers = tuple[dict[I, R], dict[I, HubSpotError], dict[I, I]]
 
 _TOO_LARGE = re.compile(
     r"(exceed|too (?:large|many|big)|max(?:imum)? (?:batch|input)|batch size|limit of)",
     re.IGNORECASE,
 )
 _LIMIT_NUMBER = re.compile(r"(?:maximum|max|limit)\D{0,40}?(\d{1,6})", re.IGNORECASE)
-#: Most rounds of follow-ups one send may ask (pages of 100 or more: ample for
-#: any record HubSpot lets exist, and a bound against a server that never ends).
-MAX_FOLLOW_UPS = 10_000
 
 
 def too_large_limit(error: InvalidRequestError, size: int) -> int | None:
@@ -145,9 +141,11 @@ class BatchSender:
         """Send ``inputs`` (distinct, validated) and say what happened to each.
 
         Where the inputs went out in several requests (more than the batch
-        size, split after a too-large answer, or follow-ups), a request that
-        failed whole gives its error to each of its inputs, so the other
-        requests' results are kept.
+        size, or split after a too-large answer), a request that failed whole
+        gives its error to each of its inputs, so the other requests' results
+        are kept. An input whose answer has another page is in the results
+        with its first page and in the follow-ups: asking for the rest is the
+        coalescer's (so that the follow-ups of many batches share requests).
 
         Raises:
             HubSpotError: every input failed with whole-call errors
@@ -155,36 +153,11 @@ class BatchSender:
                 retries are spent, a 4xx other than 400): the first of them.
         """
         budget = _Budget(4 * math.ceil(math.log2(len(inputs) + 1)) + 4)
-        results, errors, more = await self._send(op, from_type, to_type, inputs, budget)
-        if more:
-            await self._follow(op, (from_type, to_type), (results, errors, more), budget)
+        answers = await self._send(op, from_type, to_type, inputs, budget)
+        results, errors = answers[0], answers[1]
         if not results and not any(isinstance(e, BatchItemError) for e in errors.values()):
             raise errors[inputs[0]]  # every input failed whole: nothing to keep
-        return results, errors
-
-    async def _follow(
-        self, op: Operation[I, R], types: tuple[str, str], partial: _Partial[I, R], budget: _Budget
-    ) -> None:
-        """Ask the follow-ups of ``partial`` (together) until no input needs more,
-        merging their results into the original inputs' (in place)."""
-        results, errors, more = partial
-        merge = op.merge
-        assert merge is not None, f"{op.name} has follow-ups but no merge"
-        rounds = 0
-        while more and rounds < MAX_FOLLOW_UPS:
-            rounds += 1
-            origin = {follow_up: original for original, follow_up in more.items()}
-            budget.left = max(budget.left, 4 * math.ceil(math.log2(len(origin) + 1)) + 4)
-            got, failed, further = await self._send(op, *types, list(origin), budget)
-            for follow_up, result in got.items():
-                original = origin[follow_up]
-                results[original] = merge(results[original], result)
-            for follow_up, error in failed.items():
-                # An input with a missing page has no complete result: its error.
-                original = origin[follow_up]
-                del results[original]
-                errors[original] = error
-            more = {origin[f]: nxt for f, nxt in further.items()}
+        return answers
 
     async def _send_parts(
         self,
@@ -192,7 +165,7 @@ class BatchSender:
         types: tuple[str, str],
         parts: Sequence[Sequence[I]],
         budget: _Budget,
-    ) -> _Partial[I, R]:
+    ) -> Answers[I, R]:
         """Send several parts at once; a part that fails whole fails only its own inputs."""
         answers = await asyncio.gather(
             *(self._send(op, *types, part, budget) for part in parts),
@@ -219,7 +192,14 @@ class BatchSender:
         to_type: str,
         inputs: Sequence[I],
         budget: _Budget,
-    ) -> _Partial[I, R]:
+    ) -> Answers[I, R]:
+        if op.one_per_record:
+            later = _repeated_records(op, inputs)
+            if later:  # each record once per request: the repeats go in another
+                first = [item for item in inputs if item not in later]
+                return await self._send_parts(
+                    op, (from_type, to_type), (first, list(later)), budget
+                )
         size = self.size_for(op)
         if len(inputs) > size:
             chunks = [inputs[i : i + size] for i in range(0, len(inputs), size)]
@@ -242,7 +222,7 @@ class BatchSender:
         inputs: Sequence[I],
         budget: _Budget,
         error: InvalidRequestError,
-    ) -> _Partial[I, R]:
+    ) -> Answers[I, R]:
         """Find the inputs a whole-batch 400 that named nobody was about."""
         if len(inputs) == 1 or budget.left < 2:
             errors: dict[I, HubSpotError] = {
@@ -256,7 +236,7 @@ class BatchSender:
 
     async def _post(
         self, op: Operation[I, R], from_type: str, to_type: str, inputs: Sequence[I]
-    ) -> _Partial[I, R]:
+    ) -> Answers[I, R]:
         body = op.encode(inputs)
         async with self._slots:
             response = await self._request(
@@ -296,6 +276,19 @@ class BatchSender:
                 self._emit(
                     ItemsFailed(route=route, category=category, count=count, operation=op.name)
                 )
+
+
+def _repeated_records(op: Operation[I, R], inputs: Sequence[I]) -> dict[I, None]:
+    """The inputs whose from id an earlier input has (in order), as an ordered set."""
+    seen: set[str] = set()
+    repeated: dict[I, None] = {}
+    for item in inputs:
+        record = op.sides(item)[0]
+        if record in seen:
+            repeated[item] = None
+        else:
+            seen.add(record)
+    return repeated
 
 
 def _whole_batch_item_error(error: InvalidRequestError, item: object) -> BatchItemError:

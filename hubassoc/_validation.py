@@ -121,7 +121,7 @@ _INT32_MAX: Final = 2**31 - 1
 _ACCEPTED_SPECS: set[AssociationSpec] = set()
 
 
-def _check_spec(value: object, argument: str) -> AssociationSpec:
+def _check_spec(value: object, argument: str, index: int | None = None) -> AssociationSpec:
     # ``True == 1`` and hashes alike: only a true int type id may hit the cache.
     if (
         type(value) is AssociationSpec
@@ -130,20 +130,20 @@ def _check_spec(value: object, argument: str) -> AssociationSpec:
         and value in _ACCEPTED_SPECS
     ):
         return value
+    # The name is formatted on failure only: this runs once per item on hot paths.
+    name = argument if index is None else f"{argument}[{index}]"
     if not isinstance(value, AssociationSpec):
         hint = " (use its .spec)" if hasattr(value, "spec") else ""
         raise TypeError(
-            f"{argument} must be an AssociationSpec, not {type(value).__name__}{hint}: {value!r}"
+            f"{name} must be an AssociationSpec, not {type(value).__name__}{hint}: {value!r}"
         )
     category, type_id = value.association_category, value.association_type_id
     if not isinstance(category, str) or category not in _CATEGORIES:
         raise ValueError(
-            f"{argument}.association_category {category!r} is not one of {sorted(_CATEGORIES)}"
+            f"{name}.association_category {category!r} is not one of {sorted(_CATEGORIES)}"
         )
     if type(type_id) is not int or not 0 <= type_id <= _INT32_MAX:
-        raise ValueError(
-            f"{argument}.association_type_id {type_id!r} is not an int from 0 to 2**31-1"
-        )
+        raise ValueError(f"{name}.association_type_id {type_id!r} is not an int from 0 to 2**31-1")
     if len(_ACCEPTED_SPECS) < _ACCEPTED_TYPES_MAX:
         _ACCEPTED_SPECS.add(value)
     return value
@@ -162,12 +162,17 @@ def check_types(value: object, argument: str = "types") -> tuple[AssociationSpec
     """
     if isinstance(value, AssociationSpec):
         return (_check_spec(value, argument),)
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+    # list and tuple first: the ABC check costs more than the rest of the call.
+    if (
+        type(value) is not list
+        and type(value) is not tuple
+        and (isinstance(value, str | bytes) or not isinstance(value, Sequence))
+    ):
         raise TypeError(
             f"{argument} must be an AssociationSpec or a sequence of them, "
             f"not {type(value).__name__}: {value!r}"
         )
     if not value:
         raise ValueError(f"{argument} is empty: give at least one AssociationSpec")
-    checked = [_check_spec(item, f"{argument}[{index}]") for index, item in enumerate(value)]
-    return tuple(dict.fromkeys(checked))
+    checked = [_check_spec(item, argument, index) for index, item in enumerate(value)]
+    return tuple(dict.fromkeys(checked)) if len(checked) > 1 else (checked[0],)

@@ -69,7 +69,7 @@ class ScriptedSender:
                 for p in pairs
                 if p in self.bad
             }
-            return {p: SPEC for p in pairs if p not in self.bad}, errors
+            return {p: SPEC for p in pairs if p not in self.bad}, errors, {}
         finally:
             self.in_flight -= 1
 

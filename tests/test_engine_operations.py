@@ -71,6 +71,7 @@ READ: Operation[ReadInput, list[str]] = Operation(
     sides=lambda item: (item[0], None),
     absent=list,
     merge=lambda so_far, page: so_far + page,
+    one_per_record=True,
     share=list,
     writes=False,
 )
@@ -82,6 +83,7 @@ class Server:
 
     def __init__(self, *, latency: float = 0.05, page_size: int = 3) -> None:
         self.latency = latency
+        self.slow: dict[str, float] = {}  # a from id -> the latency of a request carrying it
         self.page_size = page_size
         self.links: dict[str, set[str]] = {}
         self.missing: set[str] = set()  # ids answered with a per-input error
@@ -106,7 +108,7 @@ class Server:
         assert body is not None
         inputs: list[list[Any]] = json.loads(body)
         action = path.rsplit("/", 1)[1]
-        await asyncio.sleep(self.latency)
+        await asyncio.sleep(max([self.latency, *(self.slow.get(i[0], 0) for i in inputs)]))
         self.log.append((sent, loop.time(), action, inputs))
         if self.daily:
             raise DailyLimitError("daily limit", status=429)
@@ -168,8 +170,10 @@ class Engine:
             emit=Emitter(self.events.append),
         )
 
-    def submit(self, op: Operation[Any, Any], *item: Any) -> asyncio.Future[Any]:
-        key: BatchKey = (op, *TYPES)
+    def submit(
+        self, op: Operation[Any, Any], *item: Any, types: tuple[str, str] = TYPES
+    ) -> asyncio.Future[Any]:
+        key: BatchKey = (op, *types)
         return self.coalescer.enqueue(key, item if op.writes else (item[0], None))
 
 
@@ -406,3 +410,160 @@ def test_batches_are_keyed_by_operation_and_events_name_it() -> None:
 
     settled = [e for e in run_virtual(main) if isinstance(e, BatchSettled)]
     assert sorted((e.operation, e.pairs) for e in settled) == [("link", 2), ("read", 1)]
+
+
+def test_a_pair_sent_twice_before_order_was_kept_is_settled_by_both() -> None:
+    server = Server()
+    server.slow["1"] = 1.0
+
+    async def main() -> None:
+        engine = Engine(server)
+        first = engine.submit(LINK, "1", "10")  # slow
+        await asyncio.sleep(0.01)
+        server.slow.clear()
+        second = engine.submit(LINK, "1", "10")  # the same operation: not held
+        await asyncio.sleep(0.01)  # both in flight; the second answers first
+        archive = engine.submit(UNLINK, "1", "10")
+        await asyncio.gather(first, second, archive)
+
+    run_virtual(main)
+    (slow, fast), (archive,) = sorted(server.sent("create")), server.sent("archive")
+    assert slow[0] < fast[0] < fast[1] < slow[1] <= archive[0]
+
+
+def test_order_holds_through_the_overflow_queue() -> None:
+    server = Server()
+
+    async def main() -> list[Any]:
+        engine = Engine(server, max_pending=1)
+        futures = [
+            engine.submit(LINK, "1", "10"),
+            engine.submit(UNLINK, "1", "10"),
+            engine.submit(LINK, "1", "11"),
+            engine.submit(READ, "1"),
+        ]
+        return await asyncio.gather(*futures)
+
+    assert run_virtual(main) == ["linked", None, "linked", ["11"]]
+    assert [action for _, _, action, _ in server.log] == ["create", "archive", "create", "read"]
+
+
+def test_a_read_waits_for_a_held_write_and_an_unheld_one() -> None:
+    server = Server()
+
+    async def main() -> list[str]:
+        engine = Engine(server)
+        engine.submit(LINK, "1", "10")
+        held = engine.submit(UNLINK, "1", "10")  # behind the create
+        other = engine.submit(LINK, "1", "12")  # another pair: leaves with the first create
+        read = engine.submit(READ, "1")
+        result: list[str] = await read
+        assert held.done() and other.done()
+        return result
+
+    assert run_virtual(main) == ["12"]
+
+
+def test_a_held_read_whose_caller_gives_up_disturbs_nobody() -> None:
+    server = Server()
+
+    async def main() -> list[Any]:
+        engine = Engine(server)
+        write = engine.submit(LINK, "1", "10")
+        gone = engine.submit(READ, "1")
+        kept = engine.submit(READ, "1")
+        gone.cancel()
+        answers = await asyncio.gather(write, kept)
+        await engine.coalescer.aclose()
+        return answers
+
+    assert run_virtual(main) == ["linked", ["10"]]
+
+
+def test_follow_ups_of_different_batches_share_requests() -> None:
+    server = Server(latency=0.04, page_size=3)
+    server.slow["1"] = 0.05
+    server.links["1"] = {str(10 + n) for n in range(7)}  # 3 pages
+    server.links["2"] = {str(20 + n) for n in range(4)}  # 2 pages
+
+    async def main() -> list[list[str]]:
+        engine = Engine(server)
+        first = engine.submit(READ, "1")
+        await asyncio.sleep(0.006)
+        second = engine.submit(READ, "2")  # another batch, answered first
+        return list(await asyncio.gather(first, second))
+
+    assert run_virtual(main) == [sorted(server.links["1"]), sorted(server.links["2"])]
+    reads = [inputs for _, _, inputs in sorted(server.sent("read"), key=lambda r: r[0])]
+    assert reads == [[["1", None]], [["2", None]], [["2", "3"], ["1", "3"]], [["1", "6"]]]
+
+
+def test_a_request_carries_a_record_once() -> None:
+    server = Server(page_size=3)
+    server.links["1"] = {str(10 + n) for n in range(7)}  # 3 pages
+
+    async def main() -> list[list[str]]:
+        engine = Engine(server)
+        first = engine.submit(READ, "1")
+        await asyncio.sleep(0.057)  # answered: its follow-up waits in the open batch
+        again = engine.submit(READ, "1")  # the same record, from its first page
+        return list(await asyncio.gather(first, again))
+
+    first, again = run_virtual(main)
+    assert first == again == sorted(server.links["1"]) and first is not again
+    reads = [inputs for _, _, inputs in sorted(server.sent("read"), key=lambda r: r[0])]
+    assert reads[1:3] == [[["1", "3"]], [["1", None]]]  # one batch, two requests
+
+
+def test_pages_stop_when_every_caller_gave_up_and_close_finishes_the_rest() -> None:
+    server = Server(page_size=3)
+    server.links["1"] = {str(10 + n) for n in range(9)}  # 3 pages
+    server.links["2"] = {str(20 + n) for n in range(9)}
+
+    async def main() -> list[str]:
+        engine = Engine(server)
+        gone = engine.submit(READ, "1")
+        kept = engine.submit(READ, "2")
+        await asyncio.sleep(0.056)  # both have their first page; follow-ups wait
+        gone.cancel()
+        await engine.coalescer.aclose()
+        assert engine.coalescer.pending == 0
+        result: list[str] = kept.result()
+        return result
+
+    assert run_virtual(main) == sorted(server.links["2"])
+    # Record 1's follow-up already waiting went out with its batch; no page after it.
+    asked = [item for _, _, inputs in server.sent("read") for item in inputs]
+    assert asked == [["1", None], ["2", None], ["1", "3"], ["2", "3"], ["2", "6"]]
+
+
+def test_abort_fails_callers_waiting_for_more_pages() -> None:
+    server = Server(page_size=3)
+    server.links["1"] = {str(10 + n) for n in range(9)}
+
+    async def main() -> BaseException | None:
+        engine = Engine(server, linger=1.0)
+        read = engine.submit(READ, "1")
+        await asyncio.sleep(1.1)  # the first page is in; the follow-up lingers
+        engine.coalescer.abort()
+        await asyncio.sleep(0)
+        assert engine.coalescer.pending == 0
+        return read.exception()
+
+    assert isinstance(run_virtual(main), ClientClosedError)
+
+
+def test_a_pair_is_one_whichever_side_names_it() -> None:
+    server = Server()
+    reverse = (TYPES[1], TYPES[0])
+
+    async def main() -> None:
+        engine = Engine(server)
+        link = engine.submit(LINK, "1", "10")
+        unlink = engine.submit(UNLINK, "10", "1", types=reverse)  # the same pair, named back
+        read = engine.submit(READ, "10", types=reverse)  # company 10's contacts
+        await asyncio.gather(link, unlink, read)
+
+    run_virtual(main)
+    (create,), (archive,), (read,) = (server.sent(a) for a in ("create", "archive", "read"))
+    assert create[1] <= archive[0] and archive[1] <= read[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
 import pytest
@@ -234,6 +234,39 @@ def test_label_definitions_and_spec_property() -> None:
     assert mentor.spec == AssociationSpec(
         association_category="USER_DEFINED", association_type_id=1001
     )
+
+
+@pytest.mark.parametrize(
+    ("enqueue_time", "expected"),
+    [
+        (
+            b'{"value":1796281200000,"dateOnly":false,"timeZoneShift":0}',
+            datetime(2026, 12, 3, 7, tzinfo=UTC),
+        ),
+        (
+            b'{"value":1796281200000,"dateOnly":false,"timeZoneShift":60,"x":1}',
+            datetime(2026, 12, 3, 8, tzinfo=timezone(timedelta(hours=1))),
+        ),
+        (b'"2026-12-03T07:00:00Z"', datetime(2026, 12, 3, 7, tzinfo=UTC)),
+    ],
+)
+def test_high_usage_report_time_from_a_datetime_object_or_a_string(
+    enqueue_time: bytes, expected: datetime
+) -> None:
+    report = decode(
+        HIGH_USAGE_REPORT_DECODER,
+        b'{"userId":12,"userEmail":"a@example.com","enqueueTime":' + enqueue_time + b"}",
+    )
+    assert report.enqueue_time == expected
+    assert report.enqueue_time.utcoffset() == expected.utcoffset()
+
+
+def test_high_usage_report_time_out_of_range_is_a_decoding_error() -> None:
+    with pytest.raises(DecodingError, match="out of range"):
+        decode(
+            HIGH_USAGE_REPORT_DECODER,
+            b'{"userId":1,"userEmail":"a","enqueueTime":{"value":1,"timeZoneShift":100000}}',
+        )
 
 
 def test_high_usage_report_time_is_aware() -> None:

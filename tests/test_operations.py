@@ -163,12 +163,13 @@ async def test_order_per_pair_and_read_your_writes(
     assert [r.to_object_id for r in await read] == ["3"]
     assert sandbox.associations("contacts", "companies", 1) == {"3": [("HUBSPOT_DEFINED", 279)]}
 
-    archived = client.submit_archive("contacts", 1, "companies", 3)
+    # The pair named from the other side is the same pair: the archive waits
+    # for the create, the read of the other side for the archive.
     again = client.submit_associate("contacts", 1, "companies", 3, DEFAULT)
-    assert [r.to_object_id for r in await client.get_associations("contacts", 1, "companies")] == [
-        "3"
-    ]
-    await asyncio.gather(archived, again)
+    archived = client.submit_archive("companies", 3, "contacts", 1)
+    assert await client.get_associations("companies", 3, "contacts") == []
+    await asyncio.gather(again, archived)
+    assert sandbox.associations("contacts", "companies", 1) == {}
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -233,3 +234,42 @@ async def test_bad_input_is_refused_before_anything_is_sent(
     with pytest.raises(TypeError, match="ids must be"):
         await client.batch_read("contacts", "companies", "123")
     assert sandbox.stats().requests == 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_poisoned_input_fails_alone_in_every_operation(
+    sandbox_factory: SandboxFactory, make_client: ClientFactory, version: str
+) -> None:
+    sandbox = await sandbox_factory(poison_ids={"66"})
+    sandbox.seed_associations("contacts", "companies", [(1, 2)])
+    client = make_client(sandbox, api_version=version)
+    calls = {
+        "associate": [client.associate("contacts", i, "companies", 7, DEFAULT) for i in (5, 66, 6)],
+        "archive": [client.archive("contacts", i, "companies", 7) for i in (5, 66, 6)],
+        "archive_labels": [
+            client.archive_labels("contacts", i, "companies", 7, DEFAULT) for i in (5, 66, 6)
+        ],
+        "read": [client.get_associations("contacts", i, "companies") for i in (1, 66, 6)],
+    }
+    for name, coroutines in calls.items():
+        answers = await asyncio.gather(*coroutines, return_exceptions=True)
+        assert [isinstance(a, BatchItemError) for a in answers] == [False, True, False], name
+        assert isinstance(answers[1], BatchItemError) and answers[1].status == 400
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_close_sends_every_held_call_in_order(
+    sandbox_factory: SandboxFactory, make_client: ClientFactory, version: str
+) -> None:
+    sandbox = await sandbox_factory(latency=0.02)
+    client = make_client(sandbox, api_version=version)
+    futures = [
+        client.submit_default("contacts", 1, "companies", 2),
+        client.submit_archive("contacts", 1, "companies", 2),
+        client.submit_associate("contacts", 1, "companies", 2, DEFAULT),
+        client.submit_get_associations("contacts", 1, "companies"),
+    ]
+    await client.aclose()
+    assert all(f.done() for f in futures)
+    assert [r.to_object_id for r in futures[3].result()] == ["2"]
+    assert sandbox.associations("contacts", "companies", 1) == {"2": [("HUBSPOT_DEFINED", 279)]}

@@ -223,6 +223,10 @@ async def test_batch_read_shapes_and_limits(
         assert (await call(session, "POST", path, many))[0] == 400
         assert (await call(session, "POST", path, {"inputs": many["inputs"][:1000]}))[0] == 207
         assert (await call(session, "POST", path, {"inputs": [{"id": "666"}]}))[0] == 400
+        for bad in ("1,2", "-1", "x"):
+            assert (await call(session, "POST", path, {"inputs": [{"id": bad}]}))[0] == 400
+        comma = {"inputs": [{"from": {"id": "1,2"}, "to": {"id": "3"}}]}
+        assert (await call(session, "POST", ops("v4", "batch/associate/default"), comma))[0] == 400
     assert sandbox.stats().batches_poisoned == 1
 
 
@@ -351,7 +355,14 @@ async def test_control_endpoints_seed_and_read(sandbox: Sandbox) -> None:
             }
         ranges = {"from": "contacts", "to": "companies", "ranges": [["5", "100", 700], [6, 1, 0]]}
         async with control.post("/_sandbox/associations", json=ranges) as response:
-            assert await response.json() == {"seeded": 700}
+            assert (await response.json())["seeded"] == 700
+        mapping = {"from": "contacts", "to": "companies", "associations": {"7": ["1", "2"]}}
+        async with control.post("/_sandbox/associations", json=mapping) as response:
+            assert (await response.json())["seeded"] == 2
+        bad = {**mapping, "associations": {"8": ["1"], "9": "2"}, "ranges": [[8, 1, 5]]}
+        async with control.post("/_sandbox/associations", json=bad) as response:
+            assert response.status == 400
+        assert sandbox.associations("contacts", "companies", 8) == {}
         assert list(sandbox.associations("contacts", "companies", 5)) == [
             str(i) for i in range(100, 800)
         ]
@@ -372,3 +383,47 @@ async def test_default_only_pairs_stay_packed_ints(
     store = sandbox.app.store.type_pair("0-1", "0-2")
     assert len(store.pairs) == 51 and store.extras == {}
     assert all(isinstance(key, int) for key in store.pairs)
+
+
+async def test_associations_go_both_ways(sandbox: Sandbox, session: aiohttp.ClientSession) -> None:
+    sandbox.define_label("contacts", "companies", "Manager", inverse_label="Employee")
+    await call(session, "POST", ops("v4", "batch/create"), typed(("1", "2", [MANAGER])))
+    await call(session, "PUT", record("v4", "1/associations/default/companies/3"))
+    # Read from the company: the contact, with the company side's types.
+    reverse = ops("v4", "batch/read", "companies/contacts")
+    _, body = await call(session, "POST", reverse, {"inputs": [{"id": "2"}]})
+    assert body["results"][0]["to"] == [
+        {
+            "toObjectId": "1",
+            "associationTypes": [
+                {"category": "HUBSPOT_DEFINED", "typeId": 280},
+                {"category": "USER_DEFINED", "typeId": 1001, "label": "Employee"},
+            ],
+        }
+    ]
+    assert sandbox.associations("companies", "contacts", 3) == {"1": [("HUBSPOT_DEFINED", 280)]}
+    # Removing from the other side removes what was written from this one.
+    employee = {"associationCategory": "USER_DEFINED", "associationTypeId": 1001}
+    back = {"inputs": [{"from": {"id": "2"}, "to": {"id": "1"}, "types": [employee]}]}
+    await call(session, "POST", ops("v4", "batch/labels/archive", "companies/contacts"), back)
+    assert sandbox.associations("contacts", "companies", 1)["2"] == [DEFAULT]
+    archive = {"inputs": [{"from": {"id": "3"}, "to": [{"id": "1"}]}]}
+    await call(session, "POST", ops("v4", "batch/archive", "companies/contacts"), archive)
+    assert sandbox.store_pairs("contacts", "companies") == [("1", "2")]
+    status, _ = await call(session, "DELETE", "/crm/v4/objects/companies/2/associations/contacts/1")
+    assert status == 204
+    assert sandbox.store_pairs("contacts", "companies") == []
+    # A type pair with itself: one association, seen from both records.
+    sandbox.seed_associations("contacts", "contacts", [("5", "6")])
+    assert list(sandbox.associations("contacts", "contacts", 6)) == ["5"]
+    assert list(sandbox.associations("contacts", "contacts", 5)) == ["6"]
+
+
+async def test_pages_merge_both_directions(sandbox_factory: SandboxFactory) -> None:
+    sandbox = await sandbox_factory(read_page_size=2)
+    sandbox.seed_associations("contacts", "companies", [("1", "2"), ("1", "5"), ("1", "9")])
+    sandbox.seed_associations("companies", "contacts", [("5", "1"), ("7", "1"), ("8", "4")])
+    async with aiohttp.ClientSession(sandbox.url, headers=sandbox.auth_headers) as session:
+        found, requests = await read_all(session, "2026-09", "1")
+    assert [item["toObjectId"] for item in found] == ["2", "5", "7", "9"]
+    assert requests == 2

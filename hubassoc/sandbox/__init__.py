@@ -10,7 +10,9 @@ most 1,000 inputs, and the per-record GET, not on 2026-09) paged per record at
 ``read_page_size`` with ``paging.next.after``, label definitions per object
 type pair (type ids from 1000 up), the high-usage report and the association
 limit configurations. Associations are stored per pair with their types: every
-pair carries the default type, only pairs with labels cost more. It checks
+pair carries the default type, only pairs with labels cost more. They go both
+ways: a pair written from one side is read (with that side's types) and
+removed from either. It checks
 the bearer token, enforces a rolling-window and a daily rate limit, injects
 latency and faults (at random rates or as an exact script), and can play the
 awkward parts of HubSpot on purpose: per-input "not found" errors in several
@@ -65,8 +67,9 @@ a ``Content-Type: application/json`` body (``{}`` will do), else 401 or 415.
 - ``GET /_sandbox/associations?from=..&to=..&id=..``: one record's associations
   with their types (`Sandbox.associations`); ``POST /_sandbox/associations``
   ``{"from", "to", "rows": [[fromId, toId(, [[category, typeId], ...])], ...],
-  "ranges": [[fromId, firstToId, count], ...]}``: store associations without
-  API calls (`Sandbox.seed_associations`), ``{"seeded": n}``;
+  "associations": {fromId: [toId, ...]}, "ranges": [[fromId, firstToId,
+  count], ...]}`` (any of the three): store associations without API calls
+  (`Sandbox.seed_associations`), ``{"seeded": n}``;
   ``POST /_sandbox/labels`` ``{"from", "to", "label", "name"?, "inverseLabel"?}``:
   define a label (`Sandbox.define_label`);
 - ``GET /_sandbox/store?from=..&to=..``: stored pairs, ``{"fromObjectType",

@@ -131,7 +131,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=_ids,
         default=frozenset(),
         metavar="ID,...",
-        help="records that do not exist (ID or TYPE:ID): per-input errors in a batch, 404 for PUT",
+        help="records that do not exist (ID or TYPE:ID): per-input errors in a batch, 404 for "
+        "single-record calls",
     )
     add(
         "--poison-ids",

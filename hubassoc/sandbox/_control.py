@@ -27,7 +27,14 @@ import msgspec
 from aiohttp import web
 
 from ._config import config_from_json, config_to_json
-from ._fixtures import associations_of, define_label, seed, seed_ranges
+from ._fixtures import (
+    associations_of,
+    check_ranges,
+    define_label,
+    mapping_rows,
+    seed,
+    seed_ranges,
+)
 from ._inspect import send_counts, snapshot, store_pairs
 from ._responses import CORRELATION_HEADER, JSON
 from ._state import StateBound
@@ -172,20 +179,27 @@ class ControlEndpoints(StateBound):
     async def seed(self, request: web.Request) -> web.Response:
         """``POST /_sandbox/associations``: `SandboxApp.seed_associations`.
 
-        Body: ``{"from": TYPE, "to": TYPE, "rows": [[fromId, toId], [fromId, toId,
-        [[category, typeId], ...]], ...]}`` and/or ``"ranges": [[fromId, firstToId,
-        count], ...]`` (`seed_ranges`); answers ``{"seeded": new pairs}``.
+        Body: ``{"from": TYPE, "to": TYPE}`` with any of ``"rows": [[fromId, toId],
+        [fromId, toId, [[category, typeId], ...]], ...]``, ``"associations":
+        {fromId: [toId, ...]}`` and ``"ranges": [[fromId, firstToId, count], ...]``
+        (`seed_ranges`); everything is checked before anything is stored. Answers
+        ``{"seeded": n}``: how many pairs were new.
         """
         try:
             body = await _json_body(request, dict, '{"from", "to", "rows"}')
             from_type, to_type = body.get("from"), body.get("to")
             rows, ranges = body.get("rows", []), body.get("ranges", [])
+            mapping = body.get("associations", {})
             if not (isinstance(from_type, str) and isinstance(to_type, str)):
                 raise ValueError('"from" and "to" must be object types')
-            if not isinstance(rows, list) or not isinstance(ranges, list):
+            if not (isinstance(rows, list) and isinstance(ranges, list)):
                 raise ValueError('"rows" and "ranges" must be lists')
-            seeded = seed(self._state, from_type, to_type, rows)
-            seeded += seed_ranges(self._state, from_type, to_type, ranges)
+            if not isinstance(mapping, dict):
+                raise ValueError('"associations" must map from ids to lists of to ids')
+            checked = check_ranges(ranges)
+            state = self._state
+            seeded = seed(state, from_type, to_type, [*rows, *mapping_rows(mapping)])
+            seeded += seed_ranges(state, from_type, to_type, checked)
         except (ValueError, TypeError) as exc:
             return _failure(str(exc))
         return _plain({"seeded": seeded})

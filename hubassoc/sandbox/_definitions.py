@@ -65,6 +65,11 @@ class DefinitionStore:
         definition = self._by_pair.get((from_type, to_type), {}).get(type_id)
         return None if definition is None else definition.label
 
+    def inverse_of(self, from_type: str, to_type: str, type_id: int) -> int | None:
+        """The type id of a label's inverse (between `to_type` and `from_type`), if any."""
+        definition = self._by_pair.get((from_type, to_type), {}).get(type_id)
+        return None if definition is None or definition.inverse is None else definition.inverse[2]
+
     def has_name(self, from_type: str, to_type: str, name: str) -> bool:
         """Whether a label of that internal name exists between the two types."""
         return any(d.name == name for d in self._by_pair.get((from_type, to_type), {}).values())

@@ -10,15 +10,24 @@ not an API call: nothing is counted or rate limited.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, TypeAlias
 
 from ._inspect import types_or_raise
 from ._state import SandboxState
-from ._store import Spec, pack_pair
-from ._types import default_type_id, parse_record_id
+from ._store import Spec
+from ._types import canonical_ids, default_type_id, parse_record_id
 
-__all__ = ["CATEGORIES", "SeedRow", "associations_of", "define_label", "seed", "seed_ranges"]
+__all__ = [
+    "CATEGORIES",
+    "SeedRow",
+    "associations_of",
+    "check_ranges",
+    "define_label",
+    "mapping_rows",
+    "seed",
+    "seed_ranges",
+]
 
 CATEGORIES: Final = frozenset({"HUBSPOT_DEFINED", "INTEGRATOR_DEFINED", "USER_DEFINED", "WORK"})
 """The association categories HubSpot's specs list."""
@@ -63,35 +72,43 @@ def seed(state: SandboxState, from_type: str, to_type: str, rows: Iterable[Any])
     """
     types = types_or_raise(from_type, to_type)
     default: Spec = ("HUBSPOT_DEFINED", default_type_id(*types))
-    plain: list[int] = []
-    typed: list[tuple[int, list[Spec]]] = []
+    sides: tuple[list[Any], list[Any]] = ([], [])
+    typed: dict[int, list[Spec]] = {}  # row index -> its types
     for index, row in enumerate(rows):
-        if not isinstance(row, Sequence) or isinstance(row, str) or len(row) not in (2, 3):
+        if not isinstance(row, tuple | list) or len(row) not in (2, 3):
             raise ValueError(f"rows[{index}] must be (from_id, to_id) or (from_id, to_id, types)")
-        key = pack_pair(
-            _record_id(row[0], f"rows[{index}][0]"), _record_id(row[1], f"rows[{index}][1]")
-        )
-        if len(row) == 2:
-            plain.append(key)
-        else:
-            typed.append((key, _specs(row[2], f"rows[{index}][2]")))
+        sides[0].append(row[0])
+        sides[1].append(row[1])
+        if len(row) == 3:
+            typed[index] = _specs(row[2], f"rows[{index}][2]")
+    from_ids, to_ids = (_record_ids(values, side) for side, values in enumerate(sides))
+    keys = [f << 64 | t for f, t in zip(from_ids, to_ids, strict=True)]
     store = state.generation.store.type_pair(*types)
-    created = store.add(plain)
-    for key, specs in typed:
-        created += store.add_types(key, specs, default)
+    if not typed:
+        return store.add(keys)
+    created = store.add([key for index, key in enumerate(keys) if index not in typed])
+    for index, specs in typed.items():
+        created += store.add_types(keys[index], specs, default)
     return created
 
 
-def seed_ranges(
-    state: SandboxState, from_type: str, to_type: str, ranges: Iterable[Sequence[Any]]
-) -> int:
-    """Associate each ``(from_id, first_to_id, count)`` record with ``count`` records
-    numbered from ``first_to_id`` (the default type); returns how many pairs were new.
+def _record_ids(values: list[Any], side: int) -> list[int]:
+    """Ids of one side of the rows; the common case (canonical strings) in one regex."""
+    try:
+        texts = canonical_ids(values)
+    except TypeError:  # not all strings: the slow path says which
+        texts = 0
+    if not isinstance(texts, int):
+        return list(map(int, texts))
+    return [_record_id(value, f"rows[{index}][{side}]") for index, value in enumerate(values)]
 
-    The compact form for benchmarks that seed many records over HTTP. Raises
-    `ValueError` or `TypeError` for a bad type or range, before storing anything.
+
+def check_ranges(ranges: Iterable[Any]) -> list[tuple[int, int, int]]:
+    """``(from_id, first_to_id, count)`` ranges as ints, checked (see `seed_ranges`).
+
+    Raises `ValueError` or `TypeError` for a range that is not three values, an
+    id that is no record id or a negative count.
     """
-    types = types_or_raise(from_type, to_type)
     checked: list[tuple[int, int, int]] = []
     for index, item in enumerate(ranges):
         if not isinstance(item, Sequence) or isinstance(item, str) or len(item) != 3:
@@ -101,31 +118,52 @@ def seed_ranges(
         count = item[2]
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"ranges[{index}][2] must be a count >= 0, got {count!r}")
-        if parse_record_id(str(first + count - 1)) is None and count:
+        if count and parse_record_id(str(first + count - 1)) is None:
             raise ValueError(f"ranges[{index}] runs past the largest record id")
         checked.append((from_id, first, count))
-    store = state.generation.store.type_pair(*types)
+    return checked
+
+
+def seed_ranges(
+    state: SandboxState, from_type: str, to_type: str, ranges: list[tuple[int, int, int]]
+) -> int:
+    """Associate each ``(from_id, first_to_id, count)`` record (from `check_ranges`) with
+    ``count`` records numbered from ``first_to_id`` (the default type); returns how many
+    pairs were new. The compact form for benchmarks that seed many records over HTTP.
+
+    Raises `ValueError` for an invalid object type.
+    """
+    store = state.generation.store.type_pair(*types_or_raise(from_type, to_type))
     return sum(
         store.add([from_id << 64 | to_id for to_id in range(first, first + count)])
-        for from_id, first, count in checked
+        for from_id, first, count in ranges
     )
+
+
+def mapping_rows(mapping: Mapping[Any, Any]) -> Iterator[tuple[Any, Any]]:
+    """``(from_id, to_id)`` rows of ``{from_id: [to_id, ...]}``, for `seed`.
+
+    Raises `ValueError` (while iterated) when a value is not a list of ids.
+    """
+    for from_id, to_ids in mapping.items():
+        if isinstance(to_ids, str) or not isinstance(to_ids, Sequence):
+            raise ValueError(f"associations[{from_id!r}] must be a list of to ids")
+        for to_id in to_ids:
+            yield from_id, to_id
 
 
 def associations_of(
     state: SandboxState, from_type: str, to_type: str, from_id: str | int
 ) -> dict[str, list[tuple[str, int]]]:
-    """``{to_id: [(category, type_id), ...]}`` of one record, ascending ids, default type first.
+    """``{to_id: [(category, type_id), ...]}`` of one record, ascending ids, default type first,
+    both ways (an association written from the other side is listed with this side's types).
 
     Raises `ValueError` for an invalid object type or id.
     """
     types = types_or_raise(from_type, to_type)
     record_id = _record_id(from_id, "from_id")
-    store = state.generation.store.type_pair(*types)
-    default: Spec = ("HUBSPOT_DEFINED", default_type_id(*types))
-    return {
-        str(to_id): store.types_of(pack_pair(record_id, to_id), default)
-        for to_id in store.to_ids(record_id)
-    }
+    links = state.generation.links(types)
+    return {str(to_id): links.types_of(record_id, to_id) for to_id in links.ids(record_id)}
 
 
 def define_label(

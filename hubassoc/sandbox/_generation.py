@@ -14,6 +14,7 @@ import random
 from collections import Counter
 
 from ._definitions import DefinitionStore
+from ._links import Links
 from ._stats import Counters
 from ._store import AssociationStore, ConfigurationStore
 
@@ -38,6 +39,10 @@ class Generation:
         self.counts = Counters()
         self.rng = random.Random(seed)
         """Behind random faults, jitter and shuffled results; reseeded by each reset."""
+
+    def links(self, types: tuple[str, str]) -> Links:
+        """The associations between two canonical types, seen from the first (both ways)."""
+        return Links(self.store, self.labels, types)
 
     def __repr__(self) -> str:
         return (

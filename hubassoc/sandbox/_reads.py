@@ -30,6 +30,7 @@ from aiohttp import web
 from ._call import Call
 from ._errors import bad_id, not_found_errors, poisoned
 from ._inputs import path_record
+from ._links import Links
 from ._responses import (
     batch_envelope,
     batch_inputs,
@@ -39,8 +40,7 @@ from ._responses import (
     with_errors,
 )
 from ._state import StateBound
-from ._store import TypePairStore
-from ._types import canonical_ids, default_type_id, parse_record_id, type_label
+from ._types import canonical_ids, parse_record_id, type_label
 from ._versions import request_profile, write_status
 from ._wire import decode_read_inputs, encode, standard_error, timestamp
 
@@ -80,7 +80,7 @@ class ReadEndpoints(StateBound):
         if state.poison and state.poison.hits(types[0], record_ids):
             return poisoned(config, call)
         missing = state.not_found.ids_for(types[0])
-        store = call.generation.store.type_pair(*types)
+        links = call.generation.links(types)
         results: list[str] = []
         failed: list[tuple[str | None, str | None]] = []
         empty: list[str] = []
@@ -88,12 +88,12 @@ class ReadEndpoints(StateBound):
             if record_id in missing:
                 failed.append((text, None))
                 continue
-            page, more = store.page(record_id, after, config.read_page_size)
+            page, more = links.page(record_id, after, config.read_page_size)
             if not page and after is None:
                 empty.append(text)
                 continue
             paging = self._paging(request, types, record_id, page[-1] if more else None)
-            entries = self._entries(types, store, record_id, page)
+            entries = self._entries(links, record_id, page)
             results.append(f'{{"from":{{"id":"{text}"}},"to":[{entries}]{paging}}}')
         call.generation.counts.pairs_not_found += len(failed)
         if config.shuffle_results:
@@ -127,10 +127,10 @@ class ReadEndpoints(StateBound):
             limit = 0
         if limit < 1:
             return validation_error(config, call, "limit must be a positive integer", "limit")
-        store = call.generation.store.type_pair(*types)
-        page, more = store.page(record_id, after, min(limit, config.read_page_size))
+        links = call.generation.links(types)
+        page, more = links.page(record_id, after, min(limit, config.read_page_size))
         paging = self._paging(request, types, record_id, page[-1] if more else None)
-        entries = self._entries(types, store, record_id, page)
+        entries = self._entries(links, record_id, page)
         return json_response(config, self._json(f'{{"results":[{entries}]{paging}}}'))
 
     # -- writing answers -----------------------------------------------------------
@@ -140,32 +140,24 @@ class ReadEndpoints(StateBound):
         raw = text.encode()
         return msgspec.json.decode(raw) if self._state.config.extra_fields else msgspec.Raw(raw)
 
-    def _entries(
-        self, types: tuple[str, str], store: TypePairStore, from_id: int, page: Sequence[int]
-    ) -> str:
+    def _entries(self, links: Links, from_id: int, page: Sequence[int]) -> str:
         """``MultiAssociatedObjectWithLabel`` objects of `page`, comma-joined JSON."""
         quote = "" if self._state.config.numeric_object_ids else '"'
-        default = f'{{"category":"HUBSPOT_DEFINED","typeId":{default_type_id(*types)}}}'
-        head = f'{{"toObjectId":{quote}%d{quote},"associationTypes":[{default}'
-        plain = head + "]}"
-        extras = store.extras
-        if not extras:
+        head = f'{{"toObjectId":{quote}%d{quote},"associationTypes":['
+        if links.plain():
+            category, type_id = links.default
+            plain = head + f'{{"category":"{category}","typeId":{type_id}}}]}}'
             return ",".join([plain % to_id for to_id in page])
-        labels = self._state.generation.labels
         parts: list[str] = []
         for to_id in page:
-            more = extras.get(from_id << 64 | to_id)
-            if more is None:
-                parts.append(plain % to_id)
-                continue
             specs = []
-            for category, type_id in more:
+            for category, type_id in links.types_of(from_id, to_id):
                 spec: dict[str, Any] = {"category": category, "typeId": type_id}
-                label = labels.label_of(*types, type_id)
+                label = links.label_of(type_id)
                 if label is not None:
                     spec["label"] = label
                 specs.append(encode(spec).decode())
-            parts.append(head % to_id + "," + ",".join(specs) + "]}")
+            parts.append(head % to_id + ",".join(specs) + "]}")
         return ",".join(parts)
 
     def _paging(

@@ -9,15 +9,16 @@ carry other types (labels) have an entry in a dict of those extra types.
 Associating a stored pair again is a no-op, as in HubSpot, but is counted as a
 duplicate so tests can bound re-sends.
 
-Reads need a record's associated ids in order: a per-from-record index of
-sorted ``array('q')`` is built the first time a type pair is read and kept up
-to date from then on, so write-only workloads never pay for it.
+Reads need a record's associated ids in order, from either side (see
+`Links`): a per-record index of sorted ``array('q')`` (one per side) is built
+the first time a type pair is read that way and kept up to date from then on,
+so write-only workloads never pay for it.
 """
 
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeAlias
@@ -54,12 +55,13 @@ class TypePairStore:
     the default one, for the pairs that carry any, in the order they were added.
     """
 
-    __slots__ = ("_by_from", "extras", "pairs")
+    __slots__ = ("_by_from", "_by_to", "extras", "pairs")
 
     def __init__(self) -> None:
         self.pairs: set[int] = set()
         self.extras: dict[int, tuple[Spec, ...]] = {}
         self._by_from: dict[int, array[int]] | None = None
+        self._by_to: dict[int, array[int]] | None = None
 
     def __repr__(self) -> str:
         return f"<TypePairStore pairs={len(self.pairs)} labelled={len(self.extras)}>"
@@ -70,8 +72,8 @@ class TypePairStore:
     def add(self, keys: list[int]) -> int:
         """Associate the packed pairs (default type); returns how many were new."""
         pairs = self.pairs
-        index = self._by_from
-        if index is None:
+        by_from, by_to = self._by_from, self._by_to
+        if by_from is None and by_to is None:
             before = len(pairs)
             pairs.update(keys)
             return len(pairs) - before
@@ -79,7 +81,11 @@ class TypePairStore:
         for key in keys:
             if key not in pairs:
                 pairs.add(key)
-                _index_add(index, key)
+                from_id, to_id = unpack_pair(key)
+                if by_from is not None:
+                    _index_add(by_from, from_id, to_id)
+                if by_to is not None:
+                    _index_add(by_to, to_id, from_id)
                 created += 1
         return created
 
@@ -99,13 +105,11 @@ class TypePairStore:
             return False
         self.pairs.discard(key)
         self.extras.pop(key, None)
-        index = self._by_from
-        if index is not None:
-            from_id, to_id = unpack_pair(key)
-            ids = index[from_id]
-            del ids[bisect_left(ids, to_id)]
-            if not ids:
-                del index[from_id]
+        from_id, to_id = unpack_pair(key)
+        if self._by_from is not None:
+            _index_remove(self._by_from, from_id, to_id)
+        if self._by_to is not None:
+            _index_remove(self._by_to, to_id, from_id)
         return True
 
     def remove_types(self, key: int, types: Iterable[Spec], default: Spec) -> bool:
@@ -123,40 +127,45 @@ class TypePairStore:
             self.extras.pop(key, None)
         return True
 
-    def types_of(self, key: int, default: Spec) -> list[Spec]:
-        """Every type of a stored pair, the default one first."""
-        return [default, *self.extras.get(key, ())]
-
     def to_ids(self, from_id: int) -> Sequence[int]:
         """The records `from_id` is associated with, ascending (builds the index once)."""
         index = self._by_from
         if index is None:
-            index = self._build_index()
+            index = self._by_from = _build_index(self.pairs, reverse=False)
         return index.get(from_id, ())
 
-    def page(self, from_id: int, after: int | None, size: int) -> tuple[Sequence[int], bool]:
-        """Up to `size` ids of `to_ids` greater than `after`; and whether more follow."""
-        ids = self.to_ids(from_id)
-        start = 0 if after is None else bisect_right(ids, after)
-        end = start + size
-        return ids[start:end], end < len(ids)
-
-    def _build_index(self) -> dict[int, array[int]]:
-        grouped: dict[int, list[int]] = {}
-        for key in self.pairs:
-            grouped.setdefault(key >> 64, []).append(key & _LOW)
-        index = {from_id: array("q", sorted(ids)) for from_id, ids in grouped.items()}
-        self._by_from = index
-        return index
+    def from_ids(self, to_id: int) -> Sequence[int]:
+        """The records associated with `to_id`, ascending (builds the index once)."""
+        index = self._by_to
+        if index is None:
+            index = self._by_to = _build_index(self.pairs, reverse=True)
+        return index.get(to_id, ())
 
 
-def _index_add(index: dict[int, array[int]], key: int) -> None:
-    from_id, to_id = unpack_pair(key)
-    ids = index.get(from_id)
-    if ids is None:
-        index[from_id] = array("q", (to_id,))
+def _build_index(pairs: set[int], *, reverse: bool) -> dict[int, array[int]]:
+    grouped: dict[int, list[int]] = {}
+    if reverse:
+        for key in pairs:
+            grouped.setdefault(key & _LOW, []).append(key >> 64)
     else:
-        insort(ids, to_id)
+        for key in pairs:
+            grouped.setdefault(key >> 64, []).append(key & _LOW)
+    return {record: array("q", sorted(ids)) for record, ids in grouped.items()}
+
+
+def _index_add(index: dict[int, array[int]], record: int, other: int) -> None:
+    ids = index.get(record)
+    if ids is None:
+        index[record] = array("q", (other,))
+    else:
+        insort(ids, other)
+
+
+def _index_remove(index: dict[int, array[int]], record: int, other: int) -> None:
+    ids = index[record]
+    del ids[bisect_left(ids, other)]
+    if not ids:
+        del index[record]
 
 
 class AssociationStore:

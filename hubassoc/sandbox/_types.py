@@ -156,9 +156,14 @@ def canonical_ids(texts: list[str]) -> list[str] | int:
     if not texts:
         return texts
     joined = ",".join(texts)
-    if _CANONICAL_IDS.fullmatch(joined) and (
-        # Only 19-digit ids can exceed int64.
-        max(map(len, texts)) < 19 or all(int(t) <= MAX_RECORD_ID for t in texts)
+    # The comma count guards against an "id" that is itself "1,2".
+    if (
+        joined.count(",") == len(texts) - 1
+        and _CANONICAL_IDS.fullmatch(joined)
+        and (
+            # Only 19-digit ids can exceed int64.
+            max(map(len, texts)) < 19 or all(int(t) <= MAX_RECORD_ID for t in texts)
+        )
     ):
         return texts
     out: list[str] = []

@@ -5,7 +5,8 @@
 ``LabelsBetweenObjectPair`` per pair; ``batch/archive`` and ``DELETE`` remove
 every type between two records; ``batch/labels/archive`` removes only the
 types named (the default type takes the whole pair, labels included). A pair
-that was not associated is not an error. Statuses per version: a create
+that was not associated is not an error. Associations go both ways (see
+`Links`): removals reach a pair stored in the other direction too. Statuses per version: a create
 answers 201 (207 with errors) on ``v4``/``2026-03`` and 200 on ``2026-09``; an
 archive 204 with no body on ``v4``, a ``BatchResponse`` on ``2026-03`` and a
 ``BatchResponseVoid`` on ``2026-09`` (both 200, errors in the body; a ``v4``
@@ -26,10 +27,9 @@ from ._call import Call
 from ._config import SandboxConfig
 from ._errors import not_found_errors
 from ._inputs import PairInputs, pair_inputs, path_pair
+from ._links import Links
 from ._responses import batch_envelope, batch_inputs, json_response, validation_error, with_errors
 from ._state import StateBound
-from ._store import Spec, TypePairStore
-from ._types import default_type_id
 from ._versions import request_profile, write_status
 from ._wire import (
     AssociationSpec,
@@ -41,6 +41,8 @@ from ._wire import (
 )
 
 __all__ = ["WriteEndpoints", "object_id"]
+
+_LOW = (1 << 64) - 1
 
 
 def object_id(config: SandboxConfig, record_id: int) -> str | int:
@@ -65,12 +67,11 @@ class WriteEndpoints(StateBound):
             return read
         types, inputs, checked = read
         config = self._state.config
-        store = call.generation.store.type_pair(*types)
-        default: Spec = ("HUBSPOT_DEFINED", default_type_id(*types))
+        links = call.generation.links(types)
         results = []
         for index, key in zip(checked.kept, checked.keys, strict=True):
-            store.add_types(key, [spec.key for spec in inputs[index].types], default)
-            results.append(self._labels_between(types, key, store, default))
+            links.forward.add_types(key, [spec.key for spec in inputs[index].types], links.default)
+            results.append(self._labels_between(links, key))
         if config.shuffle_results:
             call.generation.rng.shuffle(results)
         body = batch_envelope(call, results, started)
@@ -86,12 +87,11 @@ class WriteEndpoints(StateBound):
         if isinstance(read, web.Response):
             return read
         types, inputs, checked = read
-        store = call.generation.store.type_pair(*types)
-        default: Spec = ("HUBSPOT_DEFINED", default_type_id(*types))
+        links = call.generation.links(types)
         counts = call.generation.counts
         for index, key in zip(checked.kept, checked.keys, strict=True):
             gone = [spec.key for spec in inputs[index].types]
-            if store.remove_types(key, gone, default) and default in gone:
+            if links.remove_types(key >> 64, key & _LOW, gone) and links.default in gone:
                 counts.pairs_archived += 1
         return self._void(request, call, types, checked, started)
 
@@ -121,8 +121,10 @@ class WriteEndpoints(StateBound):
         checked = pair_inputs(state, call, types, (from_raw, to_raw), where)
         if isinstance(checked, web.Response):
             return checked
-        store = call.generation.store.type_pair(*types)
-        call.generation.counts.pairs_archived += sum(map(store.remove, checked.keys))
+        links = call.generation.links(types)
+        call.generation.counts.pairs_archived += sum(
+            links.remove(key >> 64, key & _LOW) for key in checked.keys
+        )
         return self._void(request, call, types, checked, started)
 
     async def put_labelled(self, request: web.Request, call: Call) -> web.StreamResponse:
@@ -139,11 +141,10 @@ class WriteEndpoints(StateBound):
             return validation_error(config, call, f"Invalid input JSON: {exc}")
         if not specs:
             return validation_error(config, call, "Invalid input: give at least one type", "body")
-        store = call.generation.store.type_pair(*types)
-        default: Spec = ("HUBSPOT_DEFINED", default_type_id(*types))
+        links = call.generation.links(types)
         key = from_id << 64 | to_id
-        store.add_types(key, [spec.key for spec in specs], default)
-        return json_response(config, self._labels_between(types, key, store, default), 201)
+        links.forward.add_types(key, [spec.key for spec in specs], links.default)
+        return json_response(config, self._labels_between(links, key), 201)
 
     async def delete(self, request: web.Request, call: Call) -> web.StreamResponse:
         """``DELETE {O}/{from}/{fromId}/associations/{to}/{toId}``: remove one pair (204)."""
@@ -151,8 +152,7 @@ class WriteEndpoints(StateBound):
         if isinstance(target, web.Response):
             return target
         types, (from_id, to_id) = target
-        store = call.generation.store.type_pair(*types)
-        call.generation.counts.pairs_archived += store.remove(from_id << 64 | to_id)
+        call.generation.counts.pairs_archived += call.generation.links(types).remove(from_id, to_id)
         return web.Response(status=204)
 
     # -- shared parts ------------------------------------------------------------
@@ -173,22 +173,20 @@ class WriteEndpoints(StateBound):
             return checked
         return types, inputs, checked
 
-    def _labels_between(
-        self, types: tuple[str, str], key: int, store: TypePairStore, default: Spec
-    ) -> dict[str, Any]:
-        """``LabelsBetweenObjectPair`` of one stored pair: the label texts of its types."""
+    def _labels_between(self, links: Links, key: int) -> dict[str, Any]:
+        """``LabelsBetweenObjectPair`` of one associated pair: the label texts of its types."""
         config = self._state.config
-        definitions = self._state.generation.labels
+        from_id, to_id = key >> 64, key & _LOW
         labels = [
             label
-            for _, type_id in store.types_of(key, default)
-            if (label := definitions.label_of(*types, type_id)) is not None
+            for _, type_id in links.types_of(from_id, to_id)
+            if (label := links.label_of(type_id)) is not None
         ]
         return {
-            "fromObjectTypeId": types[0],
-            "fromObjectId": object_id(config, key >> 64),
-            "toObjectTypeId": types[1],
-            "toObjectId": object_id(config, key & ((1 << 64) - 1)),
+            "fromObjectTypeId": links.from_type,
+            "fromObjectId": object_id(config, from_id),
+            "toObjectTypeId": links.to_type,
+            "toObjectId": object_id(config, to_id),
             "labels": labels,
         }
 
