@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(int),
         default=None,
         metavar="N",
-        help="mixed reads/writes runs (--repeat, at most 3)",
+        help="rounds of the mixed reads/writes runs, each client once a round (2)",
     )
     add("--profile", action="store_true", help="also cProfile one run of each hubassoc contender")
     add("--out", type=Path, default=None, metavar="DIR", help="where RESULTS.md and the PNG go")
@@ -288,7 +288,7 @@ def _settle(args: argparse.Namespace) -> None:
     args.read_records = args.read_records or (2_000 if quick else 10_000)
     args.loop_records = args.loop_records or (500 if quick else 2_000)
     args.mixed_ops = args.mixed_ops or 500
-    args.mixed_repeat = args.mixed_repeat or min(args.repeat, 3)
+    args.mixed_repeat = args.mixed_repeat or min(args.repeat, 2)
     sections = list(args.only or SECTIONS)
     # --quick leaves the backfill out unless --only asks for it by name.
     if args.skip_backfill or (quick and not args.only):

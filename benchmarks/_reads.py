@@ -35,6 +35,7 @@ from typing import Any
 from benchmarks import _read_clients as rc
 from benchmarks._clients import FROM_TYPE, TO_TYPE, IdSource
 from benchmarks._efficiency import Ratio
+from benchmarks._limits import ADAPTIVE, FIXED
 from benchmarks._sandbox_proc import SandboxProcess
 from benchmarks._stats import median, ratio
 from hubassoc import RateLimit
@@ -91,6 +92,8 @@ ROUND_TRIP = 0.15
 TO_BASE = 8_000_000_000
 #: Records read in the warm-up run of each contender.
 WARM_RECORDS = 200
+#: The clients of the mixed runs: paced at the Free window, and adaptive (the default).
+MIXED_CLIENTS = (FIXED, ADAPTIVE)
 #: Mixed run, per written record: associations seeded (then all archived), and new pairs
 #: created labelled and created default (as many of each).
 MIXED_PER_RECORD = 8
@@ -177,6 +180,7 @@ class ReadsSummary:
 class MixedRun:
     """One mixed run: reads and writes on one client under the Free window."""
 
+    client: str  #: `FIXED` or `ADAPTIVE`
     ops: dict[str, int]  #: calls made per operation
     failures: dict[str, int]
     wall: float
@@ -430,7 +434,12 @@ def _mixed_plan(
 
 
 def _run_mixed_once(
-    sandbox: SandboxProcess, ids: IdSource, expected: dict[str, int], ops: int, result: ReadsResult
+    sandbox: SandboxProcess,
+    ids: IdSource,
+    expected: dict[str, int],
+    ops: int,
+    client: str,
+    result: ReadsResult,
 ) -> MixedRun:
     calls, seeded_writes, after_writes = _mixed_plan(ids, expected, ops)
     reads = {record: expected[record] for record in calls.reads}
@@ -440,13 +449,15 @@ def _run_mixed_once(
     )
     _seed(sandbox, reads)
     _seed(sandbox, seeded_writes)
-    limit = RateLimit(FREE_REQUESTS, result.window)
-    run, failures = rc.mixed("mixed", sandbox.url, sandbox.token, calls, rate_limit=limit)
+    # The adaptive client learns the window from the answers' rate-limit headers.
+    limit = RateLimit(FREE_REQUESTS, result.window) if client == FIXED else None
+    run, failures = rc.mixed(client, sandbox.url, sandbox.token, calls, rate_limit=limit)
     stats = sandbox.stats()
     # Read the written records back (after the figures above were taken).
     sandbox.configure(rate_limit=None, latency=0.0)
     check = rc.hubassoc_batch_read("check", sandbox.url, sandbox.token, list(after_writes))
     return MixedRun(
+        client=client,
         ops={
             "get_associations": len(calls.reads),
             "associate": len(calls.associate),
@@ -478,20 +489,26 @@ def _run_mixed(
     log: Callable[[str], None],
 ) -> None:
     for r in range(repeat):
-        m = _run_mixed_once(sandbox, ids, expected, ops, result)
-        result.mixed.append(m)
-        log(
-            f"reads mixed rep {r + 1}/{repeat}: {sum(m.ops.values()):,} calls, "
-            f"{m.requests} requests in {m.wall:.2f}s, {m.sandbox_429} 429s, peak "
-            f"{m.peak_window}/{FREE_REQUESTS}, reads complete {m.reads_complete:,}/"
-            f"{m.ops['get_associations']:,}, writes right {m.writes_right}/{m.writes_checked}"
+        for client in MIXED_CLIENTS:
+            m = _run_mixed_once(sandbox, ids, expected, ops, client, result)
+            result.mixed.append(m)
+            _note_mixed(m, f"{r + 1}/{repeat}", result, log)
+
+
+def _note_mixed(m: MixedRun, rep: str, result: ReadsResult, log: Callable[[str], None]) -> None:
+    """Log one mixed run, and note it as a problem if anything went wrong."""
+    log(
+        f"reads mixed rep {rep} {m.client}: {sum(m.ops.values()):,} calls, "
+        f"{m.requests} requests in {m.wall:.2f}s, {m.sandbox_429} 429s, peak "
+        f"{m.peak_window}/{FREE_REQUESTS}, reads complete {m.reads_complete:,}/"
+        f"{m.ops['get_associations']:,}, writes right {m.writes_right}/{m.writes_checked}"
+    )
+    failed = sum(m.failures.values())
+    if failed or m.sandbox_429 or m.writes_right != m.writes_checked:
+        result.problems.append(
+            f"reads mixed rep {rep} {m.client}: failures {m.failures}, {m.sandbox_429} 429s, "
+            f"writes right {m.writes_right}/{m.writes_checked} ({m.extra})"
         )
-        failed = sum(m.failures.values())
-        if failed or m.sandbox_429 or m.writes_right != m.writes_checked:
-            result.problems.append(
-                f"reads mixed rep {r + 1}: failures {m.failures}, {m.sandbox_429} 429s, "
-                f"writes right {m.writes_right}/{m.writes_checked} ({m.extra})"
-            )
 
 
 def run_reads(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from benchmarks import _limits as lim
 from benchmarks import _read_clients as rc
 from benchmarks import _reads as rd
 from benchmarks._report.fmt import n, pct, reps, table, x
@@ -141,16 +142,18 @@ def _mixed(result: rd.ReadsResult) -> list[str]:
         "",
         f"**Reads mixed with writes under one window.** The sandbox enforces "
         f"{rd.FREE_REQUESTS} requests per {result.window:g} s with a "
-        f"{result.round_trip * 1000:g} ms round trip; one hubassoc client, "
-        f"`RateLimit({rd.FREE_REQUESTS}, {result.window:g})`, runs {ops} at once, 64 "
-        "calls in flight (a service's handlers). Reads are of seeded records (checked "
-        "against what was seeded); the writes create new pairs of other records and "
-        "archive all of their seeded ones (read back after the run to check).",
+        f"{result.round_trip * 1000:g} ms round trip (and sends HubSpot's rate-limit "
+        "headers); one hubassoc client, paced by "
+        f"`RateLimit({rd.FREE_REQUESTS}, {result.window:g})` (*{lim.FIXED}*) or adaptive, "
+        f"`rate_limit=None`, the default (*{lim.ADAPTIVE}*), runs {ops} at once, 64 "
+        "calls in flight (a service's handlers); one row per run. Reads are of seeded "
+        "records (checked against what was seeded); the writes create new pairs of other "
+        "records and archive all of their seeded ones (read back after the run to check).",
         "",
     ]
     rows = [
         [
-            str(index + 1),
+            m.client,
             n(m.requests),
             n(sum(m.ops.values()) / m.requests, 1) if m.requests else "n/a",
             n(m.wall, 2),
@@ -161,11 +164,11 @@ def _mixed(result: rd.ReadsResult) -> list[str]:
             f"{m.writes_right:,}/{m.writes_checked:,}",
             str(sum(m.failures.values())),
         ]
-        for index, m in enumerate(result.mixed)
+        for m in sorted(result.mixed, key=lambda m: m.client, reverse=True)
     ]
     out += table(
         [
-            "run",
+            "client",
             "requests",
             "calls per request",
             "wall s",
@@ -177,6 +180,6 @@ def _mixed(result: rd.ReadsResult) -> list[str]:
             "failed calls",
         ],
         rows,
-        "lrrrrrrrrr",
+        "llrrrrrrrrr",
     )
     return out

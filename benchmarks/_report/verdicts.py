@@ -9,7 +9,7 @@ from benchmarks import _latency as lat
 from benchmarks import _limits as lim
 from benchmarks import _pacing as pac
 from benchmarks import _reads as rd
-from benchmarks._report.fmt import pct, reps, x
+from benchmarks._report.fmt import pct, x
 
 __all__ = [
     "Verdict",
@@ -172,9 +172,9 @@ def reads_verdicts(result: rd.ReadsResult) -> list[Verdict]:
         )
         out.append(
             Verdict(
-                target=f"mixed reads and writes: 0 429s on one RateLimit({rd.FREE_REQUESTS}, "
-                f"{result.window:g}) client, every call right",
-                measured=f"{limited} 429s over {reps(len(result.mixed))}, peak window "
+                target=f"mixed reads and writes: 0 429s on one client at {rd.FREE_REQUESTS}/"
+                f"{result.window:g} s (RateLimit and adaptive), every call right",
+                measured=f"{limited} 429s in {len(result.mixed)} runs, peak window "
                 f"{peak}/{rd.FREE_REQUESTS}, " + ("every call right" if right else "WRONG results"),
                 passed=limited == 0 and peak <= rd.FREE_REQUESTS and right,
             )
