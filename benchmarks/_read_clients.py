@@ -181,7 +181,7 @@ def official_batch_read(name: str, url: str, token: str, from_ids: Sequence[str]
 
     batch_api = _official_api(url, token).batch_api
     run = ReadRun(name, len(from_ids))
-    answers = []
+    answers: list[tuple[Sequence[str], Any]] = []
     with _Timed(run):
         for start in range(0, len(from_ids), OFFICIAL_BATCH_SIZE):
             chunk = from_ids[start : start + OFFICIAL_BATCH_SIZE]
@@ -190,15 +190,17 @@ def official_batch_read(name: str, url: str, token: str, from_ids: Sequence[str]
             )
             run.requests += 1
             try:
-                answers.append(
-                    batch_api.get_page(
-                        FROM_TYPE, TO_TYPE, batch_input_public_fetch_associations_batch_request=body
-                    )
+                answer = batch_api.get_page(
+                    FROM_TYPE, TO_TYPE, batch_input_public_fetch_associations_batch_request=body
                 )
             except Exception as exc:  # an ApiException
                 run.fail(len(chunk), exc)
+                continue
+            answers.append((chunk, answer))
     cut_short = 0
-    for answer in answers:
+    for chunk, answer in answers:
+        # A record left out of the results (or reported in ``errors``) has none.
+        run.counts.update(dict.fromkeys(chunk, 0))
         for result in answer.results:
             run.counts[result._from.id] = _distinct(to.to_object_id for to in result.to)
             cut_short += result.paging is not None and result.paging.next is not None

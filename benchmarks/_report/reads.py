@@ -36,7 +36,10 @@ def _complete(result: rd.ReadsResult) -> list[str]:
         f"{reps(result.repeat)} after one small warm-up run each, no rate "
         "limit and no latency, repetition r running every contender once before r+1. "
         "*Returned* counts the distinct associated records each record was given, at most "
-        "its seeded ones; requests are the sandbox's count.",
+        "its seeded ones; requests are the sandbox's count. A record with no associations "
+        "is answered as a per-input `NO_ASSOCIATIONS_FOUND` error (a 207), as users report "
+        "HubSpot does; hubassoc must give it an empty list, and the official SDK's batch "
+        "read is credited with it when it is missing from `results`.",
         "",
         f"*Free window*: the same read with the sandbox enforcing {rd.FREE_REQUESTS} requests "
         f"per {window:g} s and holding each answer {rtt * 1000:g} ms (HubSpot's Free tier and "
