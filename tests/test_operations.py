@@ -273,3 +273,38 @@ async def test_close_sends_every_held_call_in_order(
     assert all(f.done() for f in futures)
     assert [r.to_object_id for r in futures[3].result()] == ["2"]
     assert sandbox.associations("contacts", "companies", 1) == {"2": [("HUBSPOT_DEFINED", 279)]}
+
+
+def test_archive_bodies_group_a_from_ids_pairs_into_one_input() -> None:
+    from hubassoc._models import (
+        ENCODER,
+        BatchRequest,
+        PublicAssociationMultiArchive,
+        PublicObjectId,
+    )
+    from hubassoc._operations import ARCHIVE
+
+    body = ARCHIVE.encode([("1", "10"), ("2", "20"), ("1", "11")])
+    expected = BatchRequest(
+        inputs=[
+            PublicAssociationMultiArchive(
+                from_=PublicObjectId(id="1"), to=[PublicObjectId(id="10"), PublicObjectId(id="11")]
+            ),
+            PublicAssociationMultiArchive(
+                from_=PublicObjectId(id="2"), to=[PublicObjectId(id="20")]
+            ),
+        ]
+    )
+    assert body == ENCODER.encode(expected)
+
+
+def test_labelled_and_read_bodies_escape_what_callers_and_servers_give() -> None:
+    import json
+
+    from hubassoc._operations import ASSOCIATE, READ
+
+    odd = AssociationSpec(association_category='USER_"DEFINED', association_type_id=7)
+    created = json.loads(ASSOCIATE.encode([("1", "2", (odd, DEFAULT))]))
+    assert created["inputs"][0]["types"][0]["associationCategory"] == 'USER_"DEFINED'
+    read = json.loads(READ.encode([("1", None), ("2", 'c"ursor')]))
+    assert read == {"inputs": [{"id": "1"}, {"id": "2", "after": 'c"ursor'}]}
