@@ -167,7 +167,8 @@ def _mixed(result: rd.ReadsResult) -> list[str]:
             f"{m.writes_right:,}/{m.writes_checked:,}",
             str(sum(m.failures.values())),
         ]
-        for m in sorted(result.mixed, key=lambda m: m.client, reverse=True)
+        # One client's runs together, in the order the clients ran.
+        for m in sorted(result.mixed, key=lambda m: rd.MIXED_CLIENTS.index(m.client))
     ]
     out += table(
         [
@@ -183,6 +184,6 @@ def _mixed(result: rd.ReadsResult) -> list[str]:
             "failed calls",
         ],
         rows,
-        "llrrrrrrrrr",
+        "lrrrrrrrrr",
     )
     return out
