@@ -90,7 +90,8 @@ DEFAULT_API_VERSION = "2026-03"
 
 
 class AssociationsClient:
-    """An asyncio client for HubSpot's CRM default associations and limit configurations.
+    """An asyncio client for HubSpot's CRM associations: default and labelled
+    associations, removals, complete reads, label definitions and limit configurations.
 
     Args:
         access_token: a private-app or OAuth token, or a token provider (an
@@ -110,7 +111,9 @@ class AssociationsClient:
             its request with :class:`ResponseTooLargeError`, unread.
         session: an :class:`aiohttp.ClientSession` to use; it is never closed
             by the client. Without one the client makes and closes its own.
-        max_batch_size: inputs per ``batch/associate/default`` request.
+        max_batch_size: inputs per write batch request (``batch/associate/default``,
+            ``batch/create``, ``batch/archive``, ``batch/labels/archive``);
+            reads carry up to 1,000 records, HubSpot's limit.
         max_concurrency: requests in flight at once.
         rate_limit: a :class:`RateLimit` to hold to; ``None`` (the default) to
             start at the Free tier and follow HubSpot's headers; ``False`` not
@@ -118,7 +121,7 @@ class AssociationsClient:
         shared_budget: a :class:`hubassoc.RedisBudget` to share one rolling
             window (and its pauses, learned limit and daily stop) with every
             client on the same key, in any process on any host.
-        linger: seconds a coalesced pair may wait for companions.
+        linger: seconds a coalesced call may wait for companions.
         max_pending: coalesced callers admitted at once; more wait for room.
         close_timeout: the longest :meth:`aclose` waits for pending work; then
             what never left fails with :class:`ClientClosedError`.

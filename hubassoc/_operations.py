@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import msgspec
+
 from hubassoc._errors import DecodingError
 from hubassoc._models import (
     ASSOCIATION_READ_BATCH_DECODER,
@@ -191,7 +193,12 @@ def _decode_created(
 ) -> Decoded[Labelled, LabelsBetweenObjectPair]:
     answer = decode(LABELS_BETWEEN_BATCH_DECODER, response.body, status=response.status)
     by_pair = {(r.from_object_id, r.to_object_id): r for r in answer.results}
-    results = {item: by_pair[item[0], item[1]] for item in inputs if (item[0], item[1]) in by_pair}
+    results = {}
+    for item in inputs:
+        # The pair as asked, else as answered from the other side (one association).
+        result = by_pair.get((item[0], item[1])) or by_pair.get((item[1], item[0]))
+        if result is not None:
+            results[item] = result
     return results, answer.errors, None
 
 
@@ -208,8 +215,17 @@ def _none() -> None:
     return None
 
 
+def _own_labels(result: LabelsBetweenObjectPair) -> LabelsBetweenObjectPair:
+    """The same answer with a ``labels`` list of its own (for a further caller)."""
+    return msgspec.structs.replace(result, labels=list(result.labels))
+
+
 ASSOCIATE: Operation[Labelled, LabelsBetweenObjectPair] = Operation(
-    name="associate", route="batch_create", encode=_encode_labelled, decode=_decode_created
+    name="associate",
+    route="batch_create",
+    encode=_encode_labelled,
+    decode=_decode_created,
+    share=_own_labels,
 )
 
 ARCHIVE_LABELS: Operation[Labelled, None] = Operation(

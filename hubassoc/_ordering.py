@@ -164,25 +164,26 @@ class PairOrder:
         if not batch.holds:
             self._settle(batch)
 
-    def _settle(self, write: _Write) -> None:
-        """``write`` has settled: forget it and release what waited for it."""
-        if isinstance(write, _Entry):
-            self._forget(write.record, write.to_id, write)
-        elif write.ordered:
+    def _settle(self, batch: _Batch) -> None:
+        """``batch`` has settled: forget its writes and release what waited for them.
+
+        (A held entry never settles itself: once released it is its batch.)
+        """
+        if batch.ordered:
             # _forget of every input, written out: the common case's other half.
-            records, from_type, to_type = self._records, write.from_type, write.to_type
-            for item in write.waiters:
+            records, from_type, to_type = self._records, batch.from_type, batch.to_type
+            for item in batch.waiters:
                 from_id, to_id = item[0], item[1]  # type: ignore[index]
                 for side, other in (
                     ((from_type, to_type, from_id), to_id),
                     ((to_type, from_type, to_id), from_id),
                 ):
                     pairs = records.get(side)
-                    if pairs is not None and pairs.get(other) is write:
+                    if pairs is not None and pairs.get(other) is batch:
                         del pairs[other]
                         if not pairs:
                             del records[side]
-        followers, write.followers = write.followers, []
+        followers, batch.followers = batch.followers, []
         for follower in followers:
             follower.holds -= 1
             if follower.holds:

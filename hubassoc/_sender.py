@@ -1,6 +1,6 @@
 """Sending the batches of every operation: sizing, splitting, bisection, pages, per-input answers.
 
-The explicit batch calls and the coalescing engine send through one
+The coalescing engine and the explicit batches of writes send through one
 :class:`BatchSender`, whatever the :class:`~hubassoc._operations.Operation`,
 so every operation gets:
 
@@ -12,7 +12,8 @@ so every operation gets:
   poisoned input fails alone and the rest go through (within a request budget,
   so a failure that is really about every input does not cost 2n requests);
 * the follow-ups of inputs whose answer says there is more (a read's next
-  page), for the coalescer to ask together with other inputs;
+  page), for the coalescer to ask together with other inputs; and, where
+  answers name records only, each record at most once per request;
 * at most ``max_concurrency`` requests in flight, across every operation;
 * per-input results and errors, matched on ids (:func:`hubassoc._outcome.attribute`),
   with secrets scrubbed from per-input errors.

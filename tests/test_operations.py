@@ -4,6 +4,7 @@ batches, against the sandbox on 127.0.0.1, on every API version."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -299,8 +300,6 @@ def test_archive_bodies_group_a_from_ids_pairs_into_one_input() -> None:
 
 
 def test_labelled_and_read_bodies_escape_what_callers_and_servers_give() -> None:
-    import json
-
     from hubassoc._operations import ASSOCIATE, READ
 
     odd = AssociationSpec(association_category='USER_"DEFINED', association_type_id=7)
@@ -308,3 +307,46 @@ def test_labelled_and_read_bodies_escape_what_callers_and_servers_give() -> None
     assert created["inputs"][0]["types"][0]["associationCategory"] == 'USER_"DEFINED'
     read = json.loads(READ.encode([("1", None), ("2", 'c"ursor')]))
     assert read == {"inputs": [{"id": "1"}, {"id": "2", "after": 'c"ursor'}]}
+
+
+async def test_identical_calls_are_sent_once_and_each_caller_owns_its_answer(
+    sandbox: Sandbox, make_client: ClientFactory
+) -> None:
+    requests = Requests()
+    client = make_client(on_event=requests)
+    sandbox.seed_associations("contacts", "companies", [(1, 2)])
+    first, second = await asyncio.gather(
+        client.associate("contacts", 5, "companies", 6, DEFAULT),
+        client.associate("contacts", "5", "companies", 6, [DEFAULT]),
+    )
+    assert first == second and first.labels is not second.labels
+    one, other = await asyncio.gather(
+        client.get_associations("contacts", 1, "companies"),
+        client.get_associations("contacts", "1", "companies"),
+    )
+    assert one == other and one is not other
+    assert requests.sizes == {"create": [1], "read": [1]}
+
+
+async def test_a_labelled_create_answered_from_the_other_side_is_the_pairs_answer(
+    sandbox: Sandbox, make_client: ClientFactory
+) -> None:
+    from hubassoc.sandbox import Fault
+
+    result = {
+        "fromObjectTypeId": "0-2",
+        "fromObjectId": 6,
+        "toObjectTypeId": "0-1",
+        "toObjectId": 5,
+        "labels": [],
+    }
+    body = {
+        "status": "COMPLETE",
+        "results": [result],
+        "startedAt": "2026-01-01T00:00:00Z",
+        "completedAt": "2026-01-01T00:00:01Z",
+    }
+    sandbox.script([Fault(status=201, body=json.dumps(body).encode())])
+    client = make_client()
+    made = await client.associate("contacts", 5, "companies", 6, DEFAULT)
+    assert (made.from_object_id, made.to_object_id) == ("6", "5")
