@@ -10,7 +10,10 @@ interleaved: repetition r runs every client once before repetition r+1):
 4. ``backfill``: ``hubassoc backfill`` over 1,000,000 rows;
 5. ``pacing``: a burst on an idle client, short jobs, long runs with a
    jittered round trip, K processes on one window (through Redis, and
-   adaptive without it), and Redis's cost per request.
+   adaptive without it), and Redis's cost per request;
+6. ``reads``: complete reads of records with 0 to several pages of
+   associations (hubassoc against the official SDK), and reads mixed with
+   writes on one client under the Free window.
 
 Writes ``RESULTS.md`` and ``throughput.png`` to ``benchmarks/``, and the raw
 figures to ``benchmarks/out/results.json``. Runs with ``--quick`` or
@@ -24,6 +27,7 @@ Examples::
     python -m benchmarks                       # the full run the README quotes
     python -m benchmarks --quick               # a few minutes, time scale 0.1
     python -m benchmarks --quick --only efficiency --pairs 2000 --repeat 1
+    python -m benchmarks --quick --only reads
 """
 
 from __future__ import annotations
@@ -36,13 +40,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import _backfill, _efficiency, _latency, _limits, _pacing, _profile, _report
+from benchmarks import (
+    _backfill,
+    _efficiency,
+    _latency,
+    _limits,
+    _pacing,
+    _profile,
+    _reads,
+    _report,
+)
 from benchmarks._clients import IdSource
 from benchmarks._machine import machine_info
 from benchmarks._results import Results, load_results, write_results
 from benchmarks._sandbox_proc import SandboxProcess
 
-SECTIONS = ("efficiency", "limits", "latency", "backfill", "pacing")
+SECTIONS = ("efficiency", "limits", "latency", "backfill", "pacing", "reads")
 HERE = Path(__file__).resolve().parent
 
 
@@ -206,6 +219,48 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="requests per Redis-cost run (500; quick 200)",
     )
+    add(
+        "--read-records",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="records read completely in the reads section (10,000; quick 2,000)",
+    )
+    add(
+        "--loop-records",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="records the official SDK's per-record read loop reads (2,000; quick 500)",
+    )
+    add(
+        "--read-most",
+        type=_positive(int),
+        default=450,
+        metavar="N",
+        help="most associations of one record in the reads section (450)",
+    )
+    add(
+        "--read-page-size",
+        type=_positive(int),
+        default=100,
+        metavar="N",
+        help="the sandbox's read page size in the reads section (100)",
+    )
+    add(
+        "--mixed-ops",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="calls per operation of each mixed reads/writes run (500)",
+    )
+    add(
+        "--mixed-repeat",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="rounds of the mixed reads/writes runs, each client once a round (2)",
+    )
     add("--profile", action="store_true", help="also cProfile one run of each hubassoc contender")
     add("--out", type=Path, default=None, metavar="DIR", help="where RESULTS.md and the PNG go")
     add(
@@ -230,6 +285,10 @@ def _settle(args: argparse.Namespace) -> None:
     args.fast_windows = args.fast_windows or (5 if quick else 10)
     args.process_windows = args.process_windows or (4 if quick else 6)
     args.redis_requests = args.redis_requests or (200 if quick else 500)
+    args.read_records = args.read_records or (2_000 if quick else 10_000)
+    args.loop_records = args.loop_records or (500 if quick else 2_000)
+    args.mixed_ops = args.mixed_ops or 500
+    args.mixed_repeat = args.mixed_repeat or min(args.repeat, 2)
     sections = list(args.only or SECTIONS)
     # --quick leaves the backfill out unless --only asks for it by name.
     if args.skip_backfill or (quick and not args.only):
@@ -321,6 +380,20 @@ def main(argv: list[str] | None = None) -> int:
                 process_windows=args.process_windows,
                 process_counts=args.processes,
                 redis_requests=args.redis_requests,
+                log=_log,
+            )
+        if "reads" in args.sections:
+            results.reads = _reads.run_reads(
+                sandbox,
+                ids,
+                records=args.read_records,
+                most=args.read_most,
+                page_size=args.read_page_size,
+                loop_records=args.loop_records,
+                mixed_ops=args.mixed_ops,
+                repeat=args.repeat,
+                mixed_repeat=args.mixed_repeat,
+                time_scale=args.time_scale,
                 log=_log,
             )
     results.machine.load_after = os.getloadavg()

@@ -21,6 +21,7 @@ from benchmarks._latency import LatencyResult
 from benchmarks._limits import LimitsResult
 from benchmarks._machine import Machine
 from benchmarks._pacing import PacingResult
+from benchmarks._reads import ReadsResult
 
 __all__ = ["Results", "load_results", "write_results"]
 
@@ -35,6 +36,7 @@ class Results:
     latency: LatencyResult | None = None
     backfill: BackfillResult | None = None
     pacing: PacingResult | None = None
+    reads: ReadsResult | None = None
     elapsed: float = 0.0  #: seconds
 
 

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -136,6 +137,26 @@ class SandboxProcess:
         """``GET /_sandbox/stats`` (requests, by_status, peak_window, pairs_created, ...)."""
         stats: dict[str, Any] = self._call("GET", "/_sandbox/stats")
         return stats
+
+    def seed_associations(
+        self,
+        from_type: str,
+        to_type: str,
+        ranges: Sequence[tuple[str, int, int]],
+        *,
+        chunk: int = 20_000,
+    ) -> int:
+        """Store default associations without API requests (``POST /_sandbox/associations``).
+
+        Each ``(from_id, first_to_id, count)`` associates the record with
+        ``count`` records numbered from ``first_to_id``; sent ``chunk`` ranges
+        a call. Returns how many pairs were new.
+        """
+        seeded = 0
+        for start in range(0, len(ranges), chunk):
+            body = {"from": from_type, "to": to_type, "ranges": list(ranges[start : start + chunk])}
+            seeded += self._call("POST", "/_sandbox/associations", body)["seeded"]
+        return seeded
 
     def cpu_seconds(self) -> float:
         """User + system CPU the child has used so far (Linux ``/proc``; 0.0 elsewhere)."""

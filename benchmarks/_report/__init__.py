@@ -2,9 +2,10 @@
 
 Modules, one concern each: ``fmt`` (number formats, tables), ``verdicts``
 (the targets and whether they were met), one module per section
-(``efficiency``, ``limits``, ``latency``, ``backfill``, ``pacing``), ``document`` (the
-whole markdown file) and ``chart`` (matplotlib). Where the run happened is
-``benchmarks/_machine.py``; the results themselves, ``benchmarks/_results.py``.
+(``efficiency``, ``limits``, ``latency``, ``backfill``, ``pacing``,
+``reads``), ``document`` (the whole markdown file) and ``chart``
+(matplotlib). Where the run happened is ``benchmarks/_machine.py``; the
+results themselves, ``benchmarks/_results.py``.
 """
 
 from benchmarks._report.chart import write_chart

@@ -9,12 +9,14 @@ from benchmarks._report.fmt import table
 from benchmarks._report.latency import latency_section
 from benchmarks._report.limits import limits_section
 from benchmarks._report.pacing import pacing_section
+from benchmarks._report.reads import reads_section
 from benchmarks._report.verdicts import (
     Verdict,
     efficiency_verdicts,
     latency_verdicts,
     limits_verdicts,
     pacing_verdicts,
+    reads_verdicts,
 )
 from benchmarks._results import Results
 from benchmarks._stats import mark
@@ -24,12 +26,13 @@ __all__ = ["markdown"]
 
 def markdown(results: Results) -> str:
     """The whole document."""
-    efficiency, limits, latency, backfill, pacing = (
+    efficiency, limits, latency, backfill, pacing, reads = (
         results.efficiency,
         results.limits,
         results.latency,
         results.backfill,
         results.pacing,
+        results.reads,
     )
     out: list[str] = ["# hubassoc benchmarks", ""]
     out += [
@@ -52,6 +55,8 @@ def markdown(results: Results) -> str:
         verdicts += latency_verdicts(latency)
     if pacing is not None:
         verdicts += pacing_verdicts(pacing)
+    if reads is not None:
+        verdicts += reads_verdicts(reads)
     if verdicts:
         out += ["", "## Targets", ""]
         out += table(
@@ -69,11 +74,14 @@ def markdown(results: Results) -> str:
         out += ["", *backfill_section(backfill)]
     if pacing is not None:
         out += ["", *pacing_section(pacing)]
+    if reads is not None:
+        out += ["", *reads_section(reads)]
     problems = [
         *(efficiency.problems if efficiency else []),
         *(limits.problems if limits else []),
         *(backfill.problems if backfill else []),
         *(pacing.problems if pacing else []),
+        *(reads.problems if reads else []),
     ]
     if problems:
         out += ["", "## Problems seen during the run", ""]

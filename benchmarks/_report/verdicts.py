@@ -8,6 +8,7 @@ from benchmarks import _efficiency as eff
 from benchmarks import _latency as lat
 from benchmarks import _limits as lim
 from benchmarks import _pacing as pac
+from benchmarks import _reads as rd
 from benchmarks._report.fmt import pct, x
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "latency_verdicts",
     "limits_verdicts",
     "pacing_verdicts",
+    "reads_verdicts",
 ]
 
 
@@ -139,6 +141,42 @@ def pacing_verdicts(result: pac.PacingResult) -> list[Verdict]:
                 f"{(c.cpu_with - c.cpu_without) * 1e6:+.0f} us CPU per request "
                 f"(PING {c.redis_rtt * 1000:.3f} ms)",
                 passed=c.passed,
+            )
+        )
+    return out
+
+
+def reads_verdicts(result: rd.ReadsResult) -> list[Verdict]:
+    """Complete reads (every association of every record), and 0 429s with reads and writes."""
+    out = []
+    for name in (rd.GATHERED, rd.SUBMITTED, rd.BATCH_READ):
+        s = result.summary.get(name)
+        if s is None:
+            continue
+        out.append(
+            Verdict(
+                target=f"complete reads: {name} returns 100% of associations",
+                measured=f"{s.returned:,.0f} of {s.seeded:,} ({pct(s.share)}), "
+                f"{s.complete:,.0f}/{s.records:,} records complete, {s.requests:,.0f} requests",
+                passed=s.returned == s.seeded and s.complete == s.records,
+            )
+        )
+    if result.mixed:
+        limited = sum(m.sandbox_429 for m in result.mixed)
+        peak = max(m.peak_window for m in result.mixed)
+        right = all(
+            m.reads_complete == m.ops["get_associations"]
+            and m.writes_right == m.writes_checked
+            and not sum(m.failures.values())
+            for m in result.mixed
+        )
+        out.append(
+            Verdict(
+                target=f"mixed reads and writes: 0 429s on one client at {rd.FREE_REQUESTS}/"
+                f"{result.window:g} s (RateLimit and adaptive), every call right",
+                measured=f"{limited} 429s in {len(result.mixed)} runs, peak window "
+                f"{peak}/{rd.FREE_REQUESTS}, " + ("every call right" if right else "WRONG results"),
+                passed=limited == 0 and peak <= rd.FREE_REQUESTS and right,
             )
         )
     return out
