@@ -22,7 +22,7 @@ from hubassoc._errors import (
 from hubassoc._models import ERROR_DECODER, RATE_LIMIT_DECODER, Error, RateLimitErrorBody
 from hubassoc._retry import Failure, parse_retry_after
 
-__all__ = ["error_from", "error_type", "failure_from"]
+__all__ = ["error_from", "error_type", "failure_from", "lenient"]
 
 _MAX_CORRELATION_ID = 128
 
@@ -47,7 +47,7 @@ def error_from(status: int, headers: Mapping[str, str], payload: bytes) -> HubSp
         header_correlation = header_correlation[:_MAX_CORRELATION_ID]
     if status == 429:
         return _rate_limit_error(headers, payload, header_correlation)
-    body = _lenient(ERROR_DECODER.decode, payload, None)
+    body = lenient(ERROR_DECODER.decode, payload, None)
     if body is None:
         message = f"HTTP {status}" + (
             " (an HTML error page)" if payload[:64].lstrip()[:1] == b"<" else ""
@@ -72,7 +72,7 @@ def error_from(status: int, headers: Mapping[str, str], payload: bytes) -> HubSp
 def _rate_limit_error(
     headers: Mapping[str, str], payload: bytes, header_correlation: str | None
 ) -> RateLimitError:
-    limit_body = _lenient(RATE_LIMIT_DECODER.decode, payload, RateLimitErrorBody())
+    limit_body = lenient(RATE_LIMIT_DECODER.decode, payload, RateLimitErrorBody())
     cls = DailyLimitError if limit_body.policy_name == "DAILY" else RateLimitError
     message = limit_body.message or "rate limit reached"
     if cls is DailyLimitError:
@@ -97,7 +97,7 @@ def failure_from(status: int, headers: Mapping[str, str], error: HubSpotError) -
     )
 
 
-def _lenient(decode: Callable[[bytes], Any], payload: bytes, default: Any) -> Any:
+def lenient(decode: Callable[[bytes], Any], payload: bytes, default: Any) -> Any:
     """Decode an error body if it is one we know; error pages are often not JSON."""
     try:
         return decode(payload)
