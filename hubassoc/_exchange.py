@@ -1,17 +1,11 @@
 """One HTTP exchange: send one request, read a bounded body, translate what went wrong.
 
-This is the one place where aiohttp's and the operating system's exceptions
-become :mod:`hubassoc` errors. An exchange that ends without an answer to act
-on raises :class:`Unanswered` (internal: the retry loop decides whether it
-becomes a retry or the caller's :class:`~hubassoc.TransportError`), re-raised
-``from`` the original exception.
-
-What a server sends is untrusted: a body larger than ``max_response_bytes``
-is refused as it arrives, never held whole.
-
-The session is created lazily inside the running loop unless one is given;
-a given session is used and never closed. Once :meth:`Exchange.close_intake`
-is called no session is created.
+The one place where aiohttp's and the operating system's exceptions become
+:mod:`hubassoc` errors: an exchange with no answer to act on raises
+:class:`Unanswered` (the transport decides whether it is retried), ``from``
+the original. A body larger than ``max_response_bytes`` is refused as it
+arrives, never held whole. The session is made lazily inside the running loop
+unless one is given; a given session is used and never closed.
 """
 
 from __future__ import annotations
@@ -77,15 +71,17 @@ class Exchange:
         max_response_bytes: the largest body read.
         connection_limit: the connector's limit, for a session made here.
         redactor: scrubs secrets out of the texts of aiohttp's exceptions.
+
+    Once ``closing`` is set, no session is made (and the transport starts no attempt).
     """
 
     __slots__ = (
-        "_closing",
         "_connection_limit",
         "_owns_session",
         "_redactor",
         "_session",
         "_timeout",
+        "closing",
         "max_response_bytes",
     )
 
@@ -100,49 +96,31 @@ class Exchange:
     ) -> None:
         self._session = session
         self._owns_session = session is None
-        self._closing = False
+        self.closing = False
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._connection_limit = connection_limit
         self._redactor = redactor
         self.max_response_bytes = max_response_bytes
 
     def __repr__(self) -> str:
-        state = "closing" if self._closing else "open" if self._session is not None else "idle"
+        state = "closing" if self.closing else "open" if self._session is not None else "idle"
         return f"<Exchange {state} max_response_bytes={self.max_response_bytes}>"
 
-    # --- lifecycle ----------------------------------------------------------------------
-
-    def session(self) -> aiohttp.ClientSession:
-        """The session, made now if none was given or made yet.
-
-        Raises:
-            ClientClosedError: :meth:`close_intake` was called.
-        """
-        if self._closing:
+    def _session_now(self) -> aiohttp.ClientSession:
+        """The session, made now if none was given or made yet (never once closing)."""
+        if self.closing:
             raise ClientClosedError("the client was closed before this request was sent")
-        session = self._session
-        if session is None:
+        if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._connection_limit)
-            session = self._session = aiohttp.ClientSession(connector=connector)
-        return session
-
-    def close_intake(self) -> None:
-        """From now on no session is created (and the transport starts no attempt)."""
-        self._closing = True
-
-    @property
-    def closing(self) -> bool:
-        """Whether :meth:`close_intake` was called."""
-        return self._closing
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
 
     async def aclose(self) -> None:
         """Stop intake and close the session if it was made here (idempotent)."""
-        self._closing = True
+        self.closing = True
         session, self._session = self._session, None
         if session is not None and self._owns_session and not session.closed:
             await session.close()
-
-    # --- one exchange -------------------------------------------------------------------
 
     async def send(
         self,
@@ -166,7 +144,7 @@ class Exchange:
             RuntimeError: the session was closed under us while the client is open.
         """
         try:
-            async with self.session().request(
+            async with self._session_now().request(
                 method,
                 url,
                 data=data,
@@ -178,7 +156,7 @@ class Exchange:
         except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
             # A RuntimeError is a closed session: ours during a close, else a bug.
             if isinstance(exc, ClientClosedError) or (
-                isinstance(exc, RuntimeError) and not self._closing
+                isinstance(exc, RuntimeError) and not self.closing
             ):
                 raise
             raise self._lost(exc, f"{method} {route}", attempt) from exc

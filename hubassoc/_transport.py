@@ -1,24 +1,14 @@
 """Requests to HubSpot, layered as httpx layers them: auth flow, retries, one exchange.
 
-:meth:`Transport.request` reads from the outside in:
-
-* the auth flow (:meth:`Transport._send_handling_auth`): each attempt is
-  signed with the current access token (the one place that puts it on the
-  wire); a 401 ``EXPIRED_AUTHENTICATION`` is answered with one refresh and
-  one resend (not a retry);
-* the retry loop (:func:`hubassoc._retry.retrying`, shared with the OAuth
-  token endpoint): the :class:`~hubassoc._retry.RetryPolicy`, a
-  ``Retry-After`` capped by ``max_retry_wait`` (a longer one is not slept:
-  the call fails at once, carrying ``retry_after``);
-* one attempt (:meth:`Transport._attempt`): wait for the
-  :class:`~hubassoc._pacing.Pacer` (which alone reads the rate-limit
-  headers, so the rolling-window guarantee covers retries too), one
-  :class:`~hubassoc._exchange.Exchange` (aiohttp's exceptions translated
-  there, once), and the answer's status turned into an error
-  (:mod:`hubassoc._answers`), scrubbed of every secret.
-
-Counters, events, spans and log lines of each attempt are the
-:class:`~hubassoc._reporting.Reporter`'s.
+:meth:`Transport.request` reads from the outside in: the auth flow (a 401
+``EXPIRED_AUTHENTICATION`` from a token provider earns one refresh and one
+resend); the retry loop (:func:`hubassoc._retry.retrying`, shared with the
+OAuth token endpoint); one attempt: the token, the
+:class:`~hubassoc._pacing.Pacer` (which alone reads the rate-limit headers,
+so its window covers retries too), one :class:`~hubassoc._exchange.Exchange`
+(aiohttp's exceptions translated there, once), and a non-2xx answer turned
+into an error (:mod:`hubassoc._answers`), scrubbed of every secret. The
+:class:`~hubassoc._reporting.Reporter` counts, emits, traces and logs each attempt.
 """
 
 from __future__ import annotations
@@ -38,14 +28,14 @@ from hubassoc._events import Emitter
 from hubassoc._exchange import Exchange, Response, Unanswered
 from hubassoc._pacing import Pacer
 from hubassoc._redaction import Redactor
-from hubassoc._reporting import Attempt, Reporter, TransportStats
+from hubassoc._reporting import Call, Reporter, TransportStats
 from hubassoc._retry import AttemptFailed, Failure, Retrying, RetryPolicy, retrying
 
 __all__ = ["RequestFunction", "Response", "Transport", "TransportStats", "check_base_url"]
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-_EXPIRED = "EXPIRED_AUTHENTICATION"
 _CACHED_URLS = 1024
+_JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 class RequestFunction(Protocol):
@@ -94,23 +84,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class _Call:
-    """One request across its attempts: what is sent, and the token it was last sent with."""
-
-    __slots__ = ("attempt", "batch_size", "body", "method", "route", "token", "url")
-
-    def __init__(
-        self, method: str, url: URL, route: str, batch_size: int, body: bytes | None
-    ) -> None:
-        self.method = method
-        self.url = url
-        self.route = route
-        self.batch_size = batch_size
-        self.body = body
-        self.attempt = 0  # the attempt under way, 0 for the first
-        self.token = ""
-
-
 class Transport:
     """Sends requests to HubSpot with auth, pacing and retries (see the module docstring).
 
@@ -120,7 +93,6 @@ class Transport:
     __slots__ = (
         "_base",
         "_exchange",
-        "_headers",
         "_rand",
         "_report",
         "_tokens",
@@ -162,8 +134,6 @@ class Transport:
         self._report = Reporter(pacer=pacer, redactor=self.redactor, emit=emit, tracer=tracer)
         self._rand = rand
         self._urls: dict[str, URL] = {}
-        # The headers of the token last used: rebuilt only when the token changes.
-        self._headers: tuple[str, dict[str, str]] = ("", {})
         self.max_retry_wait = max_retry_wait
         self.retry = retry
         self.pacer = pacer
@@ -175,11 +145,11 @@ class Transport:
             f"<Transport {self._base}{state} retries={self.retry.max_retries} pacer={self.pacer!r}>"
         )
 
-    # --- lifecycle and introspection ----------------------------------------------------
+    # --- lifecycle (the exchange's) and introspection -----------------------------------
 
     def close_intake(self) -> None:
         """From now on no attempt starts and no session is created."""
-        self._exchange.close_intake()
+        self._exchange.closing = True
 
     @property
     def closing(self) -> bool:
@@ -220,7 +190,7 @@ class Transport:
         """
         if self.closing:
             raise ClientClosedError("the client was closed before this request was sent")
-        call = _Call(method, self._url(method, path), route, batch_size, body)
+        call = Call(method, self._url(method, path), route, batch_size, body)
         how = Retrying(
             self.retry,
             self.max_retry_wait,
@@ -231,23 +201,17 @@ class Transport:
         )
         return await self._send_handling_auth(call, how)
 
-    async def _send_handling_auth(self, call: _Call, how: Retrying) -> Response:
+    async def _send_handling_auth(self, call: Call, how: Retrying) -> Response:
         """The request with its retries; after a 401 ``EXPIRED_AUTHENTICATION`` from a
         token provider, one refresh and one resend (not a retry: same attempt number)."""
         try:
             return await retrying(lambda number: self._attempt(call, number), how)
         except AuthenticationError as error:
-            if not self._expired(error):
+            expired = (error.status, error.category) == (401, "EXPIRED_AUTHENTICATION")
+            if not expired or isinstance(self._tokens, StaticToken):
                 raise
         await self._token(rejected=call.token)
-        return await retrying(lambda number: self._attempt(call, number), how, call.attempt)
-
-    def _expired(self, error: AuthenticationError) -> bool:
-        return (
-            error.status == 401
-            and error.category == _EXPIRED
-            and not isinstance(self._tokens, StaticToken)
-        )
+        return await retrying(lambda number: self._attempt(call, number), how, call.number)
 
     async def _token(self, rejected: str | None = None) -> str:
         tokens = self._tokens
@@ -259,55 +223,44 @@ class Transport:
         self.redactor.add(token)
         return token
 
-    def _headers_for(self, token: str) -> dict[str, str]:
-        cached_token, headers = self._headers
-        if token is not cached_token:
-            headers = {
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            }
-            self._headers = (token, headers)
-        return headers
-
     # --- one attempt --------------------------------------------------------------------
 
-    async def _attempt(self, call: _Call, number: int) -> Response:
+    async def _attempt(self, call: Call, number: int) -> Response:
         """Sign, pace, exchange, and read the answer of attempt ``number``.
 
         Raises:
             AttemptFailed: a non-2xx answer, or no answer: the retry loop decides.
             ResponseTooLargeError, ClientClosedError: never retried.
         """
-        call.attempt = number
+        call.number = number
         call.token = token = await self._token()
         sent_at = await self.pacer.acquire()
         if self.closing:
             raise ClientClosedError("the client was closed before this request was sent")
-        attempt = self._report.sent(call.method, call.route, number, call.batch_size)
+        self._report.sent(call)
         try:
             response = await self._exchange.send(
                 call.method,
                 call.url,
                 data=call.body,
-                headers=self._headers_for(token),
+                headers={"Authorization": f"Bearer {token}", **_JSON},
                 route=call.route,
                 attempt=number,
             )
         except Unanswered as lost:
-            self._unanswered(attempt, lost, sent_at)
+            self._unanswered(call, lost, sent_at)
         except BaseException as exc:
-            self._report.abandoned(attempt, exc)
+            self._report.abandoned(call, exc)
             raise
-        return self._answered(attempt, response, sent_at)
+        return self._answered(call, response, sent_at)
 
-    def _unanswered(self, attempt: Attempt, lost: Unanswered, sent_at: float) -> NoReturn:
+    def _unanswered(self, call: Call, lost: Unanswered, sent_at: float) -> NoReturn:
         if lost.status is None:
             self.pacer.failed(sent_at)
         else:
             assert lost.headers is not None
             self.pacer.observe(sent_at, lost.status, lost.headers)
-        self._report.answered(attempt, lost.status, lost.error, lost.headers)
+        self._report.answered(call, lost.status, lost.error, lost.headers)
         if lost.status is not None:
             raise lost.error  # an answer refused unread: asking again would be no better
         if self.closing:
@@ -318,18 +271,18 @@ class Transport:
         failure = Failure(None, request_sent=lost.request_sent)
         raise AttemptFailed(lost.error, failure, lost.reason) from lost.__cause__
 
-    def _answered(self, attempt: Attempt, response: Response, sent_at: float) -> Response:
+    def _answered(self, call: Call, response: Response, sent_at: float) -> Response:
         status, headers = response.status, response.headers
         self._report.count(status)
         self.pacer.observe(sent_at, status, headers)
         if 200 <= status < 300:
-            self._report.answered(attempt, status, None, headers)
+            self._report.answered(call, status, None, headers)
             return response
         error = self.redactor.scrub(error_from(status, headers, response.body))
-        self._report.answered(attempt, status, error, headers)
+        self._report.answered(call, status, error, headers)
         failure = failure_from(status, headers, error)
         if status == 429:
-            self._rate_limited(error, failure, attempt.number)
+            self._rate_limited(error, failure, call.number)
         # After a 429 the pacer already holds every request: the loop does not sleep.
         raise AttemptFailed(error, failure, str(status), held=status == 429)
 
