@@ -33,33 +33,23 @@ class Response:
     body: bytes
 
 
+@dataclass(eq=False)
 class Unanswered(Exception):
-    """An exchange that ended without an answer to act on (never reaches a caller).
+    """An exchange with no answer to act on (internal: it never reaches a caller).
 
     Attributes:
         error: what the caller gets: a :class:`~hubassoc.TransportError` (no
             answer) or a :class:`~hubassoc.ResponseTooLargeError` (refused).
-        status, headers: the refused answer's, or ``None`` where none arrived.
-        request_sent: ``False`` where the connection failed before the
-            request left (always safe to retry).
         reason: ``"timeout"``, ``"connection"`` or ``"too large"``.
+        request_sent: ``False`` where the connection failed before the request left.
+        status, headers: those of an answer refused unread, else ``None``.
     """
 
-    def __init__(
-        self,
-        error: HubSpotError,
-        *,
-        reason: str,
-        request_sent: bool = True,
-        status: int | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(reason)
-        self.error = error
-        self.reason = reason
-        self.request_sent = request_sent
-        self.status = status
-        self.headers = headers
+    error: HubSpotError
+    reason: str
+    request_sent: bool = True
+    status: int | None = None
+    headers: Mapping[str, str] | None = None
 
 
 class Exchange:
@@ -134,9 +124,8 @@ class Exchange:
     ) -> Response:
         """Send one request and read its answer, whatever its status.
 
-        ``data`` is a raw body, or a mapping sent form-encoded. ``route`` (the
-        path template) and ``attempt`` (0 for the first) name the request in
-        an error (``None``: the caller counts attempts itself).
+        ``data`` is a raw body, or a mapping sent form-encoded; ``route`` and
+        ``attempt`` (0 for the first; ``None``: not counted here) name it in errors.
 
         Raises:
             Unanswered: no answer arrived, or its body passed ``max_response_bytes``.
@@ -168,11 +157,8 @@ class Exchange:
         detail = self._redactor.text(str(exc)) or type(exc).__name__
         after = "" if attempt is None else f" after {attempt + 1} attempt(s)"
         error = TransportError(f"{request} {kind}{after}: {detail}")
-        return Unanswered(
-            error,
-            reason="timeout" if timed_out else "connection",
-            request_sent=not isinstance(exc, aiohttp.ClientConnectorError),
-        )
+        sent = not isinstance(exc, aiohttp.ClientConnectorError)
+        return Unanswered(error, "timeout" if timed_out else "connection", sent)
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         """The body, refused once it passes ``max_response_bytes`` (never held whole)."""
@@ -203,4 +189,4 @@ class Exchange:
     def _too_large(resp: aiohttp.ClientResponse, size: int, message: str) -> Unanswered:
         resp.close()
         error = ResponseTooLargeError(message, status=resp.status, size=size)
-        return Unanswered(error, reason="too large", status=resp.status, headers=resp.headers)
+        return Unanswered(error, "too large", True, resp.status, resp.headers)
