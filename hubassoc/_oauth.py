@@ -26,11 +26,11 @@ import re
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
 import msgspec
 
-from hubassoc._answers import error_type, lenient
+from hubassoc._answers import error_type, failure_from, lenient
 from hubassoc._auth import TokenProvider, check_credential
 from hubassoc._errors import (
     AuthenticationError,
@@ -80,7 +80,6 @@ DEFAULT_REFRESH_RETRY = RetryPolicy(
 
 _PATHS = {"v3": "/oauth/v3/token", "v1": "/oauth/v1/token"}
 _MAX_CREDENTIAL = 1024  # characters of a client id, secret or refresh token
-_MAX_ACCESS_TOKEN = 4096  # HubSpot says "allow up to 300"; room to grow, not absurd
 _MAX_ANSWER = 64 * 1024  # bytes of a token answer
 _MAX_LIFETIME = 366 * 86400.0  # seconds; anything longer is not an access token
 _MAX_MESSAGE = 300  # characters of a server message kept in an error
@@ -127,7 +126,7 @@ class _Answer(msgspec.Struct, frozen=True, kw_only=True):
     """A token endpoint's success answer; ``hub_id`` and scopes are read leniently."""
 
     access_token: str
-    expires_in: float
+    expires_in: Annotated[float, msgspec.Meta(gt=0, le=_MAX_LIFETIME)]
     refresh_token: str | None = None
     token_type: str | None = None
     hub_id: Any = None
@@ -218,13 +217,9 @@ class OAuthTokens:
         failure_cooldown: float = 60.0,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self._client_id = check_credential(client_id, "client_id", max_length=_MAX_CREDENTIAL)
-        self._client_secret = check_credential(
-            client_secret, "client_secret", max_length=_MAX_CREDENTIAL
-        )
-        self._refresh_token = check_credential(
-            refresh_token, "refresh_token", max_length=_MAX_CREDENTIAL
-        )
+        self._client_id = _credential(client_id, "client_id")
+        self._client_secret = _credential(client_secret, "client_secret")
+        self._refresh_token = _credential(refresh_token, "refresh_token")
         if on_refresh is not None and not callable(on_refresh):
             raise TypeError(f"on_refresh must be callable, not {type(on_refresh).__name__}")
         if token_endpoint not in _PATHS:
@@ -332,9 +327,7 @@ class OAuthTokens:
             ValueError, TypeError: ``refresh_token`` is not a valid credential.
         """
         if refresh_token is not None:
-            self._refresh_token = check_credential(
-                refresh_token, "refresh_token", max_length=_MAX_CREDENTIAL
-            )
+            self._refresh_token = _credential(refresh_token, "refresh_token")
             self._redactor.add(self._refresh_token)
             self._token = None
             self._refresh_at = -math.inf
@@ -517,8 +510,9 @@ class OAuthTokens:
             raise _unusable(self._clean(refused.message), refused.status) from None
         if 200 <= response.status < 300:
             return response
-        failure = Failure(response.status, retry_after=parse_retry_after(response.headers))
-        raise AttemptFailed(self._error_from(response), failure, str(response.status))
+        answered = self._error_from(response)
+        failure = failure_from(response.status, response.headers, answered)
+        raise AttemptFailed(answered, failure, str(response.status))
 
     def _decode(self, body: bytes, status: int) -> _Answer:
         if len(body) > _MAX_ANSWER:
@@ -529,15 +523,12 @@ class OAuthTokens:
             # msgspec names the path and the expected type, never the value.
             raise _unusable(self._clean(str(exc)), status) from None
         try:
-            # The same check as every credential handed to the client.
-            check_credential(answer.access_token, "access_token", max_length=_MAX_ACCESS_TOKEN)
+            # The same checks as every credential handed to the client.
+            check_credential(answer.access_token, "access_token")
             if answer.refresh_token is not None:
-                check_credential(answer.refresh_token, "refresh_token", max_length=_MAX_CREDENTIAL)
+                _credential(answer.refresh_token, "refresh_token")
         except ValueError as exc:
             raise _unusable(str(exc), status) from None
-        if not (0 < answer.expires_in <= _MAX_LIFETIME):
-            why = f"expires_in {answer.expires_in!r} is not in (0, {_MAX_LIFETIME:.0f}]"
-            raise _unusable(why, status)
         if answer.access_token == self._token:
             raise _unusable("it is the access token being replaced", status)
         return answer
@@ -628,6 +619,10 @@ class OAuthTokens:
         if value is None or not shape.fullmatch(value) or self._redactor.mentioned_in(value):
             return None
         return value
+
+
+def _credential(value: object, argument: str) -> str:
+    return check_credential(value, argument, max_length=_MAX_CREDENTIAL)
 
 
 def _unusable(why: str, status: int | None) -> AuthenticationError:

@@ -13,8 +13,7 @@ into an error (:mod:`hubassoc._answers`), scrubbed of every secret. The
 
 from __future__ import annotations
 
-import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from ipaddress import ip_address
 from typing import Any, NoReturn, Protocol
 
@@ -85,15 +84,11 @@ def _is_loopback(host: str) -> bool:
 
 
 class Transport:
-    """Sends requests to HubSpot with auth, pacing and retries (see the module docstring).
-
-    Once :meth:`close_intake` is called no session is created and no attempt starts.
-    """
+    """Sends requests to HubSpot with auth, pacing and retries (see the module docstring)."""
 
     __slots__ = (
         "_base",
         "_exchange",
-        "_rand",
         "_report",
         "_tokens",
         "_urls",
@@ -117,7 +112,6 @@ class Transport:
         connection_limit: int = 100,
         emit: Emitter | None = None,
         tracer: Any = None,
-        rand: Callable[[], float] = random.random,
     ) -> None:
         self._base = str(base_url)
         self._tokens = tokens
@@ -132,7 +126,6 @@ class Transport:
             redactor=self.redactor,
         )
         self._report = Reporter(pacer=pacer, redactor=self.redactor, emit=emit, tracer=tracer)
-        self._rand = rand
         self._urls: dict[str, URL] = {}
         self.max_retry_wait = max_retry_wait
         self.retry = retry
@@ -144,8 +137,6 @@ class Transport:
         return (
             f"<Transport {self._base}{state} retries={self.retry.max_retries} pacer={self.pacer!r}>"
         )
-
-    # --- lifecycle (the exchange's) and introspection -----------------------------------
 
     def close_intake(self) -> None:
         """From now on no attempt starts and no session is created."""
@@ -179,14 +170,12 @@ class Transport:
     ) -> Response:
         """Send one request (with retries) and return its 2xx answer.
 
-        ``path`` must already be validated and percent-encoded; ``route`` is
-        its template (no ids), for events, spans and logs.
+        ``path`` is validated and percent-encoded; ``route``, its template (no
+        ids), names it in events, spans and logs.
 
         Raises:
-            AuthenticationError, InvalidRequestError, RateLimitError,
-            DailyLimitError, ServerError, TransportError, ResponseTooLargeError:
-            see :mod:`hubassoc._errors`.
-            ClientClosedError: the client closed before the request left.
+            HubSpotError: any of :mod:`hubassoc._errors`' (ClientClosedError:
+                the client closed before the request left).
         """
         if self.closing:
             raise ClientClosedError("the client was closed before this request was sent")
@@ -196,7 +185,6 @@ class Transport:
             self.max_retry_wait,
             f"{method} {route}",
             idempotent=idempotent,
-            rand=self._rand,
             on_retry=self._report.on_retry(method, route),
         )
         return await self._send_handling_auth(call, how)
@@ -229,7 +217,7 @@ class Transport:
         """Sign, pace, exchange, and read the answer of attempt ``number``.
 
         Raises:
-            AttemptFailed: a non-2xx answer, or no answer: the retry loop decides.
+            AttemptFailed: a non-2xx answer, or none (the retry loop decides).
             ResponseTooLargeError, ClientClosedError: never retried.
         """
         call.number = number
@@ -289,23 +277,16 @@ class Transport:
     def _rate_limited(self, error: HubSpotError, failure: Failure, number: int) -> None:
         """A 429 holds everybody, not just this request; never longer than max_retry_wait."""
         self._report.rate_limited += 1
-        delay = self.retry.delay(failure, number, self._rand)
+        delay = self.retry.delay(failure, number)
         daily = error if isinstance(error, DailyLimitError) else None
         self.pacer.rate_limited(failure.policy_name, min(delay, self.max_retry_wait), daily)
 
-    # --- the token endpoint -------------------------------------------------------------
-
     async def post_form(self, path: str, form: Mapping[str, str]) -> Response:
-        """POST ``form`` (form-encoded) to ``path`` on the base URL, once: for the OAuth
-        token endpoint, which retries it with :func:`~hubassoc._retry.retrying`.
-
-        No pacing and no bearer token; the same session, timeout and size cap.
-        Returns the answer whatever its status.
+        """POST ``form`` to ``path`` once, unpaced and unsigned, and return the answer
+        whatever its status: the OAuth token endpoint's request, which it retries.
 
         Raises:
-            TransportError: no answer arrived.
-            ResponseTooLargeError: the body passed ``max_response_bytes``.
-            ClientClosedError: the client is closed.
+            TransportError, ResponseTooLargeError, ClientClosedError.
         """
         try:
             return await self._exchange.send(
@@ -317,8 +298,6 @@ class Transport:
             )
         except Unanswered as lost:
             raise lost.error from lost.__cause__
-
-    # --- caches -------------------------------------------------------------------------
 
     def _url(self, method: str, path: str) -> URL:
         url = self._urls.get(path)
