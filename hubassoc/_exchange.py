@@ -62,7 +62,7 @@ class Exchange:
         connection_limit: the connector's limit, for a session made here.
         redactor: scrubs secrets out of the texts of aiohttp's exceptions.
 
-    Once ``closing`` is set, no session is made (and the transport starts no attempt).
+    Once ``closing`` is set no session is made (nor, by the transport, any attempt).
     """
 
     __slots__ = (
@@ -162,31 +162,20 @@ class Exchange:
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         """The body, refused once it passes ``max_response_bytes`` (never held whole)."""
-        cap = self.max_response_bytes
-        length = resp.content_length
-        if length is not None and length > cap:
-            raise self._too_large(
-                resp,
-                length,
-                f"the response body is {length} bytes, more than max_response_bytes={cap}",
-            )
+        if resp.content_length is not None and resp.content_length > self.max_response_bytes:
+            raise self._too_large(resp, resp.content_length, "")
         chunks: list[bytes] = []
         size = 0
-        content = resp.content
-        while chunk := await content.read(_CHUNK):
+        while chunk := await resp.content.read(_CHUNK):
             size += len(chunk)
-            if size > cap:
-                raise self._too_large(
-                    resp,
-                    size,
-                    f"the response body is larger than max_response_bytes={cap} "
-                    f"(refused after {size} bytes)",
-                )
+            if size > self.max_response_bytes:
+                raise self._too_large(resp, size, "at least ")
             chunks.append(chunk)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    @staticmethod
-    def _too_large(resp: aiohttp.ClientResponse, size: int, message: str) -> Unanswered:
+    def _too_large(self, resp: aiohttp.ClientResponse, size: int, bound: str) -> Unanswered:
         resp.close()
+        cap = self.max_response_bytes
+        message = f"the response body is {bound}{size} bytes, more than max_response_bytes={cap}"
         error = ResponseTooLargeError(message, status=resp.status, size=size)
         return Unanswered(error, "too large", True, resp.status, resp.headers)
