@@ -32,9 +32,7 @@ _MAX_CORRELATION_ID = 128
 
 @dataclass(frozen=True, slots=True)
 class TransportStats:
-    """What went over the wire, as it stood when read (``client.stats``): read-only.
-
-    Read ``client.stats`` again for newer figures.
+    """What went over the wire, as it stood when read (``client.stats`` again for newer).
 
     Attributes:
         requests: attempts sent (retries included).
@@ -95,10 +93,6 @@ class Reporter:
         """The counters as they stand, read-only."""
         by_status = MappingProxyType(dict(self.by_status))
         return TransportStats(self.requests, self.retries, self.rate_limited, by_status)
-
-    def count(self, status: int) -> None:
-        """An answer with ``status`` arrived."""
-        self.by_status[status] = self.by_status.get(status, 0) + 1
 
     def sent(self, call: Call) -> None:
         """Attempt ``call.number`` leaves now: count it, tell of it, open its span."""

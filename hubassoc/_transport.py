@@ -261,7 +261,7 @@ class Transport:
 
     def _answered(self, call: Call, response: Response, sent_at: float) -> Response:
         status, headers = response.status, response.headers
-        self._report.count(status)
+        self._report.by_status[status] = self._report.by_status.get(status, 0) + 1
         self.pacer.observe(sent_at, status, headers)
         if 200 <= status < 300:
             self._report.answered(call, status, None, headers)
