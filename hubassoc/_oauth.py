@@ -43,7 +43,6 @@ from hubassoc._errors import (
     fresh_copy,
 )
 from hubassoc._events import Event, TokenRefreshed, TokenRefreshFailed
-from hubassoc._exchange import Response
 from hubassoc._redaction import Redactor
 from hubassoc._retry import (
     AttemptFailed,
@@ -53,6 +52,7 @@ from hubassoc._retry import (
     parse_retry_after,
     retrying,
 )
+from hubassoc._transport import Response
 from hubassoc._validation import check_seconds
 
 __all__ = [

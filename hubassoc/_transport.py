@@ -5,15 +5,21 @@
 resend); the retry loop (:func:`hubassoc._retry.retrying`, shared with the
 OAuth token endpoint); one attempt: the token, the
 :class:`~hubassoc._pacing.Pacer` (which alone reads the rate-limit headers,
-so its window covers retries too), one :class:`~hubassoc._exchange.Exchange`
-(aiohttp's exceptions translated there, once), and a non-2xx answer turned
+so its window covers retries too), one exchange, and a non-2xx answer turned
 into an error (:mod:`hubassoc._answers`), scrubbed of every secret. The
 :class:`~hubassoc._reporting.Reporter` counts, emits, traces and logs each attempt.
+
+One exchange (:meth:`Transport._send_single_request`) is the one place where
+aiohttp's and the operating system's exceptions become :mod:`hubassoc` errors
+(``from`` the original); a body larger than ``max_response_bytes`` is refused
+as it arrives, never held whole. The session is made lazily inside the running
+loop unless one is given; a given session is used and never closed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Any, NoReturn, Protocol
 
@@ -22,9 +28,15 @@ from yarl import URL
 
 from hubassoc._answers import error_from, failure_from
 from hubassoc._auth import StaticToken, TokenProvider
-from hubassoc._errors import AuthenticationError, ClientClosedError, DailyLimitError, HubSpotError
+from hubassoc._errors import (
+    AuthenticationError,
+    ClientClosedError,
+    DailyLimitError,
+    HubSpotError,
+    ResponseTooLargeError,
+    TransportError,
+)
 from hubassoc._events import Emitter
-from hubassoc._exchange import Exchange, Response, Unanswered
 from hubassoc._pacing import Pacer
 from hubassoc._redaction import Redactor
 from hubassoc._reporting import Call, Reporter, TransportStats
@@ -35,6 +47,35 @@ __all__ = ["RequestFunction", "Response", "Transport", "TransportStats", "check_
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 _CACHED_URLS = 1024
 _JSON = {"Content-Type": "application/json", "Accept": "application/json"}
+_CHUNK = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """An answer: its status, headers and raw body (a 2xx one, once out of the transport)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(eq=False)
+class Unanswered(Exception):
+    """An exchange with no answer to act on (internal: it never reaches a caller).
+
+    Attributes:
+        error: what the caller gets: a :class:`~hubassoc.TransportError` (no
+            answer) or a :class:`~hubassoc.ResponseTooLargeError` (refused).
+        reason: ``"timeout"``, ``"connection"`` or ``"too large"``.
+        request_sent: ``False`` where the connection failed before the request left.
+        status, headers: those of an answer refused unread, else ``None``.
+    """
+
+    error: HubSpotError
+    reason: str
+    request_sent: bool = True
+    status: int | None = None
+    headers: Mapping[str, str] | None = None
 
 
 class RequestFunction(Protocol):
@@ -88,10 +129,15 @@ class Transport:
 
     __slots__ = (
         "_base",
-        "_exchange",
+        "_connection_limit",
+        "_owns_session",
         "_report",
+        "_session",
+        "_timeout",
         "_tokens",
         "_urls",
+        "closing",
+        "max_response_bytes",
         "max_retry_wait",
         "pacer",
         "redactor",
@@ -118,13 +164,12 @@ class Transport:
         self.redactor = Redactor()
         if isinstance(tokens, StaticToken):
             self.redactor.add(tokens.token, keep=True)
-        self._exchange = Exchange(
-            session=session,
-            timeout=timeout,
-            max_response_bytes=max_response_bytes,
-            connection_limit=connection_limit,
-            redactor=self.redactor,
-        )
+        self._session = session
+        self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._connection_limit = connection_limit
+        self.max_response_bytes = max_response_bytes
+        self.closing = False
         self._report = Reporter(pacer=pacer, redactor=self.redactor, emit=emit, tracer=tracer)
         self._urls: dict[str, URL] = {}
         self.max_retry_wait = max_retry_wait
@@ -139,17 +184,15 @@ class Transport:
         )
 
     def close_intake(self) -> None:
-        """From now on no attempt starts and no session is created."""
-        self._exchange.closing = True
-
-    @property
-    def closing(self) -> bool:
-        """Whether :meth:`close_intake` was called."""
-        return self._exchange.closing
+        """From now on no attempt starts and no session is made (``closing``)."""
+        self.closing = True
 
     async def aclose(self) -> None:
         """Stop intake and close the session if this transport made it (idempotent)."""
-        await self._exchange.aclose()
+        self.closing = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
 
     @property
     def stats(self) -> TransportStats:
@@ -227,7 +270,7 @@ class Transport:
             raise ClientClosedError("the client was closed before this request was sent")
         self._report.sent(call)
         try:
-            response = await self._exchange.send(
+            response = await self._send_single_request(
                 call.method,
                 call.url,
                 data=call.body,
@@ -289,7 +332,7 @@ class Transport:
             TransportError, ResponseTooLargeError, ClientClosedError.
         """
         try:
-            return await self._exchange.send(
+            return await self._send_single_request(
                 "POST",
                 URL(self._base + path, encoded=True),
                 data=dict(form),
@@ -298,6 +341,85 @@ class Transport:
             )
         except Unanswered as lost:
             raise lost.error from lost.__cause__
+
+    # --- one exchange -------------------------------------------------------------------
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        """The session, made now if none was given or made yet (never once closing)."""
+        if self.closing:
+            raise ClientClosedError("the client was closed before this request was sent")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._connection_limit)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    async def _send_single_request(
+        self,
+        method: str,
+        url: URL,
+        *,
+        data: bytes | Mapping[str, str] | None,
+        headers: Mapping[str, str],
+        route: str,
+        attempt: int | None = None,
+    ) -> Response:
+        """Send one request and read its answer, whatever its status.
+
+        ``data`` is a raw body, or a mapping sent form-encoded; ``route`` and
+        ``attempt`` (0 for the first; ``None``: not counted here) name it in errors.
+
+        Raises:
+            Unanswered: no answer arrived, or its body passed ``max_response_bytes``.
+            ClientClosedError: the client is closed.
+            RuntimeError: the session was closed under us while the client is open.
+        """
+        try:
+            async with self._session_now().request(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as resp:
+                return Response(resp.status, resp.headers, await self._read(resp))
+        except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
+            # A RuntimeError is a closed session: ours during a close, else a bug.
+            if isinstance(exc, ClientClosedError) or (
+                isinstance(exc, RuntimeError) and not self.closing
+            ):
+                raise
+            raise self._lost(exc, f"{method} {route}", attempt) from exc
+
+    def _lost(self, exc: BaseException, request: str, attempt: int | None) -> Unanswered:
+        """The one translation of a failed exchange into a hubassoc error."""
+        timed_out = isinstance(exc, TimeoutError)
+        kind = "timed out" if timed_out else "failed"
+        detail = self.redactor.text(str(exc)) or type(exc).__name__
+        after = "" if attempt is None else f" after {attempt + 1} attempt(s)"
+        error = TransportError(f"{request} {kind}{after}: {detail}")
+        sent = not isinstance(exc, aiohttp.ClientConnectorError)
+        return Unanswered(error, "timeout" if timed_out else "connection", sent)
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The body, refused once it passes ``max_response_bytes`` (never held whole)."""
+        if resp.content_length is not None and resp.content_length > self.max_response_bytes:
+            raise self._too_large(resp, resp.content_length, "")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await resp.content.read(_CHUNK):
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise self._too_large(resp, size, "at least ")
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _too_large(self, resp: aiohttp.ClientResponse, size: int, bound: str) -> Unanswered:
+        resp.close()
+        cap = self.max_response_bytes
+        message = f"the response body is {bound}{size} bytes, more than max_response_bytes={cap}"
+        error = ResponseTooLargeError(message, status=resp.status, size=size)
+        return Unanswered(error, "too large", True, resp.status, resp.headers)
 
     def _url(self, method: str, path: str) -> URL:
         url = self._urls.get(path)
