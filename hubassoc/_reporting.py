@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
 from yarl import URL
 
 from hubassoc._errors import HubSpotError
@@ -143,21 +144,27 @@ class Reporter:
         error_name = type(error).__name__ if error is not None else None
         if call.span is not None:
             self.tracer.end(call.span, status, correlation_id, error_name)
+        event = RequestAnswered(
+            method=call.method,
+            route=call.route,
+            attempt=call.number + 1,
+            batch_size=call.batch_size,
+            status=status,
+            seconds=seconds,
+            error=error_name,
+            correlation_id=correlation_id,
+        )
         if self._emit is not None:
-            self._emit(
-                RequestAnswered(
-                    method=call.method,
-                    route=call.route,
-                    attempt=call.number + 1,
-                    batch_size=call.batch_size,
-                    status=status,
-                    seconds=seconds,
-                    error=error_name,
-                    correlation_id=correlation_id,
-                )
-            )
+            self._emit(event)
         if debug:
-            _log_answered(call, status, error_name, seconds, correlation_id)
+            what = status if status is not None else error_name
+            # The event's fields as the record's extra=, for JSON formatters.
+            fields = {f"hubassoc_{k}": v for k, v in msgspec.structs.asdict(event).items()}
+            extra = {"hubassoc_event": "RequestAnswered", **fields}
+            message = "%s %s -> %s in %.3fs (attempt %d)"
+            logger.debug(
+                message, call.method, call.route, what, seconds, event.attempt, extra=extra
+            )
 
     def on_retry(self, method: str, route: str) -> OnRetry | None:
         """What tells of the retries of ``method route`` (``None`` without a listener)."""
@@ -173,30 +180,3 @@ class Reporter:
             )
 
         return retrying
-
-
-def _log_answered(
-    call: Call,
-    status: int | None,
-    error_name: str | None,
-    seconds: float,
-    correlation_id: str | None,
-) -> None:
-    logger.debug(
-        "%s %s -> %s in %.3fs (attempt %d)",
-        call.method,
-        call.route,
-        status if status is not None else error_name,
-        seconds,
-        call.number + 1,
-        extra={
-            "hubassoc_event": "RequestAnswered",
-            "hubassoc_method": call.method,
-            "hubassoc_route": call.route,
-            "hubassoc_status": status,
-            "hubassoc_attempt": call.number + 1,
-            "hubassoc_batch_size": call.batch_size,
-            "hubassoc_seconds": seconds,
-            "hubassoc_correlation_id": correlation_id,
-        },
-    )
