@@ -87,6 +87,8 @@ _CATEGORY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9\-]{1,64}")
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
 
+_REVOKED = " (the refresh token is wrong or revoked: the app must be authorized again)"
+
 Reason = Literal["first", "expiry", "rejected"]
 _WHAT_FAILED: dict[type[HubSpotError], str] = {
     ServerError: "the OAuth token endpoint failed",
@@ -128,7 +130,6 @@ class _Answer(msgspec.Struct, frozen=True, kw_only=True):
     access_token: str
     expires_in: Annotated[float, msgspec.Meta(gt=0, le=_MAX_LIFETIME)]
     refresh_token: str | None = None
-    token_type: str | None = None
     hub_id: Any = None
     scopes: Any = None
     scope: Any = None
@@ -536,30 +537,23 @@ class OAuthTokens:
     def _error_from(self, response: Response) -> HubSpotError:
         """The error a non-2xx answer becomes, every server text redacted: the client's
         status table decides the class, except that any other 4xx than 429 is a refusal."""
-        status, body = response.status, response.body
-        message = category = correlation_id = None
-        parsed = lenient(_ERROR_DECODER.decode, body, None) if len(body) <= _MAX_ANSWER else None
-        if parsed is not None:
-            text = _first_str(parsed.message, parsed.error_description)
-            message = self._clean(text) if text is not None else None
-            status_text = parsed.status if parsed.status != "error" else None
-            category = self._label(
-                _first_str(parsed.category, status_text, parsed.error), _CATEGORY
-            )
-            correlation_id = self._label(_first_str(parsed.correlation_id), _CORRELATION_ID)
-        kwargs: dict[str, Any] = {
-            "status": status,
-            "category": category,
-            "correlation_id": correlation_id,
-        }
+        parsed = _ErrorAnswer()
+        if len(response.body) <= _MAX_ANSWER:
+            parsed = lenient(_ERROR_DECODER.decode, response.body, parsed)
+        message = self._clean(_first_str(parsed.message, parsed.error_description) or "")
         detail = f": {message}" if message else ""
-        cls = error_type(status)
+        status_text = parsed.status if parsed.status != "error" else None
+        category = self._label(_first_str(parsed.category, status_text, parsed.error), _CATEGORY)
+        correlation_id = self._label(_first_str(parsed.correlation_id), _CORRELATION_ID)
+        cls = error_type(response.status)
+        known: dict[str, Any] = {"category": category, "correlation_id": correlation_id}
         if cls is RateLimitError or cls is ServerError:
-            retry_after = parse_retry_after(response.headers)
-            return cls(f"{_WHAT_FAILED[cls]}{detail}", retry_after=retry_after, **kwargs)
-        if category == "BAD_REFRESH_TOKEN":
-            detail += " (the refresh token is wrong or revoked: the app must be authorized again)"
-        return AuthenticationError(f"{_WHAT_FAILED[AuthenticationError]}{detail}", **kwargs)
+            known["retry_after"] = parse_retry_after(response.headers)
+        else:
+            cls = AuthenticationError
+            if category == "BAD_REFRESH_TOKEN":
+                detail += _REVOKED
+        return cls(f"{_WHAT_FAILED[cls]}{detail}", status=response.status, **known)
 
     def _failed(self, error: HubSpotError, reason: Reason, now: float) -> str | HubSpotError:
         """Record a failed refresh; return what the waiters get."""
