@@ -189,8 +189,6 @@ class OAuthTokens:
         "_client_secret",
         "_emit",
         "_expires_at",
-        "_failure",
-        "_failure_until",
         "_hub_id",
         "_inflight",
         "_margin",
@@ -201,6 +199,7 @@ class OAuthTokens:
         "_refresh_at",
         "_refresh_token",
         "_refreshes",
+        "_refused",
         "_retrying",
         "_token",
         "failure_cooldown",
@@ -241,8 +240,8 @@ class OAuthTokens:
         self._refresh_at = -math.inf
         self._expires_at: float | None = None
         self._hub_id: int | None = None
-        self._failure: HubSpotError | None = None
-        self._failure_until = -math.inf
+        # The refusal remembered, and until when.
+        self._refused: tuple[HubSpotError, float] | None = None
         self._inflight: asyncio.Task[str | HubSpotError] | None = None
         self._refreshes = 0
         # Everything a server might echo back: the secret, and each token as it comes.
@@ -251,8 +250,8 @@ class OAuthTokens:
 
     def __repr__(self) -> str:
         # The client id is not a secret (it is in every install URL); nothing else is shown.
-        if self._failure is not None:
-            state = f"failed ({type(self._failure).__name__})"
+        if self._refused is not None:
+            state = f"failed ({type(self._refused[0]).__name__})"
         elif self._token is None:
             state = "no token yet"
         else:
@@ -332,8 +331,7 @@ class OAuthTokens:
             self._redactor.add(self._refresh_token)
             self._token = None
             self._refresh_at = -math.inf
-        self._failure = None
-        self._failure_until = -math.inf
+        self._refused = None
 
     # --- the token --------------------------------------------------------------------
 
@@ -390,10 +388,10 @@ class OAuthTokens:
             raise RuntimeError(
                 "OAuthTokens is not bound to a client yet: give it to an AssociationsClient"
             )
-        if self._failure is not None:
-            if loop.time() < self._failure_until:
-                raise fresh_copy(self._failure)
-            self._failure = None
+        if self._refused is not None:
+            if loop.time() < self._refused[1]:
+                raise fresh_copy(self._refused[0])
+            self._refused = None
         reason: Reason
         if token is None:
             reason = "expiry" if self._refreshes else "first"
@@ -414,7 +412,7 @@ class OAuthTokens:
                 answer = await self._request_token(used)
             except HubSpotError as error:
                 return self._failed(error, reason, loop.time())
-            rotated = self._install(answer, used, started)
+            tokens = self._install(answer, used, started)
             seconds = loop.time() - started
             logger.debug(
                 "OAuth access token refreshed in %.3fs (%s); it expires in %.0fs (hub %s)",
@@ -431,25 +429,15 @@ class OAuthTokens:
                     reason=reason,
                 )
             )
-            if self._on_refresh is not None:
-                await self._call_on_refresh(
-                    RefreshedTokens(
-                        access_token=answer.access_token,
-                        refresh_token=self._refresh_token,
-                        refresh_token_rotated=rotated,
-                        expires_in=answer.expires_in,
-                        hub_id=self._hub_id,
-                        scopes=_scopes(answer),
-                    )
-                )
+            await self._call_on_refresh(tokens)
             return answer.access_token
         finally:
             if self._inflight is asyncio.current_task():
                 self._inflight = None
 
-    def _install(self, answer: _Answer, used: str, started: float) -> bool:
-        """Serve the answer's token from now on, refreshed a margin before expiry; adopt
-        a rotated refresh token. Returns whether the answer rotated it."""
+    def _install(self, answer: _Answer, used: str, started: float) -> RefreshedTokens:
+        """Serve the answer's token from now on, refreshed a margin before expiry, and
+        adopt a rotated refresh token; return what ``on_refresh`` is told."""
         expires_in = answer.expires_in
         margin = (
             min(60.0, 0.1 * expires_in)
@@ -464,14 +452,20 @@ class OAuthTokens:
         if (hub_id := _hub_id(answer.hub_id)) is not None:
             self._hub_id = hub_id
         self._refreshes += 1
-        new = answer.refresh_token
-        if new is None or new == used:
-            return False
-        self._redactor.add(new)
-        # A reset() during the request installed another refresh token: keep that one.
-        if self._refresh_token == used:
-            self._refresh_token = new
-        return True
+        new = answer.refresh_token or used
+        if new != used:
+            self._redactor.add(new)
+            # A reset() during the request installed another refresh token: keep that one.
+            if self._refresh_token == used:
+                self._refresh_token = new
+        return RefreshedTokens(
+            access_token=answer.access_token,
+            refresh_token=self._refresh_token,
+            refresh_token_rotated=new != used,
+            expires_in=answer.expires_in,
+            hub_id=self._hub_id,
+            scopes=_scopes(answer),
+        )
 
     async def _request_token(self, refresh_token: str) -> _Answer:
         """POST the form through the client's retry loop; the decoded success answer.
@@ -560,8 +554,7 @@ class OAuthTokens:
         self._emit(TokenRefreshFailed(status=error.status, category=error.category))
         if isinstance(error, AuthenticationError):
             logger.warning("OAuth token refresh refused: %s", error)
-            self._failure = error
-            self._failure_until = now + self.failure_cooldown
+            self._refused = (error, now + self.failure_cooldown)
             self._token = None
             self._refresh_at = -math.inf
             return error
@@ -579,7 +572,8 @@ class OAuthTokens:
         return error
 
     async def _call_on_refresh(self, tokens: RefreshedTokens) -> None:
-        assert self._on_refresh is not None
+        if self._on_refresh is None:
+            return
         try:
             result = self._on_refresh(tokens)
             if inspect.isawaitable(result):
