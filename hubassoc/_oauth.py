@@ -2,17 +2,12 @@
 
 :class:`OAuthTokens` serves its cached token with no I/O while it is fresh and
 refreshes it a margin before it expires, as HubSpot advises: one request to
-the token endpoint however many callers wait, its answer (or error) shared.
-``get_token(rejected=token)`` answers a 401 ``EXPIRED_AUTHENTICATION`` and
-refreshes only if ``token`` is still current. A refusal (400
-``BAD_REFRESH_TOKEN``, a wrong secret, a revoked app) is remembered for
-``failure_cooldown`` seconds: callers fail fast without a request. A 5xx, 429
-or lost connection goes through the client's retry loop
-(:func:`hubassoc._retry.retrying`) and is not remembered; a refresh ahead of
-expiry that fails so keeps serving the current token and tries again shortly.
-
-The client binds the provider to its transport (session, timeout, size cap,
-events). Every text from the token endpoint passes the provider's
+the token endpoint however many callers wait, its outcome shared. A refusal
+(400 ``BAD_REFRESH_TOKEN``, a wrong secret, a revoked app) is remembered for
+``failure_cooldown`` seconds; a 5xx, 429 or lost connection goes through the
+client's retry loop (:func:`hubassoc._retry.retrying`) and is not. The client
+binds the provider to its transport (:meth:`~hubassoc._transport.Transport.post_form`).
+Every text from the token endpoint passes the provider's
 :class:`~hubassoc._redaction.Redactor`: a server may echo the form it was sent.
 """
 
@@ -627,13 +622,9 @@ def _first_str(*values: object) -> str | None:
 
 
 def _hub_id(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and value >= 0:
-        return value
     if isinstance(value, str) and value.isdigit() and len(value) <= 20:
-        return int(value)
-    return None
+        value = int(value)
+    return value if type(value) is int and value >= 0 else None
 
 
 def _scopes(answer: _Answer) -> tuple[str, ...]:

@@ -61,15 +61,9 @@ class Response:
 
 @dataclass(eq=False)
 class Unanswered(Exception):
-    """An exchange with no answer to act on (internal: it never reaches a caller).
-
-    Attributes:
-        error: what the caller gets: a :class:`~hubassoc.TransportError` (no
-            answer) or a :class:`~hubassoc.ResponseTooLargeError` (refused).
-        reason: ``"timeout"``, ``"connection"`` or ``"too large"``.
-        request_sent: ``False`` where the connection failed before the request left.
-        status, headers: those of an answer refused unread, else ``None``.
-    """
+    """An exchange with no answer to act on: ``error`` is what the caller may get (a
+    TransportError, or a ResponseTooLargeError for an answer refused unread, whose
+    ``status`` and ``headers`` come along); ``reason`` names it for the retry loop."""
 
     error: HubSpotError
     reason: str
@@ -313,16 +307,13 @@ class Transport:
         self._report.answered(call, status, error, headers)
         failure = failure_from(status, headers, error)
         if status == 429:
-            self._rate_limited(error, failure, call.number)
-        # After a 429 the pacer already holds every request: the loop does not sleep.
+            # It holds everybody, not just this request (never longer than max_retry_wait),
+            # so the loop does not sleep.
+            self._report.rate_limited += 1
+            delay = min(self.retry.delay(failure, call.number), self.max_retry_wait)
+            daily = error if isinstance(error, DailyLimitError) else None
+            self.pacer.rate_limited(failure.policy_name, delay, daily)
         raise AttemptFailed(error, failure, str(status), held=status == 429)
-
-    def _rate_limited(self, error: HubSpotError, failure: Failure, number: int) -> None:
-        """A 429 holds everybody, not just this request; never longer than max_retry_wait."""
-        self._report.rate_limited += 1
-        delay = self.retry.delay(failure, number)
-        daily = error if isinstance(error, DailyLimitError) else None
-        self.pacer.rate_limited(failure.policy_name, min(delay, self.max_retry_wait), daily)
 
     async def post_form(self, path: str, form: Mapping[str, str]) -> Response:
         """POST ``form`` to ``path`` once, unpaced and unsigned, and return the answer
@@ -363,15 +354,12 @@ class Transport:
         route: str,
         attempt: int | None = None,
     ) -> Response:
-        """Send one request and read its answer, whatever its status.
-
-        ``data`` is a raw body, or a mapping sent form-encoded; ``route`` and
-        ``attempt`` (0 for the first; ``None``: not counted here) name it in errors.
+        """Send one request (``data``: a raw body, or a form) and read its answer, whatever
+        its status; ``route`` and ``attempt`` (``None``: not counted here) name it in errors.
 
         Raises:
             Unanswered: no answer arrived, or its body passed ``max_response_bytes``.
-            ClientClosedError: the client is closed.
-            RuntimeError: the session was closed under us while the client is open.
+            ClientClosedError, RuntimeError: the client, or else the session, is closed.
         """
         try:
             async with self._session_now().request(
