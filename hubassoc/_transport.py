@@ -21,13 +21,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from ipaddress import ip_address
-from typing import Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 import aiohttp
 from yarl import URL
 
 from hubassoc._answers import error_from, failure_from
-from hubassoc._auth import StaticToken, TokenProvider
+from hubassoc._auth import StaticToken
 from hubassoc._errors import (
     AuthenticationError,
     ClientClosedError,
@@ -36,11 +36,13 @@ from hubassoc._errors import (
     ResponseTooLargeError,
     TransportError,
 )
-from hubassoc._events import Emitter
 from hubassoc._pacing import Pacer
 from hubassoc._redaction import Redactor
 from hubassoc._reporting import Call, Reporter, TransportStats
-from hubassoc._retry import AttemptFailed, Failure, Retrying, RetryPolicy, retrying
+from hubassoc._retry import AttemptFailed, Failure, Retrying, retrying
+
+if TYPE_CHECKING:
+    from hubassoc._options import ClientOptions
 
 __all__ = ["RequestFunction", "Response", "Transport", "TransportStats", "check_base_url"]
 
@@ -138,36 +140,24 @@ class Transport:
         "retry",
     )
 
-    def __init__(
-        self,
-        *,
-        base_url: URL,
-        tokens: StaticToken | TokenProvider,
-        session: aiohttp.ClientSession | None,
-        timeout: float,
-        retry: RetryPolicy,
-        pacer: Pacer,
-        max_retry_wait: float = 60.0,
-        max_response_bytes: int = 16 * 1024 * 1024,
-        connection_limit: int = 100,
-        emit: Emitter | None = None,
-        tracer: Any = None,
-    ) -> None:
-        self._base = str(base_url)
-        self._tokens = tokens
+    def __init__(self, options: ClientOptions, pacer: Pacer) -> None:
+        self._base = str(options.url)
+        self._tokens = tokens = options.tokens
         self.redactor = Redactor()
         if isinstance(tokens, StaticToken):
             self.redactor.add(tokens.token, keep=True)
-        self._session = session
-        self._owns_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._connection_limit = connection_limit
-        self.max_response_bytes = max_response_bytes
+        self._session = options.session
+        self._owns_session = options.session is None
+        self._timeout = aiohttp.ClientTimeout(total=options.timeout)
+        self._connection_limit = max(options.max_concurrency, 10)
+        self.max_response_bytes = options.max_response_bytes
         self.closing = False
-        self._report = Reporter(pacer=pacer, redactor=self.redactor, emit=emit, tracer=tracer)
+        self._report = Reporter(
+            pacer=pacer, redactor=self.redactor, emit=options.emit, tracer=options.tracer
+        )
         self._urls: dict[str, URL] = {}
-        self.max_retry_wait = max_retry_wait
-        self.retry = retry
+        self.max_retry_wait = options.max_retry_wait
+        self.retry = options.retry
         self.pacer = pacer
 
     def __repr__(self) -> str:
