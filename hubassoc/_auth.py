@@ -41,11 +41,8 @@ class TokenProvider(Protocol):
 
 
 def check_credential(value: object, argument: str, *, max_length: int = MAX_TOKEN_LENGTH) -> str:
-    """``value`` if it can go on the wire as a token, a secret or a form field; never echoes it.
-
-    The one check of every credential handed over (access tokens, OAuth client
-    ids, secrets and refresh tokens): anything that could split a header or a
-    form is refused.
+    """``value`` if it can go on the wire as a token, a secret or a form field (the one
+    check of every credential handed over); never echoes it.
 
     Raises:
         TypeError: not a str.

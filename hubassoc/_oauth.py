@@ -181,9 +181,9 @@ class OAuthTokens:
 
     __slots__ = (
         "_client_id",
-        "_client_secret",
         "_emit",
         "_expires_at",
+        "_form",
         "_hub_id",
         "_inflight",
         "_margin",
@@ -213,7 +213,7 @@ class OAuthTokens:
         retry: RetryPolicy | None = None,
     ) -> None:
         self._client_id = _credential(client_id, "client_id")
-        self._client_secret = _credential(client_secret, "client_secret")
+        secret = _credential(client_secret, "client_secret")
         self._refresh_token = _credential(refresh_token, "refresh_token")
         if on_refresh is not None and not callable(on_refresh):
             raise TypeError(f"on_refresh must be callable, not {type(on_refresh).__name__}")
@@ -222,6 +222,12 @@ class OAuthTokens:
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
         self._on_refresh = on_refresh
+        # What every refresh posts, besides the refresh token.
+        self._form = {
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "client_secret": secret,
+        }
         self._path = _PATHS[token_endpoint]
         self._margin = (
             None if refresh_margin is None else check_seconds(refresh_margin, "refresh_margin")
@@ -240,7 +246,7 @@ class OAuthTokens:
         self._inflight: asyncio.Task[str | HubSpotError] | None = None
         self._refreshes = 0
         # Everything a server might echo back: the secret, and each token as it comes.
-        self._redactor = Redactor([self._client_secret])
+        self._redactor = Redactor([secret])
         self._redactor.add(self._refresh_token)
 
     def __repr__(self) -> str:
@@ -471,12 +477,7 @@ class OAuthTokens:
         """
         post = self._post
         assert post is not None
-        form = {
-            "grant_type": "refresh_token",
-            "client_id": self._client_id,
-            "client_secret": self._client_secret,
-            "refresh_token": refresh_token,
-        }
+        form = {**self._form, "refresh_token": refresh_token}
         response = await retrying(lambda number: self._attempt(post, form, number), self._retrying)
         return self._decode(response.body, response.status)
 
@@ -586,8 +587,6 @@ class OAuthTokens:
         # Formatted here to be redacted: a failed write may quote the token it was writing.
         text = "".join(traceback.format_exception(exc))
         logger.error("%s:\n%s", what, self._redactor.text(text))
-
-    # --- server texts -----------------------------------------------------------------
 
     def _clean(self, text: str) -> str:
         """A server text fit for an error message: redacted (before it is cut, which
