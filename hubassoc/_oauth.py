@@ -289,8 +289,6 @@ class OAuthTokens:
         """Successful refreshes so far."""
         return self._refreshes
 
-    # --- wiring (the client's) --------------------------------------------------------
-
     def _bind(
         self, post_form: PostForm, *, emit: EmitEvent | None = None, max_retry_wait: float = 60.0
     ) -> None:
@@ -333,8 +331,6 @@ class OAuthTokens:
             self._token = None
             self._refresh_at = -math.inf
         self._refused = None
-
-    # --- the token --------------------------------------------------------------------
 
     async def get_token(self, *, rejected: str | None = None) -> str:
         """Return a valid access token, refreshing it first if it is due.
@@ -380,11 +376,8 @@ class OAuthTokens:
     def _start(
         self, token: str | None, rejected: str | None, loop: asyncio.AbstractEventLoop
     ) -> asyncio.Task[str | HubSpotError]:
-        """The refresh every caller waits for, unless a refusal is still remembered.
-
-        Raises:
-            RuntimeError: not bound. HubSpotError: a copy of the remembered refusal.
-        """
+        """Start the refresh every caller waits for; raise ``RuntimeError`` if unbound, or a
+        copy of a refusal still remembered."""
         if self._post is None:
             raise RuntimeError(
                 "OAuthTokens is not bound to a client yet: give it to an AssociationsClient"
@@ -406,8 +399,7 @@ class OAuthTokens:
         """Refresh once (with retries); the outcome is shared by every waiter."""
         loop = asyncio.get_running_loop()
         try:
-            started = loop.time()
-            used = self._refresh_token
+            started, used = loop.time(), self._refresh_token
             logger.debug("refreshing the OAuth access token (%s, %s)", reason, self._path)
             try:
                 answer = await self._request_token(used)

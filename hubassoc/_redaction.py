@@ -51,12 +51,7 @@ class Redactor:
         return f"<Redactor secrets={len(self._kept) + len(self._rotating)}>"
 
     def add(self, secret: str, *, keep: bool = False) -> None:
-        """Remember ``secret`` (an access token, a client secret, a refresh token).
-
-        Args:
-            keep: never forget it (otherwise the oldest of the rotating
-                secrets goes once there are too many).
-        """
+        """Remember ``secret``; one added with ``keep`` is never forgotten."""
         if len(secret) < _MIN_SECRET or secret in self._kept or secret in self._rotating:
             return
         (self._kept if keep else self._rotating).append(secret)
