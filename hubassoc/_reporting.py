@@ -78,9 +78,7 @@ class Reporter:
         "tracer",
     )
 
-    def __init__(
-        self, *, pacer: Pacer, redactor: Redactor, emit: Emitter | None, tracer: Any
-    ) -> None:
+    def __init__(self, pacer: Pacer, redactor: Redactor, emit: Emitter | None, tracer: Any) -> None:
         self._pacer = pacer
         self._redactor = redactor
         self._emit = emit

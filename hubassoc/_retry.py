@@ -25,7 +25,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
@@ -155,6 +155,7 @@ def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -
     return max(0.0, min(seconds, 3600.0))
 
 
+@dataclass(eq=False)
 class AttemptFailed(Exception):
     """An attempt inside :func:`retrying` failed; the policy may answer with another.
 
@@ -166,14 +167,10 @@ class AttemptFailed(Exception):
             request after a 429), so the loop does not sleep it again.
     """
 
-    def __init__(
-        self, error: HubSpotError, failure: Failure, reason: str, *, held: bool = False
-    ) -> None:
-        super().__init__(reason)
-        self.error = error
-        self.failure = failure
-        self.reason = reason
-        self.held = held
+    error: HubSpotError
+    failure: Failure
+    reason: str
+    held: bool = field(default=False, kw_only=True)
 
 
 #: Told of each retry: ``(attempt that failed, 0 for the first; reason; delay)``.

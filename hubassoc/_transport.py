@@ -152,9 +152,7 @@ class Transport:
         self._connection_limit = max(options.max_concurrency, 10)
         self.max_response_bytes = options.max_response_bytes
         self.closing = False
-        self._report = Reporter(
-            pacer=pacer, redactor=self.redactor, emit=options.emit, tracer=options.tracer
-        )
+        self._report = Reporter(pacer, self.redactor, options.emit, options.tracer)
         self._urls: dict[str, URL] = {}
         self.max_retry_wait = options.max_retry_wait
         self.retry = options.retry
