@@ -2,12 +2,10 @@
 
 :class:`OAuthTokens` serves its cached token with no I/O while it is fresh and
 refreshes it a margin before it expires, as HubSpot advises: one request to
-the token endpoint however many callers wait, its outcome shared. A refusal
-(400 ``BAD_REFRESH_TOKEN``, a wrong secret, a revoked app) is remembered for
-``failure_cooldown`` seconds; a 5xx, 429 or lost connection goes through the
-client's retry loop (:func:`hubassoc._retry.retrying`) and is not. The client
-binds the provider to its transport (:meth:`~hubassoc._transport.Transport.post_form`).
-Every text from the token endpoint passes the provider's
+the token endpoint however many callers wait, its outcome shared. The client
+binds it to its transport (:meth:`~hubassoc._transport.Transport.post_form`);
+its retries are the client's one loop (:func:`hubassoc._retry.retrying`). Every
+text from the token endpoint passes the provider's
 :class:`~hubassoc._redaction.Redactor`: a server may echo the form it was sent.
 """
 

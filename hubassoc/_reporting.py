@@ -169,12 +169,8 @@ class Reporter:
         emit = self._emit
         if emit is None:
             return None
-
-        def retrying(number: int, reason: str, delay: float) -> None:
-            emit(
-                RetryScheduled(
-                    method=method, route=route, reason=reason, attempt=number + 1, delay=delay
-                )
+        return lambda number, reason, delay: emit(
+            RetryScheduled(
+                method=method, route=route, reason=reason, attempt=number + 1, delay=delay
             )
-
-        return retrying
+        )
