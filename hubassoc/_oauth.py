@@ -178,7 +178,6 @@ class OAuthTokens:
     """
 
     __slots__ = (
-        "_client_id",
         "_emit",
         "_expires_at",
         "_form",
@@ -210,7 +209,7 @@ class OAuthTokens:
         failure_cooldown: float = 60.0,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self._client_id = _credential(client_id, "client_id")
+        client_id = _credential(client_id, "client_id")
         secret = _credential(client_secret, "client_secret")
         self._refresh_token = _credential(refresh_token, "refresh_token")
         if on_refresh is not None and not callable(on_refresh):
@@ -256,7 +255,7 @@ class OAuthTokens:
         else:
             state = f"token expires at {self._expires_at:.1f}"
         return (
-            f"<OAuthTokens client_id={self._client_id!r} hub_id={self._hub_id!r} "
+            f"<OAuthTokens client_id={self.client_id!r} hub_id={self._hub_id!r} "
             f"endpoint={self._path} {state} refreshes={self._refreshes}"
             f"{' refreshing' if self._inflight is not None else ''}"
             f"{'' if self._post is not None else ' unbound'}>"
@@ -265,7 +264,7 @@ class OAuthTokens:
     @property
     def client_id(self) -> str:
         """The app's client id."""
-        return self._client_id
+        return self._form["client_id"]
 
     @property
     def hub_id(self) -> int | None:
