@@ -349,7 +349,7 @@ def test_a_failed_probe_lets_the_others_go() -> None:
         assert not waiting.done()
         pacer.failed(first)
         await waiting
-        return len(pacer._sent)
+        return pacer.in_window()
 
     assert run_virtual(main) == 2
 

@@ -166,18 +166,16 @@ async def test_the_default_key_is_per_token_and_never_holds_it(
     sandbox = await sandbox_factory()
     token = sandbox.token
     assert token is not None
+    budgets = [RedisBudget(redis_server.url) for _ in range(2)]
     clients = [
         AssociationsClient(
-            token,
-            base_url=sandbox.url,
-            rate_limit=RateLimit(100, 10.0),
-            shared_budget=RedisBudget(redis_server.url),
+            token, base_url=sandbox.url, rate_limit=RateLimit(100, 10.0), shared_budget=budget
         )
-        for _ in range(2)
+        for budget in budgets
     ]
     for client in clients:
         await client.associate_default("contacts", 1, "companies", 2)
-    keys = [c._pacer._budget.key for c in clients]  # type: ignore[union-attr]
+    keys = [budget.key for budget in budgets]
     assert keys[0] == keys[1] and keys[0] is not None and keys[0].startswith("token-")
     connection = aioredis.Redis.from_url(redis_server.url)
     stored = [k.decode() for k in await connection.keys("*")]
@@ -194,6 +192,7 @@ async def test_an_oauth_client_shares_the_budget_of_its_account(
 ) -> None:
     sandbox = await sandbox_factory(oauth=True, oauth_hub_id=4242)
     credentials = sandbox.oauth_credentials
+    budget = RedisBudget(redis_server.url)
     client = AssociationsClient(
         OAuthTokens(
             client_id=credentials.client_id,
@@ -202,10 +201,10 @@ async def test_an_oauth_client_shares_the_budget_of_its_account(
         ),
         base_url=sandbox.url,
         rate_limit=RateLimit(100, 10.0),
-        shared_budget=RedisBudget(redis_server.url),
+        shared_budget=budget,
     )
     assert await client.associate_default("contacts", 1, "companies", 2)
-    assert client._pacer._budget.key == "hub-4242"  # type: ignore[union-attr]
+    assert budget.key == "hub-4242"
     await client.aclose()
 
 
