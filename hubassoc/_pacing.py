@@ -118,7 +118,7 @@ class LocalPacing(_Hooks):
     is unreachable, ``divisor`` (the participants last seen) cuts the share.
     """
 
-    __slots__ = ("_fifo", "_holds", "_share", "divisor", "window")
+    __slots__ = ("_fifo", "_holds", "_share", "divisor", "hold_until", "window")
 
     def __init__(self, limit: RateLimit, holds: Holds) -> None:
         self._holds = holds
@@ -126,6 +126,8 @@ class LocalPacing(_Hooks):
         self._share = limit.requests
         #: The share is divided by this (participants, while pacing for a lost budget).
         self.divisor = 1
+        #: No request leaves before this loop time (the shared window last seen rolling by).
+        self.hold_until = 0.0
         # One acquirer at a time, in arrival order: requests leave in FIFO order.
         self._fifo = asyncio.Lock()
         self._announce()
@@ -215,7 +217,16 @@ class LocalPacing(_Hooks):
     def _may_go(self, now: float) -> float | None:
         """The earliest time the next request may leave (``None``: ask the server
         first; only adaptive pacing says so)."""
-        return self.window.free_at(self.share)
+        may_go = self.window.free_at(self.share)
+        if self.divisor > 1:
+            # Pacing for a lost shared budget: evenly spread, so that what
+            # others of the window still send (slots they reserved) meets a
+            # trickle rather than a burst.
+            window = self.window
+            sent = window.sent
+            spread = sent[-1] + window.span / self.share if sent else 0.0
+            may_go = max(may_go, self.hold_until, spread)
+        return may_go
 
     async def _hear_next(self, within: float, *, forget: bool) -> None:
         """Wait ``within`` seconds (adaptive pacing: or until HubSpot says more)."""

@@ -41,6 +41,7 @@ import asyncio
 import datetime as dt
 import logging
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -66,6 +67,10 @@ MAX_RECORDED_SENDS = 1000
 #: Longest key name accepted.
 _MAX_KEY_LENGTH = 200
 _URL_SCHEMES = ("redis", "rediss", "unix")
+#: Reservations whose participant counts make "recent" (a window or two of them).
+_RECENT_RESERVATIONS = 64
+#: Seconds the first call to Redis may take (it connects and loads the script).
+_FIRST_CALL = 1.0
 #: Connections in the pool a budget makes from a URL.
 _MAX_CONNECTIONS = 8
 
@@ -316,9 +321,11 @@ class BudgetHealth:
 
     Attributes:
         available: the last call to Redis succeeded (or none was made yet).
-        last_participants: participants counted by the last reservation
-            (1 before any); the pacer's local share is ``requests //
-            last_participants`` (:meth:`fallback_share`).
+        last_participants: the most participants counted by recent
+            reservations (1 before any): counts taken at different moments
+            differ, and undercounting would overfill the window. The pacer's
+            local share is ``requests // last_participants``
+            (:meth:`fallback_share`).
 
     Raises:
         ValueError: an interval is not a positive number of seconds, or
@@ -329,8 +336,11 @@ class BudgetHealth:
         "_failures",
         "_name",
         "_next_try",
+        "_recent",
+        "answered",
         "available",
         "last_participants",
+        "lost_at",
         "max_retry_interval",
         "retry_interval",
     )
@@ -355,7 +365,12 @@ class BudgetHealth:
         self.retry_interval = float(retry_interval)
         self.max_retry_interval = float(max_retry_interval)
         self.available = True
+        #: Redis has answered at least once.
+        self.answered = False
+        #: The loop time the current outage began (``None`` while available).
+        self.lost_at: float | None = None
         self.last_participants = 1
+        self._recent: deque[int] = deque(maxlen=_RECENT_RESERVATIONS)
         self._failures = 0
         self._next_try = 0.0
 
@@ -379,11 +394,14 @@ class BudgetHealth:
         sends (:meth:`RedisBudget.record_sends`).
         """
         if participants is not None and participants >= 1:
-            self.last_participants = participants
+            self._recent.append(participants)
+            self.last_participants = max(self._recent)
+        self.answered = True
         self._failures = 0
         if self.available:
             return False
         self.available = True
+        self.lost_at = None
         logger.info("Redis budget %s is back: pacing on the shared window again", self._name)
         return True
 
@@ -402,6 +420,7 @@ class BudgetHealth:
             logger.debug("Redis budget %s still unavailable: %s", self._name, error)
             return
         self.available = False
+        self.lost_at = now
         if requests is not None:
             logger.warning(
                 "Redis budget %s unavailable (%s): pacing locally at a safe share of %d/%d "
@@ -752,7 +771,10 @@ class RedisBudget:
         from redis.exceptions import RedisError
 
         try:
-            async with asyncio.timeout(self._timeout):
+            # The first call also connects and loads the script: a cold start
+            # on a busy host is not an outage.
+            timeout = self._timeout if self._health.answered else max(self._timeout, _FIRST_CALL)
+            async with asyncio.timeout(timeout):
                 return await self._scripts[script](keys=keys, args=args)
         except TimeoutError as exc:
             self._fail(f"no answer within {self._timeout:g}s", exc, requests=requests)

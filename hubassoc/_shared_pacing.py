@@ -62,6 +62,7 @@ class SharedPacing:
         "_local",
         "_pending",
         "_redis_rtts",
+        "_rejoined",
     )
 
     def __init__(
@@ -85,6 +86,8 @@ class SharedPacing:
         self._redis_rtts: deque[float] = deque(maxlen=64)
         # Slots reserved and not yet reached: they go into the log when sent.
         self._pending: list[float] = []
+        # (loop time, participants) of the last rejoin: see _reserve().
+        self._rejoined = (float("-inf"), 1)
         self._background: set[asyncio.Task[object]] = set()
         self._id = f"{os.getpid()}-{secrets.token_hex(4)}"
 
@@ -126,13 +129,17 @@ class SharedPacing:
                 return sent
         # Unreachable: the local log paces at the share of the participants
         # last seen, once the slots this process reserved are in it.
-        local.divisor = max(1, budget._health.last_participants)
         wait = max(self._pending, default=0.0) - asyncio.get_running_loop().time()
         if wait > 0:
             # Then they are sent (sleepers on a slot wake first) and logged.
             await asyncio.sleep(wait + 1e-6)
         sent_at = await local.take()
-        self._fallback_sends.append(sent_at)
+        if self._up:
+            # The budget came back while this request waited its local turn:
+            # the shared window must count it too.
+            self._in_background(self._budget._record_sends([0.0], self._id))
+        else:
+            self._fallback_sends.append(sent_at)
         return sent_at
 
     async def _acquire_shared(self) -> float | None:
@@ -144,40 +151,66 @@ class SharedPacing:
         await self._local.window.take_token()
         while True:
             try:
-                if self._fallback_sends:
+                if self._budget._health.lost_at is not None:
                     await self._rejoin(loop.time())
                 asked = loop.time()
                 reservation = await self._reserve()
             except BudgetUnavailable:
                 # The budget logged it (once) and will be asked again later.
+                self._lost()
                 return None
             self._local.divisor = 1
             slot = self._place(reservation, asked, loop.time())
             sent = await self._take(reservation, slot)
             if sent is not None:
-                sent = self._local.window.record(sent)
-            if sent is not None:
                 self._holds.waited(loop.time() - waited_from, "shared")
-                return sent
+                return self._local.window.record(sent)
+
+    def _lost(self) -> None:
+        """Pace locally from what this process knew of the shared window."""
+        local, health = self._local, self._budget._health
+        local.divisor = max(1, health.last_participants)
+        lost_at = health.lost_at
+        if lost_at is None or local.hold_until > lost_at:
+            return  # this outage's start is already set
+        # Others' shares of the window last seen are unknown (they need not
+        # have kept to an equal share): that window may have been full. Local
+        # sends begin once it has rolled by, after this process's own slots.
+        sent = local.window.sent
+        seen = max([lost_at, *self._pending, sent[-1] if sent else lost_at])
+        local.hold_until = seen + local.window.span
 
     async def _reserve(self) -> Reservation:
         limit = self.limit
         # Where a slot falls on this clock is known to within a Redis round
         # trip: that is arrival jitter too.
         margin = self.margin + max(self._redis_rtts, default=0.0)
+        requests = limit.requests
+        rejoined_at, before = self._rejoined
+        if (
+            asyncio.get_running_loop().time()
+            < rejoined_at + self._budget._health.max_retry_interval
+        ):
+            # Back from an outage, Redis may know nothing of those still
+            # pacing on their own (a restarted Redis knows nobody): until they
+            # are back too (each asks again within the longest retry
+            # interval), this process keeps to its share of the window.
+            requests = max(1, requests // before)
         reservation = await self._budget._reserve(
-            requests=limit.requests,
+            requests=requests,
             per=limit.per,
             margin=margin,
             participant=self._id,
             adaptive=self._adaptive,
         )
+        if reservation.participants >= before:
+            self._rejoined = (float("-inf"), 1)  # everybody is back
         if reservation.daily_stopped:
             self._holds.stop(_daily_shared(), "shared", reservation.wait)
             self._local.stopped()
             self._holds.check()
         learned = (reservation.requests, reservation.per)
-        if self._adaptive and learned != (limit.requests, limit.per):
+        if self._adaptive and learned not in ((limit.requests, limit.per), (requests, limit.per)):
             self._local.set_limit(
                 RateLimit(reservation.requests, reservation.per, limit.margin, limit.burst)
             )
@@ -223,11 +256,13 @@ class SharedPacing:
         return slot
 
     async def _rejoin(self, now: float) -> None:
-        """Tell the budget what this client sent while it was unreachable."""
+        """Back from an outage: tell the budget what this client sent meanwhile, and
+        keep to its share until the others are back (see _reserve())."""
         horizon = now - self._local.window.span
         ages = [now - t for t in self._fallback_sends if horizon < t <= now]
         await self._budget._record_sends(ages, participant=self._id)
         self._fallback_sends.clear()
+        self._rejoined = (now, self._local.divisor)
 
     # --- what HubSpot said ------------------------------------------------------------
 
