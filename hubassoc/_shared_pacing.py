@@ -37,6 +37,10 @@ __all__ = ["SharedPacing"]
 
 logger = logging.getLogger("hubassoc")
 
+#: Daily-Remaining is told to the shared budget once it is at most this many
+#: windows' worth of requests.
+_DAILY_WATCH = 4
+
 
 def _daily_shared() -> DailyLimitError:
     return DailyLimitError(
@@ -273,7 +277,14 @@ class SharedPacing:
         if limit is not before and self._up:
             self._in_background(self._budget._publish_limit(limit.requests, limit.per))
         remaining = daily_remaining(headers)
-        if remaining is not None and self._up and self._clock_offsets:
+        # Only near the day's end, where reservations (at most a few windows
+        # ahead) could spend it: otherwise it costs a Redis call per answer.
+        if (
+            remaining is not None
+            and remaining <= _DAILY_WATCH * limit.requests
+            and self._up
+            and self._clock_offsets
+        ):
             # The reported request's slot in Redis time: what was reserved
             # after it may not have been counted yet, whoever reserved it.
             since = sent_at - min(self._clock_offsets)
