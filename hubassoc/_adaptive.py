@@ -70,10 +70,6 @@ class AdaptivePacing(LocalPacing):
         self._report: tuple[float, int] | None = None
         self._update = Signal()
 
-    async def acquire(self) -> float:
-        await self.ready()
-        return await self.take()
-
     async def ready(self) -> None:
         """The first request goes alone; the rest wait for its headers."""
         if self._heard:

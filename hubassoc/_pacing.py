@@ -53,6 +53,7 @@ class Policy(Protocol):
     def margin(self) -> float: ...
     def in_window(self, now: float) -> int: ...
     def describe(self) -> str: ...
+    async def ready(self) -> None: ...
     async def acquire(self) -> float: ...
     def observe(self, sent_at: float, headers: Mapping[str, str]) -> None: ...
     def failed(self, sent_at: float) -> None: ...
@@ -99,6 +100,9 @@ class Unpaced(_Hooks):
 
     def describe(self) -> str:
         return "unlimited"
+
+    async def ready(self) -> None:
+        """Nothing to wait for before pacing."""
 
     async def acquire(self) -> float:
         if self._holds.paused_until > asyncio.get_running_loop().time():
@@ -359,6 +363,9 @@ class Pacer:
         """
         holds = self._holds
         holds.check()
+        # Adaptive pacing's probe first: its answer may say how much of the
+        # day is left before anyone else is let through.
+        await self._policy.ready()
         budget = holds.budget
         if not await budget.admit(holds.check):
             # Nothing left today and nothing in flight: as after a DAILY 429,

@@ -110,6 +110,9 @@ class SharedPacing:
     def in_window(self, now: float) -> int:
         return self._local.in_window(now)
 
+    async def ready(self) -> None:
+        await self._local.ready()
+
     def describe(self) -> str:
         state = f"{self._local.describe()}, shared={self._budget!r}"
         if not self._up:
@@ -124,7 +127,6 @@ class SharedPacing:
 
     async def acquire(self) -> float:
         local, budget = self._local, self._budget
-        await local.ready()
         if budget._health.should_try(asyncio.get_running_loop().time()):
             if budget.key is None and self._default_key is not None:
                 budget._resolve_key(self._default_key())
