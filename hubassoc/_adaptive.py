@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from hubassoc._events import RateLimitHeadersMissing
 from hubassoc._holds import Holds
-from hubassoc._pacing import LocalPacing
+from hubassoc._local_pacing import LocalPacing
 from hubassoc._window import MIN_MARGIN, RateLimit, Signal
 
 __all__ = ["AdaptivePacing"]

@@ -29,7 +29,7 @@ from typing import Any
 from hubassoc._daily import daily_remaining
 from hubassoc._errors import DailyLimitError
 from hubassoc._holds import Holds
-from hubassoc._pacing import LocalPacing
+from hubassoc._local_pacing import LocalPacing
 from hubassoc._redis_budget import BudgetUnavailable, RedisBudget, Reservation
 from hubassoc._window import RateLimit
 
