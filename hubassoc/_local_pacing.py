@@ -9,7 +9,7 @@ budget (:mod:`hubassoc._shared_pacing`) falls back to it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from hubassoc._events import LimitChanged
 from hubassoc._holds import Holds
@@ -78,7 +78,7 @@ class LocalPacing(_Hooks):
     is unreachable, ``divisor`` (the participants last seen) cuts the share.
     """
 
-    __slots__ = ("_fifo", "_holds", "_share", "divisor", "hold_until", "window")
+    __slots__ = ("_fifo", "_holds", "_share", "divisor", "hold_until", "recheck", "window")
 
     def __init__(self, limit: RateLimit, holds: Holds) -> None:
         self._holds = holds
@@ -88,6 +88,9 @@ class LocalPacing(_Hooks):
         self.divisor = 1
         #: No request leaves before this loop time (the shared window last seen rolling by).
         self.hold_until = 0.0
+        #: Called before each look at the window; it may raise to take a
+        #: waiting request elsewhere (the shared budget, back from an outage).
+        self.recheck: Callable[[], None] | None = None
         # One acquirer at a time, in arrival order: requests leave in FIFO order.
         self._fifo = asyncio.Lock()
         self._announce()
@@ -157,6 +160,8 @@ class LocalPacing(_Hooks):
         reason = "window"
         while True:
             holds.check()
+            if self.recheck is not None:
+                self.recheck()
             now = loop.time()
             wait_until = holds.paused_until
             if wait_until > now:

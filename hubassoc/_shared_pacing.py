@@ -51,6 +51,10 @@ def _daily_shared() -> DailyLimitError:
     )
 
 
+class _BudgetBack(Exception):
+    """The shared budget answered again while a request waited its local turn."""
+
+
 class SharedPacing:
     """Slots from a shared budget; ``local`` paces while the budget is unreachable."""
 
@@ -94,6 +98,7 @@ class SharedPacing:
         self._rejoined = (float("-inf"), 1)
         self._background: set[asyncio.Task[object]] = set()
         self._id = f"{os.getpid()}-{secrets.token_hex(4)}"
+        local.recheck = self._back
 
     @property
     def limit(self) -> RateLimit:
@@ -126,27 +131,42 @@ class SharedPacing:
     # --- acquiring a slot -------------------------------------------------------------
 
     async def acquire(self) -> float:
-        local, budget = self._local, self._budget
-        if budget._health.should_try(asyncio.get_running_loop().time()):
-            if budget.key is None and self._default_key is not None:
-                budget._resolve_key(self._default_key())
-            sent = await self._acquire_shared()
-            if sent is not None:
-                return sent
-        # Unreachable: the local log paces at the share of the participants
-        # last seen, once the slots this process reserved are in it.
+        budget = self._budget
+        while True:
+            if budget._health.should_try(asyncio.get_running_loop().time()):
+                if budget.key is None and self._default_key is not None:
+                    budget._resolve_key(self._default_key())
+                sent = await self._acquire_shared()
+                if sent is not None:
+                    return sent
+            try:
+                return await self._acquire_local()
+            except _BudgetBack:
+                continue  # to the shared window
+
+    async def _acquire_local(self) -> float:
+        """Unreachable: the local log paces at the share of the participants last
+        seen, once the slots this process reserved are in it.
+
+        Raises:
+            _BudgetBack: the budget answered again meanwhile.
+        """
         wait = max(self._pending, default=0.0) - asyncio.get_running_loop().time()
         if wait > 0:
             # Then they are sent (sleepers on a slot wake first) and logged.
             await asyncio.sleep(wait + 1e-6)
-        sent_at = await local.take()
+        sent_at = await self._local.take()
         if self._up:
-            # The budget came back while this request waited its local turn:
-            # the shared window must count it too.
+            # The budget answered again as this request left: the shared
+            # window must count it too.
             self._in_background(self._budget._record_sends([0.0], self._id))
         else:
             self._fallback_sends.append(sent_at)
         return sent_at
+
+    def _back(self) -> None:
+        if self._up:
+            raise _BudgetBack
 
     async def _acquire_shared(self) -> float | None:
         """A slot from the shared budget, or ``None`` to pace locally (budget unreachable)."""
@@ -265,7 +285,11 @@ class SharedPacing:
         """Back from an outage: tell the budget what this client sent meanwhile, and
         keep to its share until the others are back (see _reserve())."""
         horizon = now - self._local.window.span
-        ages = [now - t for t in self._fallback_sends if horizon < t <= now]
+        # Redis places them by its own clock when the script runs, up to a
+        # round trip after `now`: they are taken as that much younger, so that
+        # they stay in the window at least as long as they should.
+        late = max(self._redis_rtts, default=0.0)
+        ages = [max(0.0, now - t - late) for t in self._fallback_sends if horizon < t <= now]
         await self._budget._record_sends(ages, participant=self._id)
         self._fallback_sends.clear()
         self._rejoined = (now, self._local.divisor)
