@@ -26,6 +26,8 @@ DAILY_REMAINING = "X-HubSpot-RateLimit-Daily-Remaining"
 #: A request in flight this long is taken as lost (its answer or failure was
 #: never reported, e.g. a cancelled caller): it no longer holds others back.
 _IN_FLIGHT_LIMIT = 120.0
+#: Past this many requests in flight, the lost ones are looked for.
+_IN_FLIGHT_KEPT = 1024
 
 
 def daily_remaining(headers: Mapping[str, str]) -> int | None:
@@ -84,7 +86,10 @@ class DailyBudget:
     def sent(self, sent_at: float) -> None:
         """The admitted request left at ``sent_at``."""
         self._starting -= 1
-        self._in_flight[sent_at] = self._in_flight.get(sent_at, 0) + 1
+        in_flight = self._in_flight
+        in_flight[sent_at] = in_flight.get(sent_at, 0) + 1
+        if len(in_flight) > _IN_FLIGHT_KEPT:
+            self._forget_lost(sent_at)
 
     def release(self) -> None:
         """The admitted request never left (its acquire failed)."""
@@ -124,6 +129,10 @@ class DailyBudget:
 
     async def _wait_for_change(self) -> None:
         if not await self._changed.wait(_IN_FLIGHT_LIMIT):
-            oldest = asyncio.get_running_loop().time() - _IN_FLIGHT_LIMIT
-            for sent_at in [t for t in self._in_flight if t <= oldest]:
-                del self._in_flight[sent_at]
+            self._forget_lost(asyncio.get_running_loop().time())
+
+    def _forget_lost(self, now: float) -> None:
+        """Forget requests in flight for longer than anyone waits for an answer."""
+        oldest = now - _IN_FLIGHT_LIMIT
+        for sent_at in [t for t in self._in_flight if t <= oldest]:
+            del self._in_flight[sent_at]
