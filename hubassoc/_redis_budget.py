@@ -324,8 +324,7 @@ class BudgetHealth:
         last_participants: the most participants counted by recent
             reservations (1 before any): counts taken at different moments
             differ, and undercounting would overfill the window. The pacer's
-            local share is ``requests // last_participants``
-            (:meth:`fallback_share`).
+            local share is :meth:`fallback_share`.
 
     Raises:
         ValueError: an interval is not a positive number of seconds, or
@@ -382,9 +381,16 @@ class BudgetHealth:
         """Whether to ask Redis at loop time ``now`` (always, unless it was lost)."""
         return self.available or now >= self._next_try
 
+    def fallback_divisor(self) -> int:
+        """What the limit is divided by while Redis is lost: the participants last
+        seen, and one more when there were others, for one that may have joined
+        since this process last asked (it cannot be seen without Redis)."""
+        seen = max(1, self.last_participants)
+        return seen + 1 if seen > 1 else 1
+
     def fallback_share(self, requests: int) -> int:
         """Requests per window this process may send alone while Redis is lost."""
-        return max(1, requests // max(1, self.last_participants))
+        return max(1, requests // self.fallback_divisor())
 
     def record_success(self, participants: int | None = None) -> bool:
         """Note that Redis answered; return whether that ends an outage.
@@ -436,7 +442,7 @@ class BudgetHealth:
                 "(1/%d of the limit) until Redis is back",
                 self._name,
                 error,
-                self.last_participants,
+                self.fallback_divisor(),
             )
 
 

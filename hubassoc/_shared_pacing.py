@@ -195,7 +195,7 @@ class SharedPacing:
     def _lost(self) -> None:
         """Pace locally from what this process knew of the shared window."""
         local, health = self._local, self._budget._health
-        local.divisor = max(1, health.last_participants)
+        local.divisor = health.fallback_divisor()
         lost_at = health.lost_at
         if lost_at is None or local.hold_until > lost_at:
             return  # this outage's start is already set

@@ -307,6 +307,6 @@ async def test_processes_sharing_a_budget_survive_redis_going_away(
         reports.append(json.loads(out.decode().strip().splitlines()[-1]))
     assert [r["done"] for r in reports] == [600, 600, 600]
     assert len(sandbox.store_pairs("contacts", "companies")) == 1800
-    # Through the outage and the rejoining, a few 429s at most (starting from an
-    # empty window, the processes drew 15 to 35).
-    assert sandbox.stats().by_status.get("429", 0) - before <= 6
+    # Through the outage and the rejoining (starting from an empty window, the
+    # processes drew 11 to 35).
+    assert sandbox.stats().by_status.get("429", 0) - before <= 2
