@@ -21,7 +21,6 @@ from hubassoc._errors import (
     ServerError,
     TransportError,
 )
-from hubassoc._labels import Labels
 from hubassoc._models import (
     AssociationLimitConfiguration,
     AssociationSpec,
@@ -69,7 +68,6 @@ __all__ = [
     "HighUsageReport",
     "HubSpotError",
     "InvalidRequestError",
-    "Labels",
     "LabelsBetweenObjectPair",
     "MultiAssociatedObjectWithLabel",
     "OAuthTokens",

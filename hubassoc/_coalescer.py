@@ -43,6 +43,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from hubassoc._batch import Batch, BatchKey, More, Waiter, Waiters
 from hubassoc._errors import (
     ClientClosedError,
     DailyLimitError,
@@ -55,13 +56,9 @@ from hubassoc._operations import Operation
 from hubassoc._ordering import PairOrder
 
 if TYPE_CHECKING:
-    from hubassoc._ordering import _Entry
     from hubassoc._sender import BatchSender
 
 __all__ = ["BatchKey", "Coalescer", "DailyStop"]
-
-#: Where an input is batched: ``(operation, from_type, to_type)``.
-BatchKey = tuple[Operation[Any, Any], str, str]
 
 
 class DailyStop(Protocol):
@@ -75,73 +72,9 @@ class DailyStop(Protocol):
 MAX_PAGES = 10_000
 
 
-class _More:
-    """Callers whose input needs another page: what they have so far, and them."""
-
-    __slots__ = ("callers", "pages", "so_far", "waiting")
-
-    def __init__(
-        self,
-        so_far: Any,
-        waiting: asyncio.Future[Any] | list[asyncio.Future[Any]],
-        callers: int,
-    ) -> None:
-        self.so_far = so_far
-        self.waiting = waiting
-        self.callers = callers
-        self.pages = 1
-
-    def gone(self) -> bool:
-        """Whether every caller gave up (no page is worth asking for)."""
-        waiting = self.waiting
-        return all(f.done() for f in waiting) if isinstance(waiting, list) else waiting.done()
-
-
-#: Who waits for an input: a caller's future, the callers of pages still to come,
-#: or a list of them (identical inputs waiting together).
-_Waiter = asyncio.Future[Any] | _More
-_Waiters = _Waiter | list[_Waiter]
 _MISSING: Any = object()
 #: ``Coalescer._kind`` once more than one operation was used.
 _MIXED: Any = object()
-
-
-class _Batch:
-    """An open or due batch of one ``(operation, from_type, to_type)``."""
-
-    __slots__ = (
-        "callers",
-        "followers",
-        "from_type",
-        "holds",
-        "key",
-        "op",
-        "open",
-        "ordered",
-        "queued",
-        "size",
-        "timer",
-        "to_type",
-        "waiters",
-    )
-
-    def __init__(self, key: BatchKey, size: int) -> None:
-        self.key = key
-        self.op, self.from_type, self.to_type = key
-        self.size = size  # inputs that make it full
-        # input -> its caller's future, or the list of futures of identical inputs
-        self.waiters: dict[Hashable, _Waiters] = {}
-        self.callers = 0
-        self.timer: asyncio.TimerHandle | None = None
-        self.queued = False
-        self.open = True  # still takes inputs
-        # Order between operations (hubassoc._ordering), once several are in use:
-        #: what it waits for before it settles (its answer, and batches indexed before it),
-        self.holds = 1
-        #: what waits for it to settle (held inputs, batches indexed after it),
-        self.followers: list[_Entry | _Batch] = []
-        #: and whether its writes are in the order's dict.
-        self.ordered = False
 
 
 class Coalescer:
@@ -185,9 +118,9 @@ class Coalescer:
         # than it lets through keeps due batches filling while they wait.
         self.max_concurrency = sender.max_concurrency
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._open: dict[BatchKey, _Batch] = {}
-        self._ready: deque[_Batch] = deque()
-        self._flying: dict[_Batch, None] = {}  # in flight, in dispatch order
+        self._open: dict[BatchKey, Batch] = {}
+        self._ready: deque[Batch] = deque()
+        self._flying: dict[Batch, None] = {}  # in flight, in dispatch order
         self._in_flight = 0
         self._admitted = 0
         # Callers beyond max_pending, in arrival order: (key, input, their future).
@@ -258,14 +191,14 @@ class Coalescer:
             # What is already on its way was sent before order was kept.
             self._order.index(dict.fromkeys([*self._flying, *self._ready, *self._open.values()]))
 
-    def _add(self, key: BatchKey, item: Hashable, future: _Waiter, callers: int = 1) -> _Batch:
+    def _add(self, key: BatchKey, item: Hashable, future: Waiter, callers: int = 1) -> Batch:
         """Put an admitted caller's input (or ``callers`` of them waiting for
         more pages) into the open batch of its key."""
         batch = self._open.get(key)
         if batch is None:
             loop = self._loop
             assert loop is not None
-            batch = self._open[key] = _Batch(key, self._sender.size_for(key[0]))
+            batch = self._open[key] = Batch(key, self._sender.size_for(key[0]))
             batch.timer = loop.call_at(loop.time() + self.linger, self._make_due, batch)
         waiters = batch.waiters
         existing = waiters.get(item)
@@ -294,7 +227,7 @@ class Coalescer:
                 else:
                     self._order.admit(key, item, future)
 
-    def _make_due(self, batch: _Batch, full: bool = False) -> None:
+    def _make_due(self, batch: Batch, full: bool = False) -> None:
         """Let ``batch`` leave at the next free slot (it keeps filling until then)."""
         if full:
             self._detach(batch)
@@ -303,7 +236,7 @@ class Coalescer:
             self._ready.append(batch)
             self._dispatch()
 
-    def _detach(self, batch: _Batch) -> None:
+    def _detach(self, batch: Batch) -> None:
         """Close ``batch`` to new inputs."""
         if batch.open:
             batch.open = False
@@ -326,7 +259,7 @@ class Coalescer:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, batch: _Batch) -> None:
+    async def _run(self, batch: Batch) -> None:
         try:
             try:
                 results, errors, more = await self._sender.send(
@@ -367,20 +300,20 @@ class Coalescer:
             self._grant_room()
             self._dispatch()
 
-    def _ask_more(self, key: BatchKey, follow_up: Hashable, waiting: _Waiters, page: Any) -> None:
+    def _ask_more(self, key: BatchKey, follow_up: Hashable, waiting: Waiters, page: Any) -> None:
         """Put the callers of an input whose answer has another page back into
         the open batch of its key, under ``follow_up``: the follow-ups of many
         inputs (and new inputs) share the next requests."""
         merge = key[0].merge
         assert merge is not None, f"{key[0].name} answered with more pages but merges none"
         waiters = waiting if isinstance(waiting, list) else [waiting]
-        futures = [w for w in waiters if not isinstance(w, _More)]
-        going = [w for w in waiters if isinstance(w, _More)]
+        futures = [w for w in waiters if not isinstance(w, More)]
+        going = [w for w in waiters if isinstance(w, More)]
         for earlier in going:
             earlier.so_far = merge(earlier.so_far, page)
             earlier.pages += 1
         if futures:
-            going.append(_More(page, futures[0] if len(futures) == 1 else futures, len(futures)))
+            going.append(More(page, futures[0] if len(futures) == 1 else futures, len(futures)))
         for more in going:
             if more.gone():
                 continue
@@ -390,7 +323,7 @@ class Coalescer:
             self._admitted += more.callers
             self._add(key, follow_up, more, more.callers)
 
-    def _settled(self, batch: _Batch, succeeded: int) -> None:
+    def _settled(self, batch: Batch, succeeded: int) -> None:
         assert self._emit is not None
         inputs = len(batch.waiters)
         self._emit(
@@ -453,7 +386,7 @@ class Coalescer:
 
 
 def _resolve(
-    waiting: _Waiter | Sequence[_Waiter],
+    waiting: Waiter | Sequence[Waiter],
     result: Any,
     error: HubSpotError | None,
     share: Callable[[Any], Any] | None = None,
@@ -463,11 +396,11 @@ def _resolve(
     pages with their pages and it, through ``merge``), or a copy of ``error``."""
     first = True
     for waiter in waiting if isinstance(waiting, Sequence) else (waiting,):
-        if isinstance(waiter, _More):
+        if isinstance(waiter, More):
             if error is not None:
                 _resolve(waiter.waiting, None, error)
             else:
-                assert merge is not None  # only an operation with pages has _More
+                assert merge is not None  # only an operation with pages has More
                 _resolve(waiter.waiting, merge(waiter.so_far, result), None, share)
         elif waiter.done():  # its caller was cancelled
             continue
@@ -482,7 +415,7 @@ def _resolve(
             waiter.set_result(share(result))  # each caller its own (mutable) result
 
 
-def _fail(batch: _Batch, error: BaseException) -> None:
+def _fail(batch: Batch, error: BaseException) -> None:
     if not isinstance(error, HubSpotError):
         # Cancelled in flight (the client is closing) or an unexpected failure:
         # callers still get a HubSpotError, and the cause when there is one.

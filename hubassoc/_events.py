@@ -28,12 +28,14 @@ import msgspec
 __all__ = [
     "BatchSettled",
     "DailyLimitReached",
+    "DailyLimitReset",
     "Emitter",
     "Event",
     "EventCallback",
     "ItemsFailed",
     "LimitChanged",
     "PacerWaited",
+    "RateLimitHeadersMissing",
     "RateLimited",
     "RequestAnswered",
     "RequestSent",
@@ -191,6 +193,26 @@ class DailyLimitReached(_Event, frozen=True):
     source: Literal["429", "header", "shared"]
 
 
+class DailyLimitReset(_Event, frozen=True):
+    """The daily stop ended (HubSpot's daily reset came): calls go through again."""
+
+
+class RateLimitHeadersMissing(_Event, frozen=True):
+    """An adaptive client got an answer without ``X-HubSpot-RateLimit-*`` headers
+    (once per client): it keeps pacing at ``requests`` per ``per`` seconds.
+
+    Pass ``rate_limit=RateLimit(...)`` to choose the limit, or
+    ``rate_limit=False`` for a server without limits.
+
+    Attributes:
+        requests: requests per window it keeps pacing to.
+        per: the window, in seconds.
+    """
+
+    requests: int
+    per: float
+
+
 class LimitChanged(_Event, frozen=True):
     """The rolling-window limit in force changed (set, learned from HubSpot, shared).
 
@@ -244,6 +266,8 @@ Event: TypeAlias = (
     | ItemsFailed
     | BatchSettled
     | DailyLimitReached
+    | DailyLimitReset
+    | RateLimitHeadersMissing
     | LimitChanged
     | TokenRefreshed
     | TokenRefreshFailed

@@ -11,7 +11,7 @@ whether a request is safe to send again.
 
 The HubSpot facts the descriptions rely on (each version's answer shapes, the
 1,000-id read cap, how a record without associations is answered) are in
-``docs/hubspot.md``, "Batch answers per operation and version".
+``docs/hubspot.md``, "The other association operations".
 
 An input is a hashable tuple of canonical decimal strings (and, for the
 operations that take types, a tuple of :class:`AssociationSpec`); identical

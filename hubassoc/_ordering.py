@@ -20,7 +20,7 @@ spelled (``contacts`` and ``0-1`` are not known to be one type).
 
 The state is one dict: per record, per other record, the latest unsettled
 write of the pair. That is its batch (the common case: nothing held, nothing
-allocated per write) or, while it is held, an :class:`_Entry`. A batch or an
+allocated per write) or, while it is held, an :class:`Entry`. A batch or an
 entry *settles* when it has its answer (or was sent and answered) and
 everything it waited for has settled, so waiting on the latest write of a
 pair is waiting on all of them.
@@ -30,41 +30,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Hashable, Iterable
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any
 
+from hubassoc._batch import Batch, BatchKey, Entry, Record
 from hubassoc._errors import HubSpotError, fresh_copy
-
-if TYPE_CHECKING:
-    from hubassoc._coalescer import BatchKey, _Batch
 
 __all__ = ["PairOrder"]
 
-Record = tuple[str, str, str]
 #: The latest unsettled write of a pair: its batch, or its held entry.
-_Write = Union["_Batch", "_Entry"]
-
-
-class _Entry:
-    """A held input: a write behind an earlier write of its pair, or a read
-    (``to_id`` None) behind its record's writes."""
-
-    __slots__ = ("dead", "followers", "holds", "record", "to_id", "waiting")
-
-    def __init__(
-        self,
-        record: Record,
-        to_id: str | None,
-        holds: int,
-        waiting: tuple[BatchKey, Hashable, asyncio.Future[Any]],
-    ) -> None:
-        self.record = record
-        self.to_id = to_id
-        #: Earlier writes it still waits for.
-        self.holds = holds
-        #: Held inputs (and, for batches indexed late, batches) waiting for it.
-        self.followers: list[_Entry | _Batch] = []
-        self.waiting = waiting
-        self.dead = False
+_Write = Batch | Entry
 
 
 class PairOrder:
@@ -77,17 +51,17 @@ class PairOrder:
 
     __slots__ = ("_add", "_held", "_records")
 
-    def __init__(self, add: Callable[[BatchKey, Hashable, asyncio.Future[Any]], _Batch]) -> None:
+    def __init__(self, add: Callable[[BatchKey, Hashable, asyncio.Future[Any]], Batch]) -> None:
         #: The coalescer's way of putting an admitted input into its open batch.
         self._add = add
         self._records: dict[Record, dict[str, _Write]] = {}
-        self._held: dict[_Entry, None] = {}  # an ordered set
+        self._held: dict[Entry, None] = {}  # an ordered set
 
     def __repr__(self) -> str:
         writes = sum(len(pairs) for pairs in self._records.values())
         return f"<PairOrder unsettled_pairs={writes} held={len(self._held)}>"
 
-    def index(self, batches: Iterable[_Batch]) -> None:
+    def index(self, batches: Iterable[Batch]) -> None:
         """Record the writes of ``batches`` (in the order they were sent), made
         before order was kept: later writes and reads wait for them."""
         for batch in batches:
@@ -112,7 +86,7 @@ class PairOrder:
             if not pairs:
                 self._add(key, item, future)
             else:
-                self._hold(_Entry(record, None, len(pairs), (key, item, future)), pairs.values())
+                self._hold(Entry(record, None, len(pairs), (key, item, future)), pairs.values())
             return
         to_id: str = item[1]
         last = pairs.get(to_id) if pairs is not None else None
@@ -130,10 +104,10 @@ class PairOrder:
                 records[back] = {item[0]: batch}
             else:
                 pairs[item[0]] = batch
-        elif not isinstance(last, _Entry) and last.open and last.key == key:
+        elif not isinstance(last, Entry) and last.open and last.key == key:
             self._add(key, item, future)  # joins the latest write of its pair
         else:
-            entry = _Entry(record, to_id, 1, (key, item, future))
+            entry = Entry(record, to_id, 1, (key, item, future))
             self._put(record, to_id, entry)
             self._hold(entry, (last,))
 
@@ -153,18 +127,18 @@ class PairOrder:
             elif instead is None or pairs.get(other) is instead:
                 pairs[other] = write
 
-    def _hold(self, entry: _Entry, behind: Iterable[_Write]) -> None:
+    def _hold(self, entry: Entry, behind: Iterable[_Write]) -> None:
         for earlier in behind:
             earlier.followers.append(entry)
         self._held[entry] = None
 
-    def settled(self, batch: _Batch) -> None:
+    def settled(self, batch: Batch) -> None:
         """``batch`` has its answer: it settles once nothing earlier holds it."""
         batch.holds -= 1
         if not batch.holds:
             self._settle(batch)
 
-    def _settle(self, batch: _Batch) -> None:
+    def _settle(self, batch: Batch) -> None:
         """``batch`` has settled: forget its writes and release what waited for them.
 
         (A held entry never settles itself: once released it is its batch.)
@@ -188,12 +162,12 @@ class PairOrder:
             follower.holds -= 1
             if follower.holds:
                 continue
-            if isinstance(follower, _Entry):
+            if isinstance(follower, Entry):
                 self._release(follower)
             else:
                 self._settle(follower)  # a batch indexed behind an earlier one
 
-    def _release(self, entry: _Entry) -> None:
+    def _release(self, entry: Entry) -> None:
         """``entry`` waits for nothing more: send it."""
         if entry.dead:
             return

@@ -5,7 +5,7 @@ seconds may hold at most ``requests`` of them, whichever process sent them.
 :class:`RedisBudget` keeps the window in one Redis sorted set of reservation
 times, so every process pacing on the same key shares one window.
 
-One call to :meth:`RedisBudget.reserve` is one atomic Lua script that:
+One call to :meth:`RedisBudget._reserve` is one atomic Lua script that:
 
 * reads the time from Redis (``TIME``), never from the host, so hosts whose
   clocks disagree still agree on the window;
@@ -41,6 +41,7 @@ import asyncio
 import datetime as dt
 import logging
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -61,11 +62,15 @@ HORIZON_WINDOWS = 2
 _KEEP_WINDOWS = 4
 #: A participant counts as present for this many windows after its last call.
 _PARTICIPANT_WINDOWS = 2
-#: :meth:`RedisBudget.record_sends` keeps at most this many (the most recent) sends.
+#: :meth:`RedisBudget._record_sends` keeps at most this many (the most recent) sends.
 MAX_RECORDED_SENDS = 1000
 #: Longest key name accepted.
 _MAX_KEY_LENGTH = 200
 _URL_SCHEMES = ("redis", "rediss", "unix")
+#: Reservations whose participant counts make "recent" (a window or two of them).
+_RECENT_RESERVATIONS = 64
+#: Seconds the first call to Redis may take (it connects and loads the script).
+_FIRST_CALL = 1.0
 #: Connections in the pool a budget makes from a URL.
 _MAX_CONNECTIONS = 8
 
@@ -82,20 +87,20 @@ local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 
 # KEYS: sent (zset), state (hash), participants (zset), daily (string)
 # ARGV: requests, per_us, margin_us, participant, adaptive ('1' or '0')
-# Returns: reserved, wait_us, requests, per_us, in_window, participants,
-#          paused_us, daily_stopped, now_us
+# Returns: reserved, wait_us, requests, per_us, participants, daily_stopped, now_us
 _RESERVE = (
     _LUA_PRELUDE
     + f"""
 local requests = tonumber(ARGV[1])
 local per = tonumber(ARGV[2])
 local margin = tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[2], 'paused_until', 'requests', 'per')
+local state = redis.call('HMGET', KEYS[2], 'paused_until', 'requests', 'per', 'daily_left')
 local paused_until = tonumber(state[1]) or 0
 if ARGV[5] == '1' and state[2] and state[3] then
   requests = tonumber(state[2])
   per = tonumber(state[3])
 end
+local daily_left = tonumber(state[4])
 local span = per + margin
 local paused = math.max(0, paused_until - now)
 local keep_ms = math.ceil({_KEEP_WINDOWS} * span / 1000) + 1
@@ -108,17 +113,19 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', fmt(now - span))
 
 local reserved = 0
 local wait = 0
-local in_window = 0
 local daily = 0
-local daily_left = redis.call('PTTL', KEYS[4])
-if daily_left ~= -2 then
+local daily_reset = redis.call('PTTL', KEYS[4])
+if daily_reset ~= -2 then
   daily = 1
-  if daily_left == -1 then
+  if daily_reset == -1 then
     -- Written without an expiry by someone else: give it one, so it ends.
     redis.call('PEXPIRE', KEYS[4], 86400000)
-    daily_left = 86400000
+    daily_reset = 86400000
   end
-  wait = daily_left * 1000
+  wait = daily_reset * 1000
+elseif daily_left and daily_left <= 0 then
+  -- The day's budget is in flight: ask again once answers may have said more.
+  wait = math.ceil(span / requests)
 else
   local slot = math.max(now, paused_until)
   local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
@@ -130,13 +137,12 @@ else
     -- Ask again once the slot is within the horizon; at least one slot's
     -- spacing later, so that a flood of callers does not spin.
     wait = math.max(slot - horizon, math.ceil(span / requests))
-    in_window = redis.call('ZCOUNT', KEYS[1], '(' .. fmt(now - span), fmt(now))
   else
     local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
     redis.call('ZADD', KEYS[1], slot, fmt(slot) .. '-' .. seq)
+    if daily_left then redis.call('HINCRBY', KEYS[2], 'daily_left', -1) end
     reserved = 1
     wait = slot - now
-    in_window = redis.call('ZCOUNT', KEYS[1], '(' .. fmt(slot - span), fmt(slot))
   end
 end
 redis.call('HSET', KEYS[2], 'span', fmt(span))
@@ -144,7 +150,7 @@ redis.call('PEXPIRE', KEYS[1], keep_ms)
 redis.call('PEXPIRE', KEYS[3], keep_ms)
 -- The state (with the pause) outlives the pause by the usual few windows.
 redis.call('PEXPIRE', KEYS[2], math.ceil(paused / 1000) + keep_ms)
-return {{reserved, wait, requests, per, in_window, participants, paused, daily, now}}
+return {{reserved, wait, requests, per, participants, daily, now}}
 """
 )
 
@@ -236,7 +242,20 @@ return #entries / 2
 """
 )
 
-# Stands in for a window that no reserve() has stored yet (10 s, HubSpot's).
+# KEYS: sent, state. ARGV: remaining, since_us (the reported request's slot).
+# Returns: the daily budget left. Whatever was reserved after the reported
+# request may not have been counted yet: it is taken as spending one each.
+_REPORT_DAILY = (
+    _LUA_PRELUDE
+    + """
+local after = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[2], '+inf')
+local left = tonumber(ARGV[1]) - after
+redis.call('HSET', KEYS[2], 'daily_left', fmt(left))
+return left
+"""
+)
+
+# Stands in for a window that no reservation has stored yet (10 s, HubSpot's).
 _DEFAULT_SPAN_US = 10_000_000
 
 
@@ -261,23 +280,21 @@ class BudgetUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """What :meth:`RedisBudget.reserve` answered; all times in Redis time.
+    """What :meth:`RedisBudget._reserve` answered; all times in Redis time.
 
     Attributes:
         reserved: whether a slot was reserved. ``False`` when the earliest
-            slot lies beyond the horizon or the budget is stopped for the day:
-            nothing was reserved, ask again after ``wait``.
+            slot lies beyond the horizon, the day's budget is all in flight,
+            or the budget is stopped for the day: nothing was reserved, ask
+            again after ``wait``.
         wait: seconds from ``server_time`` to the reserved slot (0: send now);
             when not reserved, seconds to wait before asking again (until the
             daily reset when ``daily_stopped``).
         requests: the window's request count in force (the learned one in
             adaptive mode, once published).
         per: the window in force, in seconds.
-        in_window: reservations in the window ending at the slot, this one
-            included (when not reserved: in the window ending now).
         participants: distinct participants seen on the key in the last
             two windows, the caller included.
-        paused: seconds of shared pause remaining (0 when none).
         daily_stopped: every participant is stopped until the daily reset.
         server_time: Redis's clock when the script ran, in epoch seconds; the
             caller estimates its own clock's offset from it.
@@ -287,16 +304,9 @@ class Reservation:
     wait: float
     requests: int
     per: float
-    in_window: int
     participants: int
-    paused: float
     daily_stopped: bool
     server_time: float
-
-    @property
-    def slot(self) -> float:
-        """The reserved send time (or the time to ask again), in Redis epoch seconds."""
-        return self.server_time + self.wait
 
 
 class BudgetHealth:
@@ -311,9 +321,10 @@ class BudgetHealth:
 
     Attributes:
         available: the last call to Redis succeeded (or none was made yet).
-        last_participants: participants counted by the last reservation
-            (1 before any); the pacer's local share is ``requests //
-            last_participants`` (:meth:`fallback_share`).
+        last_participants: the most participants counted by recent
+            reservations (1 before any): counts taken at different moments
+            differ, and undercounting would overfill the window. The pacer's
+            local share is :meth:`fallback_share`.
 
     Raises:
         ValueError: an interval is not a positive number of seconds, or
@@ -324,8 +335,11 @@ class BudgetHealth:
         "_failures",
         "_name",
         "_next_try",
+        "_recent",
+        "answered",
         "available",
         "last_participants",
+        "lost_at",
         "max_retry_interval",
         "retry_interval",
     )
@@ -350,7 +364,12 @@ class BudgetHealth:
         self.retry_interval = float(retry_interval)
         self.max_retry_interval = float(max_retry_interval)
         self.available = True
+        #: Redis has answered at least once.
+        self.answered = False
+        #: The loop time the current outage began (``None`` while available).
+        self.lost_at: float | None = None
         self.last_participants = 1
+        self._recent: deque[int] = deque(maxlen=_RECENT_RESERVATIONS)
         self._failures = 0
         self._next_try = 0.0
 
@@ -358,18 +377,20 @@ class BudgetHealth:
         state = "available" if self.available else f"unavailable, retry at {self._next_try:.3f}"
         return f"<BudgetHealth {self._name} [{state}, participants={self.last_participants}]>"
 
-    @property
-    def next_try(self) -> float:
-        """The loop time from which :meth:`should_try` answers ``True`` again."""
-        return self._next_try if not self.available else 0.0
-
     def should_try(self, now: float) -> bool:
         """Whether to ask Redis at loop time ``now`` (always, unless it was lost)."""
         return self.available or now >= self._next_try
 
+    def fallback_divisor(self) -> int:
+        """What the limit is divided by while Redis is lost: the participants last
+        seen, and one more when there were others, for one that may have joined
+        since this process last asked (it cannot be seen without Redis)."""
+        seen = max(1, self.last_participants)
+        return seen + 1 if seen > 1 else 1
+
     def fallback_share(self, requests: int) -> int:
         """Requests per window this process may send alone while Redis is lost."""
-        return max(1, requests // max(1, self.last_participants))
+        return max(1, requests // self.fallback_divisor())
 
     def record_success(self, participants: int | None = None) -> bool:
         """Note that Redis answered; return whether that ends an outage.
@@ -379,11 +400,14 @@ class BudgetHealth:
         sends (:meth:`RedisBudget.record_sends`).
         """
         if participants is not None and participants >= 1:
-            self.last_participants = participants
+            self._recent.append(participants)
+            self.last_participants = max(self._recent)
+        self.answered = True
         self._failures = 0
         if self.available:
             return False
         self.available = True
+        self.lost_at = None
         logger.info("Redis budget %s is back: pacing on the shared window again", self._name)
         return True
 
@@ -402,6 +426,7 @@ class BudgetHealth:
             logger.debug("Redis budget %s still unavailable: %s", self._name, error)
             return
         self.available = False
+        self.lost_at = now
         if requests is not None:
             logger.warning(
                 "Redis budget %s unavailable (%s): pacing locally at a safe share of %d/%d "
@@ -417,21 +442,19 @@ class BudgetHealth:
                 "(1/%d of the limit) until Redis is back",
                 self._name,
                 error,
-                self.last_participants,
+                self.fallback_divisor(),
             )
 
 
-def _check_name(label: str, value: object, *, in_key: bool) -> str:
+def _check_name(label: str, value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{label} must be a str, not {type(value).__name__}")
     if not 1 <= len(value) <= _MAX_KEY_LENGTH:
         raise ValueError(f"{label} must be 1 to {_MAX_KEY_LENGTH} characters long")
     # Printable ASCII without spaces; braces would break the Redis Cluster hash tag.
-    if not all("!" <= c <= "~" for c in value) or (in_key and ("{" in value or "}" in value)):
+    if not all("!" <= c <= "~" for c in value) or "{" in value or "}" in value:
         raise ValueError(
-            f"{label} must be printable ASCII without spaces"
-            + (" or braces ('{', '}')" if in_key else "")
-            + f", not {value!r}"
+            f"{label} must be printable ASCII without spaces or braces ('{{', '}}'), not {value!r}"
         )
     return value
 
@@ -443,14 +466,6 @@ def _check_seconds(label: str, value: object, *, positive: bool) -> float:
         kind = "positive" if positive else "non-negative"
         raise ValueError(f"{label} must be a finite {kind} number of seconds, not {value!r}")
     return float(value)
-
-
-def _check_requests(value: object) -> int:
-    if type(value) is not int:
-        raise TypeError(f"requests must be an int, not {value!r}")
-    if value < 1:
-        raise ValueError(f"requests must be >= 1, not {value!r}")
-    return value
 
 
 def _us(seconds: float) -> int:
@@ -513,6 +528,9 @@ def _next_midnights(zone: ZoneInfo, around: dt.datetime) -> list[int]:
 class RedisBudget:
     """A rolling-window budget shared through Redis by every process on one key.
 
+    Give one to ``AssociationsClient(shared_budget=...)``; the client's pacer
+    does the rest (its methods with a leading underscore are that wiring).
+
     Args:
         redis: a URL (``redis://[:password@]host:port/db``, ``rediss://`` or
             ``unix://``), for which the budget makes a connection pool and
@@ -520,17 +538,17 @@ class RedisBudget:
             used as it is and never closed by the budget.
         key: the budget's name (printable ASCII, no spaces or braces, at most
             200 characters); every process using the same HubSpot app should
-            use the same key. ``None``: the client calls :meth:`resolve_key`
-            with its default before first use.
-        timeout: seconds any call to Redis may take before it raises
-            :exc:`BudgetUnavailable`.
+            use the same key. ``None``: the client gives it a default derived
+            from its credentials before first use.
+        timeout: seconds any call to Redis may take before the pacer gives up
+            on it and paces locally.
         daily_reset_timezone: the IANA time zone whose midnight resets
             HubSpot's daily limit (the HubSpot account's time zone).
 
-    All methods that talk to Redis are coroutines and raise
-    :exc:`BudgetUnavailable` when Redis is unreachable, answers with an error,
-    or does not answer within ``timeout``; they never hang. Each call records
-    its outcome in :attr:`health` (on the running loop's clock).
+    The calls to Redis never hang: each raises :exc:`BudgetUnavailable` when
+    Redis is unreachable, answers with an error, or does not answer within
+    ``timeout``, and records its outcome in its :class:`BudgetHealth` (on the
+    running loop's clock).
 
     Raises:
         TypeError: ``redis`` is neither a str nor a ``redis.asyncio.Redis``.
@@ -543,6 +561,7 @@ class RedisBudget:
         "_client",
         "_closed",
         "_display",
+        "_health",
         "_key",
         "_keys",
         "_owned",
@@ -550,8 +569,6 @@ class RedisBudget:
         "_secrets",
         "_timeout",
         "_zone",
-        "health",
-        "last_reservation",
     )
 
     def __init__(
@@ -563,58 +580,12 @@ class RedisBudget:
         daily_reset_timezone: str = "UTC",
     ) -> None:
         self._timeout = _check_seconds("timeout", timeout, positive=True)
-        if not isinstance(daily_reset_timezone, str):
-            raise TypeError("daily_reset_timezone must be an IANA time zone name (a str)")
-        try:
-            self._zone = ZoneInfo(daily_reset_timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"daily_reset_timezone {daily_reset_timezone!r} is not an IANA time zone name"
-            ) from None
+        self._zone = _zone(daily_reset_timezone)
         self._key: str | None = None
         self._keys: tuple[str, str, str, str] = ("", "", "", "")
         if key is not None:
             self._set_key(key)
-        try:
-            import redis.asyncio as aioredis
-        except ModuleNotFoundError as exc:
-            raise ModuleNotFoundError(
-                "RedisBudget needs redis-py: pip install 'hubassoc[redis]'", name=exc.name
-            ) from exc
-        if isinstance(redis, str):
-            self._display, self._secrets = _safe_url(redis)
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-
-            try:
-                # A few connections, waited for rather than multiplied: a
-                # burst of callers queues for them (within the timeout)
-                # instead of opening a connection each. No retries inside
-                # redis-py: the pacer has its own fallback, and a retry would
-                # only eat into the timeout.
-                pool = aioredis.BlockingConnectionPool.from_url(
-                    redis,
-                    max_connections=_MAX_CONNECTIONS,
-                    timeout=None,
-                    socket_timeout=self._timeout,
-                    socket_connect_timeout=self._timeout,
-                    retry=Retry(NoBackoff(), 0),
-                )
-            except (ValueError, TypeError) as exc:
-                raise ValueError(
-                    f"the Redis URL {self._display} is not usable: {self._redact(str(exc))}"
-                ) from None
-            self._client: aioredis.Redis = aioredis.Redis.from_pool(pool)
-            self._owned = True
-        elif isinstance(redis, aioredis.Redis):
-            self._client = redis
-            self._display, self._secrets = _client_display(redis)
-            self._owned = False
-        else:
-            raise TypeError(
-                "redis must be a URL (str) or a redis.asyncio.Redis client, "
-                f"not {type(redis).__name__}"
-            )
+        self._client, self._owned, self._display, self._secrets = _connect(redis, self._timeout)
         client = self._client
         self._scripts: dict[str, AsyncScript] = {
             name: client.register_script(source)
@@ -624,26 +595,17 @@ class RedisBudget:
                 ("pause", _PAUSE),
                 ("stop_for_the_day", _STOP_FOR_THE_DAY),
                 ("record_sends", _RECORD_SENDS),
+                ("report_daily", _REPORT_DAILY),
             )
         }
         self._closed = False
-        #: Outage bookkeeping for the pacer (see :class:`BudgetHealth`).
-        self.health = BudgetHealth(name=self._health_name())
-        #: The last :class:`Reservation` :meth:`reserve` returned, if any.
-        self.last_reservation: Reservation | None = None
+        # Outage bookkeeping for the pacer (see BudgetHealth).
+        self._health = BudgetHealth(name=self._health_name())
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("available" if self.health.available else "lost")
-        last = self.last_reservation
-        if last is not None and not self._closed:
-            state += (
-                f", {last.requests}/{last.per:g}s, in_window={last.in_window}, "
-                f"participants={last.participants}"
-            )
-            if last.paused:
-                state += f", paused {last.paused:.3f}s"
-            if last.daily_stopped:
-                state += ", stopped for the day"
+        state = "closed" if self._closed else ("available" if self._health.available else "lost")
+        if not self._closed:
+            state += f", participants={self._health.last_participants}"
         owner = "owned" if self._owned else "shared"
         return f"<RedisBudget key={self._key!r} at {self._display} ({owner}) [{state}]>"
 
@@ -651,18 +613,8 @@ class RedisBudget:
 
     @property
     def key(self) -> str | None:
-        """The budget's name, or ``None`` until :meth:`resolve_key`."""
+        """The budget's name, or ``None`` until the client gives it its default."""
         return self._key
-
-    @property
-    def redis_keys(self) -> tuple[str, ...]:
-        """The Redis keys this budget uses (all under one hash tag).
-
-        Raises:
-            RuntimeError: the key is not resolved yet.
-        """
-        self._require_key()
-        return self._keys
 
     @property
     def timeout(self) -> float:
@@ -674,11 +626,8 @@ class RedisBudget:
         """The IANA zone whose midnight ends a daily stop."""
         return self._zone.key
 
-    def resolve_key(self, default: str) -> str:
+    def _resolve_key(self, default: str) -> str:
         """Give the budget ``default`` as its key unless one was set; return the key.
-
-        The client calls this once before first use with a key derived from
-        its credentials.
 
         Raises:
             ValueError, TypeError: ``default`` is not a valid key.
@@ -689,101 +638,76 @@ class RedisBudget:
         return self._key
 
     def _set_key(self, key: str) -> None:
-        key = _check_name("key", key, in_key=True)
+        key = _check_name("key", key)
         tag = f"{{hubassoc:{key}}}"
         self._key = key
         self._keys = (f"{tag}:sent", f"{tag}:state", f"{tag}:participants", f"{tag}:daily")
-        if hasattr(self, "health"):
-            self.health._name = self._health_name()
+        if hasattr(self, "_health"):
+            self._health._name = self._health_name()
 
     def _health_name(self) -> str:
         return f"{self._key!r} at {self._display}"
 
-    def _require_key(self) -> None:
-        if self._key is None:
-            raise RuntimeError("the RedisBudget has no key yet: call resolve_key(default) first")
+    # -- calls (the pacer's wiring: its arguments are the pacer's own) ------------------
 
-    # -- calls ---------------------------------------------------------------
-
-    async def reserve(
+    async def _reserve(
         self, *, requests: int, per: float, margin: float, participant: str, adaptive: bool
     ) -> Reservation:
-        """Reserve the earliest send slot in the shared window (one atomic script).
-
-        Args:
-            requests, per: the limit: at most ``requests`` in any ``per`` seconds.
-            margin: seconds added to the window for arrival jitter.
-            participant: this process's id (counted in ``participants``).
-            adaptive: use the limit another process published
-                (:meth:`publish_limit`) instead of ``requests``/``per``.
-
-        Returns:
-            The :class:`Reservation`; when ``reserved``, sleep ``wait`` and send.
+        """Reserve the earliest send slot in the shared window (one atomic script):
+        at most ``requests`` in any ``per + margin`` seconds; ``adaptive`` adopts
+        the limit another process published. When ``reserved``, sleep ``wait``
+        and send.
 
         Raises:
             BudgetUnavailable: Redis failed or did not answer in time.
             RuntimeError: the key is not resolved, or the budget is closed.
-            ValueError, TypeError: bad arguments.
         """
-        requests = _check_requests(requests)
-        per_us = _us(_check_seconds("per", per, positive=True))
-        margin_us = _us(_check_seconds("margin", margin, positive=False))
-        participant = _check_name("participant", participant, in_key=False)
-        sent, state, participants, daily = self._keys
         answer = await self._run(
             "reserve",
-            [sent, state, participants, daily],
-            [requests, per_us, margin_us, participant, "1" if adaptive else "0"],
+            list(self._keys),
+            [requests, _us(per), _us(margin), participant, "1" if adaptive else "0"],
             requests=requests,
         )
         try:
-            reserved, wait, in_force, per_in_force, in_window, seen, paused, stopped, now = answer
+            reserved, wait, in_force, per_in_force, seen, stopped, now = answer
             reservation = Reservation(
                 reserved=bool(reserved),
                 wait=max(0, int(wait)) / 1e6,
                 requests=int(in_force),
                 per=int(per_in_force) / 1e6,
-                in_window=int(in_window),
                 participants=int(seen),
-                paused=int(paused) / 1e6,
                 daily_stopped=bool(stopped),
                 server_time=int(now) / 1e6,
             )
         except (TypeError, ValueError) as exc:
             self._fail("an unexpected answer from the reserve script", exc)
-        self.health.record_success(reservation.participants)
-        self.last_reservation = reservation
+        self._health.record_success(reservation.participants)
         return reservation
 
-    async def publish_limit(self, requests: int, per: float) -> None:
+    async def _publish_limit(self, requests: int, per: float) -> None:
         """Publish the limit an adaptive process learned from HubSpot's headers;
         every process reserving with ``adaptive=True`` on this key adopts it.
 
         Raises:
             BudgetUnavailable: Redis failed or did not answer in time.
         """
-        requests = _check_requests(requests)
-        per_us = _us(_check_seconds("per", per, positive=True))
-        await self._run("publish_limit", [self._keys[1]], [requests, per_us])
-        self.health.record_success()
+        await self._run("publish_limit", [self._keys[1]], [requests, _us(per)])
+        self._health.record_success()
 
-    async def pause(self, seconds: float) -> float:
+    async def _pause(self, seconds: float) -> float:
         """Hold every process on the key until Redis-now + ``seconds`` (after a
         rolling-window 429); an existing longer pause stays. Return the
-        seconds of pause now in force.
-
-        Slots reserved before the pause are not recalled: their holders send
-        at them.
+        seconds of pause now in force. Slots reserved before the pause are not
+        recalled: their holders give them up.
 
         Raises:
             BudgetUnavailable: Redis failed or did not answer in time.
         """
-        pause_us = _us(_check_seconds("seconds", seconds, positive=False))
-        answer = await self._run("pause", [self._keys[1]], [pause_us, _DEFAULT_SPAN_US])
-        self.health.record_success()
+        answer = await self._run("pause", [self._keys[1]], [_us(seconds), _DEFAULT_SPAN_US])
+        self._health.record_success()
         return int(answer[0]) / 1e6
 
-    async def stop_for_the_day(self) -> float:
+    async def _stop_for_the_day(self) -> float:
         """Stop every process on the key until the daily reset (after a DAILY
         429): the next midnight, by Redis's clock, in ``daily_reset_timezone``.
         Return the seconds until the reset.
@@ -793,32 +717,43 @@ class RedisBudget:
         """
         candidates = _next_midnights(self._zone, dt.datetime.now(dt.UTC))
         answer = await self._run("stop_for_the_day", [self._keys[3]], candidates)
-        self.health.record_success()
+        self._health.record_success()
         reset_ms, now_us = int(answer[0]), int(answer[1])
         return max(0.0, reset_ms / 1e3 - now_us / 1e6)
 
-    async def record_sends(self, ages: Sequence[float], participant: str) -> int:
-        """Count sends made while Redis was lost into the shared window.
-
-        ``ages`` are seconds before Redis-now (the caller converts its own
-        send times with the offset it estimated from ``server_time``). At
-        most the :data:`MAX_RECORDED_SENDS` most recent are kept; those older
-        than the window are dropped. Return how many were added.
+    async def _report_daily(self, remaining: int, since: float) -> int:
+        """Note what ``X-HubSpot-RateLimit-Daily-Remaining`` said for a request
+        reserved at ``since`` (Redis epoch seconds): the day's budget left is
+        that, less every reservation made after it. Reservations stop while it
+        is spent. Return the budget left.
 
         Raises:
             BudgetUnavailable: Redis failed or did not answer in time.
-            ValueError: an age is negative or not finite.
         """
-        participant = _check_name("participant", participant, in_key=False)
-        checked = sorted(_check_seconds("age", age, positive=False) for age in ages)
-        checked = checked[:MAX_RECORDED_SENDS]
+        answer = await self._run(
+            "report_daily", [self._keys[0], self._keys[1]], [remaining, _us(since)]
+        )
+        self._health.record_success()
+        return int(answer)
+
+    async def _record_sends(self, ages: Sequence[float], participant: str) -> int:
+        """Count sends made while Redis was lost into the shared window.
+
+        ``ages`` are seconds before Redis-now, none negative. At most the
+        :data:`MAX_RECORDED_SENDS` most recent are kept; those older than the
+        window are dropped. Return how many were added.
+
+        Raises:
+            BudgetUnavailable: Redis failed or did not answer in time.
+        """
+        recent = sorted(ages)[:MAX_RECORDED_SENDS]
         sent, state, participants, _ = self._keys
         answer = await self._run(
             "record_sends",
             [sent, state, participants],
-            [participant, _DEFAULT_SPAN_US, *(_us(age) for age in checked)],
+            [participant, _DEFAULT_SPAN_US, *(_us(max(0.0, age)) for age in recent)],
         )
-        self.health.record_success()
+        self._health.record_success()
         return int(answer)
 
     async def aclose(self) -> None:
@@ -834,14 +769,18 @@ class RedisBudget:
         self, script: str, keys: list[str], args: list[Any], *, requests: int | None = None
     ) -> Any:
         """Run one script within the timeout; translate every failure to
-        :exc:`BudgetUnavailable` and note it in :attr:`health`."""
+        :exc:`BudgetUnavailable` and note it in the health."""
         if self._closed:
             raise RuntimeError("the RedisBudget is closed")
-        self._require_key()
+        if self._key is None:
+            raise RuntimeError("the RedisBudget has no key yet")
         from redis.exceptions import RedisError
 
         try:
-            async with asyncio.timeout(self._timeout):
+            # The first call also connects and loads the script: a cold start
+            # on a busy host is not an outage.
+            timeout = self._timeout if self._health.answered else max(self._timeout, _FIRST_CALL)
+            async with asyncio.timeout(timeout):
                 return await self._scripts[script](keys=keys, args=args)
         except TimeoutError as exc:
             self._fail(f"no answer within {self._timeout:g}s", exc, requests=requests)
@@ -849,18 +788,70 @@ class RedisBudget:
             self._fail(f"{type(exc).__name__}: {exc}", exc, requests=requests)
 
     def _fail(self, reason: str, exc: BaseException, *, requests: int | None = None) -> NoReturn:
-        reason = self._redact(reason)
+        reason = _redact(reason, self._secrets)
         error = BudgetUnavailable(
             f"the Redis budget {self._key!r} at {self._display} is unavailable: {reason}",
             key=self._key,
             reason=reason,
         )
-        self.health.record_failure(asyncio.get_running_loop().time(), reason, requests=requests)
+        self._health.record_failure(asyncio.get_running_loop().time(), reason, requests=requests)
         # The cause is chained for debugging; redis-py's messages name the
         # host and port, never the password.
         raise error from exc
 
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+
+def _redact(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _zone(name: object) -> ZoneInfo:
+    if not isinstance(name, str):
+        raise TypeError("daily_reset_timezone must be an IANA time zone name (a str)")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"daily_reset_timezone {name!r} is not an IANA time zone name") from None
+
+
+def _connect(redis: object, timeout: float) -> tuple[redis.asyncio.Redis, bool, str, list[str]]:
+    """The client to use, whether the budget owns it, how to show it, its secrets.
+
+    Raises:
+        TypeError, ValueError, ModuleNotFoundError: as :class:`RedisBudget`.
+    """
+    try:
+        import redis.asyncio as aioredis
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            "RedisBudget needs redis-py: pip install 'hubassoc[redis]'", name=exc.name
+        ) from exc
+    if isinstance(redis, aioredis.Redis):
+        return (redis, False, *_client_display(redis))
+    if not isinstance(redis, str):
+        raise TypeError(
+            f"redis must be a URL (str) or a redis.asyncio.Redis client, not {type(redis).__name__}"
+        )
+    display, secrets = _safe_url(redis)
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    try:
+        # A few connections, waited for rather than multiplied: a burst of
+        # callers queues for them (within the timeout) instead of opening a
+        # connection each. No retries inside redis-py: the pacer has its own
+        # fallback, and a retry would only eat into the timeout.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            redis,
+            max_connections=_MAX_CONNECTIONS,
+            timeout=None,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"the Redis URL {display} is not usable: {_redact(str(exc), secrets)}"
+        ) from None
+    return aioredis.Redis.from_pool(pool), True, display, secrets

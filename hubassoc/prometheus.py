@@ -28,7 +28,7 @@ The metrics (``hubassoc_`` is the namespace, changeable)::
     hubassoc_rate_limit_window_seconds               that window's length
     hubassoc_rate_limit_share                        requests per window this client lets out
     hubassoc_rate_limit_window_used_ratio            in-window requests / limit, at each send
-    hubassoc_daily_limit_reached                     1 once the daily limit stopped a client
+    hubassoc_daily_limit_reached                     1 while the daily limit stops a client
     hubassoc_token_refreshes_total{outcome}          OAuth refreshes ("succeeded"/"failed")
 
 Labels are bounded: route templates (never ids), HTTP statuses, and names
@@ -58,11 +58,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from hubassoc._events import (
     BatchSettled,
     DailyLimitReached,
+    DailyLimitReset,
     Event,
     ItemsFailed,
     LimitChanged,
     PacerWaited,
     RateLimited,
+    RateLimitHeadersMissing,
     RequestAnswered,
     RequestSent,
     RetryScheduled,
@@ -233,7 +235,7 @@ class _Metrics:
         )
         self.daily_stop = Gauge(
             "daily_limit_reached",
-            "1 once HubSpot's daily limit stopped a client (until the process restarts).",
+            "1 while HubSpot's daily limit stops a client (0 again after the daily reset).",
             namespace=ns,
             registry=registry,
             multiprocess_mode="max",
@@ -309,6 +311,8 @@ class PrometheusMetrics:
             ItemsFailed: self._items_failed,
             BatchSettled: self._batch_settled,
             DailyLimitReached: self._daily_limit_reached,
+            DailyLimitReset: self._daily_limit_reset,
+            RateLimitHeadersMissing: self._headers_missing,
             LimitChanged: self._limit_changed,
             TokenRefreshed: self._token_refreshed,
             TokenRefreshFailed: self._token_refresh_failed,
@@ -376,6 +380,15 @@ class PrometheusMetrics:
 
     def _daily_limit_reached(self, event: DailyLimitReached) -> None:
         self._metrics.daily_stop.set(1)
+
+    def _daily_limit_reset(self, event: DailyLimitReset) -> None:
+        self._metrics.daily_stop.set(0)
+
+    def _headers_missing(self, event: RateLimitHeadersMissing) -> None:
+        # The limit stays what it was: the gauges say which one.
+        m = self._metrics
+        m.limit_requests.set(event.requests)
+        m.limit_per.set(event.per)
 
     def _limit_changed(self, event: LimitChanged) -> None:
         m = self._metrics

@@ -24,7 +24,7 @@ async def main(argv: list[str]) -> int:
     client = AssociationsClient(
         base_url=base_url,
         rate_limit=RateLimit(int(requests), float(per)),
-        shared_budget=RedisBudget(redis_url, key=key, timeout=0.1),
+        shared_budget=RedisBudget(redis_url, key=key),
         retry=RetryPolicy(max_retries=8, backoff_base=0.01, backoff_cap=0.2),
         max_batch_size=10,
     )

@@ -493,7 +493,6 @@ def test_the_public_surface() -> None:
             "HighUsageReport",
             "HubSpotError",
             "InvalidRequestError",
-            "Labels",
             "LabelsBetweenObjectPair",
             "MultiAssociatedObjectWithLabel",
             "OAuthTokens",

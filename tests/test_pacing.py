@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiolimiter import AsyncLimiter
 
 from hubassoc import FREE_TIER, DailyLimitError, RateLimit
+from hubassoc._events import Emitter
+from hubassoc._holds import seconds_to_midnight
 from hubassoc._pacing import MIN_MARGIN, Pacer
 
 from .peaks import peak_in_window
@@ -29,22 +30,6 @@ async def acquire_many(pacer: Pacer, total: int, workers: int) -> list[float]:
 def test_peak_in_window_helper() -> None:
     assert peak_in_window([0.0, 0.5, 1.0, 1.5, 3.0], 1.0) == 3
     assert peak_in_window([], 1.0) == 0
-
-
-def test_plain_token_bucket_lets_twice_the_limit_into_one_window() -> None:
-    """Why the pacer is more than an AsyncLimiter: a full burst doubles up."""
-
-    async def main() -> list[float]:
-        limiter = AsyncLimiter(10, 1.0)
-        loop = asyncio.get_running_loop()
-        times = []
-        await asyncio.sleep(5)
-        for _ in range(20):
-            await limiter.acquire()
-            times.append(loop.time())
-        return times
-
-    assert peak_in_window(run_virtual(main), 1.0) >= 19
 
 
 @pytest.mark.parametrize(("requests", "per"), [(10, 1.0), (100, 10.0), (190, 10.0), (3, 0.5)])
@@ -260,19 +245,44 @@ def test_an_idle_pacer_lets_a_whole_window_go_at_once() -> None:
     assert peak_in_window(times, 10.0) <= 100
 
 
-def test_the_token_bucket_never_delays_what_the_window_admits() -> None:
-    """Sustained: each window's worth leaves as the window rolls, nothing waits longer."""
+def test_a_burst_spreads_the_traffic_through_the_token_bucket() -> None:
+    """RateLimit(100, 1.0, burst=10): 10 at once, then one every 10 ms."""
 
     async def main() -> list[float]:
-        pacer = Pacer(RateLimit(20, 1.0, margin=0.01))
-        return await acquire_many(pacer, 20 * 8, workers=40)
+        pacer = Pacer(RateLimit(100, 1.0, burst=10))
+        return await acquire_many(pacer, 50, workers=50)
 
     times = sorted(run_virtual(main))
-    # The n-th window's worth leaves exactly (n-1) windows (plus margins) after the first.
-    for n in range(8):
-        batch = times[20 * n : 20 * (n + 1)]
-        assert max(batch) - min(batch) < 0.001
-        assert min(batch) - times[0] == pytest.approx(n * 1.01, abs=0.002)
+    start = times[0]
+    assert sum(1 for t in times if t - start < 1e-6) == 10  # never more than 10 at once
+    assert peak_in_window(times, 0.05) <= 10 + 5
+    assert times[-1] - start == pytest.approx(0.4, abs=0.01)  # 40 more at 100/s
+    # An idle pacer without a burst sends all 50 at once.
+    unspread = run_virtual(lambda: acquire_many(Pacer(RateLimit(100, 1.0)), 50, 50))
+    assert max(unspread) - min(unspread) < 1e-6
+
+
+def test_the_log_bounds_the_window_where_the_bucket_would_allow_more() -> None:
+    """A bucket of 5 refilling at 10/s alone lets 15 into the first second: the log, 10."""
+
+    async def main() -> list[float]:
+        pacer = Pacer(RateLimit(10, 1.0, margin=0.01, burst=5))
+        return await acquire_many(pacer, 40, workers=40)
+
+    times = sorted(run_virtual(main))
+    assert peak_in_window(times, 1.0) <= 10
+    assert sum(1 for t in times if t - times[0] < 1e-6) == 5  # the bucket's burst
+    # One window's worth leaves as the bucket refills, then the log holds the 11th.
+    assert times[10] - times[0] == pytest.approx(1.01, abs=1e-3)
+
+
+def test_burst_validation() -> None:
+    with pytest.raises(ValueError, match="burst"):
+        RateLimit(10, 1.0, burst=11)
+    with pytest.raises(ValueError, match="burst"):
+        RateLimit(10, 1.0, burst=0)
+    with pytest.raises(TypeError, match="burst"):
+        RateLimit(10, 1.0, burst=2.5)  # type: ignore[arg-type]
 
 
 def _answer(pacer: Pacer, sent_at: float, rtt: float) -> None:
@@ -349,7 +359,7 @@ def test_a_failed_probe_lets_the_others_go() -> None:
         assert not waiting.done()
         pacer.failed(first)
         await waiting
-        return len(pacer._sent)
+        return pacer.in_window()
 
     assert run_virtual(main) == 2
 
@@ -370,3 +380,93 @@ def test_daily_remaining_zero_stops_the_pacer_and_each_caller_gets_its_own_error
     assert len(errors) == 3
     assert len({id(e) for e in errors}) == 3
     assert all(e.policy_name == "DAILY" and "Daily-Remaining" in e.message for e in errors)
+
+
+REMAINING = {
+    "X-HubSpot-RateLimit-Max": "100",
+    "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+}
+
+
+def test_an_older_answer_does_not_undo_what_a_later_one_said() -> None:
+    """Answers come back in any order: the latest-sent one says another process uses
+    the window (6 remain), then an older one, sent before that process began,
+    says the window was ours. The older one must not give the whole window back:
+    it did, and a burst went into the window the other process was using."""
+
+    async def main() -> tuple[int, int]:
+        pacer = Pacer(None, adaptive=True)
+        probe = await pacer.acquire()
+        pacer.observe(probe, 200, {**REMAINING, "X-HubSpot-RateLimit-Remaining": "99"})
+        sent = [await pacer.acquire() for _ in range(9)]
+        # Answered last-sent first: 84 sent by someone else since the early ones.
+        pacer.observe(sent[-1], 200, {**REMAINING, "X-HubSpot-RateLimit-Remaining": "6"})
+        pacer.observe(sent[0], 200, {**REMAINING, "X-HubSpot-RateLimit-Remaining": "98"})
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        extra = await acquire_many(pacer, 20, workers=20)
+        return pacer.share, sum(1 for t in extra if t - start < 5.0)
+
+    share, soon = run_virtual(main)
+    assert share == 16  # our 10 plus the 6 remaining
+    assert soon <= 3  # half of the 6 remaining, not a burst of 20
+
+
+def test_the_daily_budget_holds_requests_beyond_what_remains() -> None:
+    async def main() -> None:
+        pacer = Pacer(RateLimit(100, 10.0))
+        first = await pacer.acquire()
+        pacer.observe(first, 200, {"X-HubSpot-RateLimit-Daily-Remaining": "3"})
+        sent = [await pacer.acquire() for _ in range(3)]
+        fourth = asyncio.ensure_future(pacer.acquire())
+        await asyncio.sleep(1.0)
+        assert not fourth.done()  # 3 remained, 3 are in flight
+        # The first of them is answered: 2 remain, 2 still in flight.
+        pacer.observe(sent[0], 200, {"X-HubSpot-RateLimit-Daily-Remaining": "2"})
+        await asyncio.sleep(1.0)
+        assert not fourth.done()
+        pacer.failed(sent[1])  # no answer: it may not have counted
+        await fourth
+        # The last answers say nothing remains: the waiting and the later fail
+        # at once, and nothing more is sent.
+        waiting = asyncio.ensure_future(pacer.acquire())
+        await asyncio.sleep(0)
+        pacer.observe(sent[2], 200, {"X-HubSpot-RateLimit-Daily-Remaining": "0"})
+        with pytest.raises(DailyLimitError):
+            await waiting
+        with pytest.raises(DailyLimitError):
+            await pacer.acquire()
+
+    run_virtual(main)
+
+
+def test_a_spent_budget_stops_the_day_without_a_request() -> None:
+    async def main() -> None:
+        events: list[object] = []
+        pacer = Pacer(None, emit=Emitter(events.append))
+        first = await pacer.acquire()
+        pacer.observe(first, 400, {"X-HubSpot-RateLimit-Daily-Remaining": "1"})
+        last = await pacer.acquire()
+        # Its answer (an error, so no stop from the header) leaves 0 and nothing in flight.
+        pacer.observe(last, 400, {"X-HubSpot-RateLimit-Daily-Remaining": "0"})
+        with pytest.raises(DailyLimitError):
+            await pacer.acquire()
+        assert [type(e).__name__ for e in events] == ["DailyLimitReached"]
+
+    run_virtual(main)
+
+
+def test_the_daily_stop_ends_at_the_reset() -> None:
+    async def main() -> list[str]:
+        events: list[object] = []
+        pacer = Pacer(RateLimit(10, 1.0), emit=Emitter(events.append))
+        pacer.stop_for_the_day(DailyLimitError("daily", status=429, policy_name="DAILY"))
+        with pytest.raises(DailyLimitError):
+            await pacer.acquire()
+        await asyncio.sleep(seconds_to_midnight() + 1.0)  # the next day, UTC
+        assert pacer.daily_error is None
+        await pacer.acquire()
+        await pacer.aclose()
+        return [type(e).__name__ for e in events]
+
+    assert run_virtual(main)[-2:] == ["DailyLimitReached", "DailyLimitReset"]

@@ -14,11 +14,13 @@ from hubassoc import AssociationsClient
 from hubassoc._events import (
     BatchSettled,
     DailyLimitReached,
+    DailyLimitReset,
     Event,
     ItemsFailed,
     LimitChanged,
     PacerWaited,
     RateLimited,
+    RateLimitHeadersMissing,
     RequestAnswered,
     RequestSent,
     RetryScheduled,
@@ -308,3 +310,19 @@ async def test_a_scripted_run_leaves_the_expected_samples(
     assert s(registry, "hubassoc_pending_calls") == 0
     assert 0 < (s(registry, "hubassoc_rate_limit_window_used_ratio") or 0) <= 1
     assert (s(registry, "hubassoc_pacer_wait_seconds_count", reason="pause") or 0) >= 1
+
+
+def test_the_daily_gauge_returns_to_zero_at_the_reset(registry: CollectorRegistry) -> None:
+    metrics = PrometheusMetrics(registry)
+    metrics(DailyLimitReached(source="429"))
+    assert sample(registry, "hubassoc_daily_limit_reached") == 1
+    metrics(DailyLimitReset())
+    assert sample(registry, "hubassoc_daily_limit_reached") == 0
+
+
+def test_missing_headers_leave_the_limit_in_force_on_the_gauges(
+    registry: CollectorRegistry,
+) -> None:
+    PrometheusMetrics(registry)(RateLimitHeadersMissing(requests=100, per=10.0))
+    assert sample(registry, "hubassoc_rate_limit_requests") == 100
+    assert sample(registry, "hubassoc_rate_limit_window_seconds") == 10.0
