@@ -22,9 +22,10 @@ from hubassoc._errors import (
 from hubassoc._models import ERROR_DECODER, RATE_LIMIT_DECODER, Error, RateLimitErrorBody
 from hubassoc._retry import Failure, parse_retry_after
 
-__all__ = ["error_from", "error_type", "failure_from"]
+__all__ = ["error_from", "error_type", "failure_from", "lenient"]
 
 _MAX_CORRELATION_ID = 128
+_DAILY_RESET = " (the daily limit resets at midnight in the account's time zone)"
 
 
 def error_type(status: int) -> type[HubSpotError]:
@@ -42,20 +43,26 @@ def error_type(status: int) -> type[HubSpotError]:
 
 def error_from(status: int, headers: Mapping[str, str], payload: bytes) -> HubSpotError:
     """The error a non-2xx answer of the API becomes (never raises itself; not yet redacted)."""
-    header_correlation = headers.get("X-HubSpot-Correlation-Id")
-    if header_correlation is not None:
-        header_correlation = header_correlation[:_MAX_CORRELATION_ID]
+    correlation_id = headers.get("X-HubSpot-Correlation-Id")
+    if correlation_id is not None:
+        correlation_id = correlation_id[:_MAX_CORRELATION_ID]
     if status == 429:
-        return _rate_limit_error(headers, payload, header_correlation)
-    body = _lenient(ERROR_DECODER.decode, payload, None)
-    if body is None:
-        message = f"HTTP {status}" + (
-            " (an HTML error page)" if payload[:64].lstrip()[:1] == b"<" else ""
+        limit = lenient(RATE_LIMIT_DECODER.decode, payload, RateLimitErrorBody())
+        daily = limit.policy_name == "DAILY"
+        return (DailyLimitError if daily else RateLimitError)(
+            (limit.message or "rate limit reached") + (_DAILY_RESET if daily else ""),
+            status=429,
+            correlation_id=limit.correlation_id or correlation_id,
+            category=limit.error_type,
+            policy_name=limit.policy_name,
+            retry_after=parse_retry_after(headers),
         )
-        body = Error(message=message)
-    kwargs: dict[str, Any] = {
-        "status": status,
-        "correlation_id": body.correlation_id or header_correlation,
+    body = lenient(ERROR_DECODER.decode, payload, None)
+    if body is None:
+        html = payload[:64].lstrip()[:1] == b"<"
+        body = Error(message=f"HTTP {status}" + (" (an HTML error page)" if html else ""))
+    known: dict[str, Any] = {
+        "correlation_id": body.correlation_id or correlation_id,
         "category": body.category or None,
         "sub_category": body.sub_category,
         "context": body.context,
@@ -63,28 +70,10 @@ def error_from(status: int, headers: Mapping[str, str], payload: bytes) -> HubSp
     message = body.message or f"HTTP {status}"
     cls = error_type(status)
     if cls is ServerError:
-        return ServerError(message, retry_after=parse_retry_after(headers), **kwargs)
-    if cls is HubSpotError:
+        known["retry_after"] = parse_retry_after(headers)
+    elif cls is HubSpotError:
         message = f"unexpected answer: {message}"
-    return cls(message, **kwargs)
-
-
-def _rate_limit_error(
-    headers: Mapping[str, str], payload: bytes, header_correlation: str | None
-) -> RateLimitError:
-    limit_body = _lenient(RATE_LIMIT_DECODER.decode, payload, RateLimitErrorBody())
-    cls = DailyLimitError if limit_body.policy_name == "DAILY" else RateLimitError
-    message = limit_body.message or "rate limit reached"
-    if cls is DailyLimitError:
-        message += " (the daily limit resets at midnight in the account's time zone)"
-    return cls(
-        message,
-        status=429,
-        correlation_id=limit_body.correlation_id or header_correlation,
-        category=limit_body.error_type,
-        policy_name=limit_body.policy_name,
-        retry_after=parse_retry_after(headers),
-    )
+    return cls(message, status=status, **known)
 
 
 def failure_from(status: int, headers: Mapping[str, str], error: HubSpotError) -> Failure:
@@ -97,7 +86,7 @@ def failure_from(status: int, headers: Mapping[str, str], error: HubSpotError) -
     )
 
 
-def _lenient(decode: Callable[[bytes], Any], payload: bytes, default: Any) -> Any:
+def lenient(decode: Callable[[bytes], Any], payload: bytes, default: Any) -> Any:
     """Decode an error body if it is one we know; error pages are often not JSON."""
     try:
         return decode(payload)

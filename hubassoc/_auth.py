@@ -1,12 +1,8 @@
 """Where the access token comes from: a fixed string, or a provider that refreshes it.
 
-``AssociationsClient(access_token=...)`` takes either a private-app (or
-OAuth) token as a string, or any object with an async ``get_token`` method
-(:class:`TokenProvider`), such as :class:`hubassoc.OAuthTokens` or a user's own
-secret-store adapter. The transport asks for a token before every attempt
-(a provider answers from its cache without I/O while the token is fresh) and,
-when HubSpot answers 401 ``EXPIRED_AUTHENTICATION``, once more with
-``rejected=`` the refused token, then sends the request again.
+``AssociationsClient(access_token=...)`` takes a private-app (or OAuth) token,
+or any :class:`TokenProvider` (:class:`hubassoc.OAuthTokens`, a user's own
+secret-store adapter), asked before every attempt.
 """
 
 from __future__ import annotations
@@ -44,17 +40,9 @@ class TokenProvider(Protocol):
         ...
 
 
-def _is_token_text(value: str) -> bool:
-    """Whether ``value`` fits a header or a form field as is: printable ASCII, no spaces."""
-    return value.isascii() and value.isprintable() and " " not in value
-
-
 def check_credential(value: object, argument: str, *, max_length: int = MAX_TOKEN_LENGTH) -> str:
-    """``value`` if it can go on the wire as a token, a secret or a form field; never echoes it.
-
-    The one check of every credential a caller hands over (access tokens,
-    OAuth client ids and secrets, refresh tokens): anything that could split a
-    header or a form is refused, and the message never shows the value.
+    """``value`` if it can go on the wire as a token, a secret or a form field (the one
+    check of every credential handed over); never echoes it.
 
     Raises:
         TypeError: not a str.
@@ -67,7 +55,7 @@ def check_credential(value: object, argument: str, *, max_length: int = MAX_TOKE
         raise ValueError(f"{argument} is empty")
     if len(value) > max_length:
         raise ValueError(f"{argument} is longer than {max_length} characters")
-    if not _is_token_text(value):
+    if not (value.isascii() and value.isprintable()) or " " in value:
         raise ValueError(
             f"{argument} must be printable ASCII without whitespace or control characters "
             "(value not shown)"
@@ -78,22 +66,17 @@ def check_credential(value: object, argument: str, *, max_length: int = MAX_TOKE
 class StaticToken:
     """A fixed token (a private app's, or an OAuth token the caller refreshes itself)."""
 
-    __slots__ = ("_token",)
+    __slots__ = ("token",)
 
     def __init__(self, token: str) -> None:
-        self._token = check_credential(token, "the access token")
+        self.token = check_credential(token, "the access token")
 
     def __repr__(self) -> str:
         return "<StaticToken [redacted]>"
 
-    @property
-    def token(self) -> str:
-        """The token (for the transport's header; never printed)."""
-        return self._token
-
     async def get_token(self, *, rejected: str | None = None) -> str:
         """The token; a fixed token cannot be refreshed, so ``rejected`` changes nothing."""
-        return self._token
+        return self.token
 
 
 def token_source(access_token: str | TokenProvider | None) -> StaticToken | TokenProvider:

@@ -1,39 +1,12 @@
 """Access tokens for public (OAuth) apps: refreshed ahead of expiry, one refresh at a time.
 
-A public app's access token lives 30 minutes (the token answer's
-``expires_in`` says exactly how long). :class:`OAuthTokens` keeps one valid
-token for a client and refreshes it from the app's refresh token shortly
-*before* it expires, as HubSpot advises, rather than waiting for a 401:
-
-* :meth:`OAuthTokens.get_token` returns the cached token with no I/O and no
-  lock while it is fresh. Once ``now >= expires_at - margin`` the next call
-  refreshes; however many callers arrive meanwhile, one request goes to the
-  token endpoint and all of them get its answer (or its error).
-* ``get_token(rejected=token)`` is for a 401 ``EXPIRED_AUTHENTICATION``: it
-  refreshes only if ``token`` is still the current one, so fifty requests
-  refused together cause one refresh.
-* A refresh HubSpot refuses (400 ``BAD_REFRESH_TOKEN``, a wrong secret, a
-  revoked app) fails every waiting caller with
-  :class:`~hubassoc.AuthenticationError`, and later callers fail fast with
-  the same error for ``failure_cooldown`` seconds (or until
-  :meth:`OAuthTokens.reset`) without touching the endpoint again.
-* 5xx and 429 answers and network failures are retried by the client's one
-  retry loop (:func:`hubassoc._retry.retrying`, with this provider's
-  ``retry`` policy): a ``Retry-After`` is honoured, and one longer than the
-  client's ``max_retry_wait`` fails the refresh at once, carrying it. Then
-  callers get :class:`~hubassoc.ServerError` (5xx),
-  :class:`~hubassoc.RateLimitError` (429) or :class:`~hubassoc.TransportError`
-  (no answer). These are not remembered. While the current token has not
-  actually expired, a refresh ahead of expiry that fails this way is retried
-  a little later and callers keep getting the current token.
-
-The client binds the provider to its transport, so requests to the token
-endpoint share its session, timeout, response size cap and retry loop.
-
-Secrets (client secret, refresh tokens, access tokens) never appear in a
-repr, log line, error or event: texts taken from the token endpoint's answers
-pass a :class:`~hubassoc._redaction.Redactor`, because a server may echo the
-form it was sent.
+:class:`OAuthTokens` serves its cached token with no I/O while it is fresh and
+refreshes it a margin before it expires, as HubSpot advises: one request to
+the token endpoint however many callers wait, its outcome shared. The client
+binds it to its transport (:meth:`~hubassoc._transport.Transport.post_form`);
+its retries are the client's one loop (:func:`hubassoc._retry.retrying`). Every
+text from the token endpoint passes the provider's
+:class:`~hubassoc._redaction.Redactor`: a server may echo the form it was sent.
 """
 
 from __future__ import annotations
@@ -42,16 +15,15 @@ import asyncio
 import inspect
 import logging
 import math
-import random
 import re
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any, Literal, TypeAlias
 
 import msgspec
 
-from hubassoc._answers import error_type
+from hubassoc._answers import error_type, failure_from, lenient
 from hubassoc._auth import TokenProvider, check_credential
 from hubassoc._errors import (
     AuthenticationError,
@@ -64,7 +36,6 @@ from hubassoc._errors import (
     fresh_copy,
 )
 from hubassoc._events import Event, TokenRefreshed, TokenRefreshFailed
-from hubassoc._exchange import Response
 from hubassoc._redaction import Redactor
 from hubassoc._retry import (
     AttemptFailed,
@@ -74,6 +45,7 @@ from hubassoc._retry import (
     parse_retry_after,
     retrying,
 )
+from hubassoc._transport import Response
 from hubassoc._validation import check_seconds
 
 __all__ = [
@@ -101,16 +73,14 @@ DEFAULT_REFRESH_RETRY = RetryPolicy(
 
 _PATHS = {"v3": "/oauth/v3/token", "v1": "/oauth/v1/token"}
 _MAX_CREDENTIAL = 1024  # characters of a client id, secret or refresh token
-_MAX_ACCESS_TOKEN = 4096  # HubSpot says "allow up to 300"; room to grow, not absurd
 _MAX_ANSWER = 64 * 1024  # bytes of a token answer
 _MAX_LIFETIME = 366 * 86400.0  # seconds; anything longer is not an access token
 _MAX_MESSAGE = 300  # characters of a server message kept in an error
-_DEFAULT_MARGIN = 60.0
-_DEFAULT_MARGIN_SHARE = 0.1
-_DEFAULT_MAX_WAIT = 60.0  # the client's max_retry_wait, unless it binds another
 _CATEGORY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9\-]{1,64}")
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
+
+_REVOKED = " (the refresh token is wrong or revoked: the app must be authorized again)"
 
 Reason = Literal["first", "expiry", "rejected"]
 _WHAT_FAILED: dict[type[HubSpotError], str] = {
@@ -120,14 +90,14 @@ _WHAT_FAILED: dict[type[HubSpotError], str] = {
 }
 
 
-@dataclass(frozen=True, slots=True, repr=False)
+@dataclass(frozen=True, slots=True)
 class RefreshedTokens:
     """What one successful refresh produced, handed to ``on_refresh``.
 
     Attributes:
-        access_token: the new access token (secret).
-        refresh_token: the refresh token to use from now on (secret): a new one
-            where the answer rotated it, otherwise the one that was used.
+        access_token: the new access token (secret, not in the repr).
+        refresh_token: the refresh token to use from now on (secret, not in the
+            repr): a new one where the answer rotated it, else the one used.
         refresh_token_rotated: whether the answer carried a new refresh token
             (the one to persist).
         expires_in: the access token's lifetime in seconds, as the answer said.
@@ -135,19 +105,12 @@ class RefreshedTokens:
         scopes: the scopes the answer listed (empty where it listed none).
     """
 
-    access_token: str
-    refresh_token: str
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
     refresh_token_rotated: bool
     expires_in: float
     hub_id: int | None
     scopes: tuple[str, ...]
-
-    def __repr__(self) -> str:
-        return (
-            f"RefreshedTokens(access_token=<hidden>, refresh_token=<hidden>, "
-            f"refresh_token_rotated={self.refresh_token_rotated!r}, "
-            f"expires_in={self.expires_in!r}, hub_id={self.hub_id!r}, scopes={self.scopes!r})"
-        )
 
 
 #: What ``on_refresh`` may be: a plain or an async callable of :class:`RefreshedTokens`.
@@ -155,16 +118,11 @@ OnRefresh: TypeAlias = Callable[[RefreshedTokens], object | Awaitable[object]]
 
 
 class _Answer(msgspec.Struct, frozen=True, kw_only=True):
-    """A token endpoint's success answer (snake_case; unknown fields ignored).
-
-    Only the token and its lifetime are required; ``hub_id`` and the scopes
-    are read leniently, since a surprise there must not block the token.
-    """
+    """A token endpoint's success answer; ``hub_id`` and scopes are read leniently."""
 
     access_token: str
-    expires_in: float
+    expires_in: Annotated[float, msgspec.Meta(gt=0, le=_MAX_LIFETIME)]
     refresh_token: str | None = None
-    token_type: str | None = None
     hub_id: Any = None
     scopes: Any = None
     scope: Any = None
@@ -185,12 +143,15 @@ _ANSWER_DECODER = msgspec.json.Decoder(_Answer)
 _ERROR_DECODER = msgspec.json.Decoder(_ErrorAnswer)
 
 
+def _ignore(event: Event) -> None:
+    """The event sink of a provider bound without one."""
+
+
 class OAuthTokens:
     """The access token of one installed public app, refreshed before it expires.
 
-    One instance serves one client (it is bound to that client's HTTP side);
-    each HubSpot account needs its own, since each installation has its own
-    refresh token.
+    One instance serves one client; each HubSpot account needs its own, since
+    each installation has its own refresh token.
 
     Args:
         client_id: the app's client id.
@@ -217,25 +178,21 @@ class OAuthTokens:
     """
 
     __slots__ = (
-        "_client_id",
-        "_client_secret",
         "_emit",
         "_expires_at",
-        "_failure",
-        "_failure_until",
+        "_form",
         "_hub_id",
         "_inflight",
         "_margin",
-        "_max_wait",
         "_on_refresh",
         "_path",
         "_post",
-        "_rand",
         "_redactor",
         "_refresh_at",
         "_refresh_token",
         "_refreshes",
-        "_retry",
+        "_refused",
+        "_retrying",
         "_token",
         "failure_cooldown",
     )
@@ -252,13 +209,9 @@ class OAuthTokens:
         failure_cooldown: float = 60.0,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self._client_id = check_credential(client_id, "client_id", max_length=_MAX_CREDENTIAL)
-        self._client_secret = check_credential(
-            client_secret, "client_secret", max_length=_MAX_CREDENTIAL
-        )
-        self._refresh_token = check_credential(
-            refresh_token, "refresh_token", max_length=_MAX_CREDENTIAL
-        )
+        client_id = _credential(client_id, "client_id")
+        secret = _credential(client_secret, "client_secret")
+        self._refresh_token = _credential(refresh_token, "refresh_token")
         if on_refresh is not None and not callable(on_refresh):
             raise TypeError(f"on_refresh must be callable, not {type(on_refresh).__name__}")
         if token_endpoint not in _PATHS:
@@ -266,40 +219,43 @@ class OAuthTokens:
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
         self._on_refresh = on_refresh
+        # What every refresh posts, besides the refresh token.
+        self._form = {
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "client_secret": secret,
+        }
         self._path = _PATHS[token_endpoint]
         self._margin = (
             None if refresh_margin is None else check_seconds(refresh_margin, "refresh_margin")
         )
         self.failure_cooldown = check_seconds(failure_cooldown, "failure_cooldown")
-        self._retry = retry if retry is not None else DEFAULT_REFRESH_RETRY
-        self._rand: Callable[[], float] = random.random
+        # max_wait is the client's max_retry_wait, given at _bind.
+        self._retrying = Retrying(retry or DEFAULT_REFRESH_RETRY, 60.0, f"POST {self._path}")
         self._post: PostForm | None = None
-        self._emit: EmitEvent | None = None
-        self._max_wait = _DEFAULT_MAX_WAIT
+        self._emit: EmitEvent = _ignore
         self._token: str | None = None
         self._refresh_at = -math.inf
         self._expires_at: float | None = None
         self._hub_id: int | None = None
-        self._failure: HubSpotError | None = None
-        self._failure_until = -math.inf
+        # The refusal remembered, and until when.
+        self._refused: tuple[HubSpotError, float] | None = None
         self._inflight: asyncio.Task[str | HubSpotError] | None = None
         self._refreshes = 0
         # Everything a server might echo back: the secret, and each token as it comes.
-        self._redactor = Redactor([self._client_secret])
+        self._redactor = Redactor([secret])
         self._redactor.add(self._refresh_token)
-
-    # --- introspection ----------------------------------------------------------------
 
     def __repr__(self) -> str:
         # The client id is not a secret (it is in every install URL); nothing else is shown.
-        if self._failure is not None:
-            state = f"failed ({type(self._failure).__name__})"
+        if self._refused is not None:
+            state = f"failed ({type(self._refused[0]).__name__})"
         elif self._token is None:
             state = "no token yet"
         else:
             state = f"token expires at {self._expires_at:.1f}"
         return (
-            f"<OAuthTokens client_id={self._client_id!r} hub_id={self._hub_id!r} "
+            f"<OAuthTokens client_id={self.client_id!r} hub_id={self._hub_id!r} "
             f"endpoint={self._path} {state} refreshes={self._refreshes}"
             f"{' refreshing' if self._inflight is not None else ''}"
             f"{'' if self._post is not None else ' unbound'}>"
@@ -308,7 +264,7 @@ class OAuthTokens:
     @property
     def client_id(self) -> str:
         """The app's client id."""
-        return self._client_id
+        return self._form["client_id"]
 
     @property
     def hub_id(self) -> int | None:
@@ -330,29 +286,14 @@ class OAuthTokens:
         """Successful refreshes so far."""
         return self._refreshes
 
-    # --- wiring ---------------------------------------------------------------------
-
     def _bind(
-        self,
-        post_form: PostForm,
-        *,
-        emit: EmitEvent | None = None,
-        max_retry_wait: float = _DEFAULT_MAX_WAIT,
+        self, post_form: PostForm, *, emit: EmitEvent | None = None, max_retry_wait: float = 60.0
     ) -> None:
-        """Give the provider its HTTP side and event sink: done by the client.
-
-        Args:
-            post_form: ``await post_form(path, form) -> Response`` posts
-                ``form`` (form-encoded) once to ``path`` on the client's base URL
-                (:meth:`hubassoc._transport.Transport.post_form`).
-            emit: called with :class:`~hubassoc._events.TokenRefreshed` and
-                :class:`~hubassoc._events.TokenRefreshFailed` events (the
-                client's :class:`~hubassoc._events.Emitter`, which guards them).
-            max_retry_wait: the longest wait before a retry (the client's).
+        """Refresh through ``post_form`` (:meth:`hubassoc._transport.Transport.post_form`),
+        tell ``emit`` (the client's guarded emitter), wait at most ``max_retry_wait``.
 
         Raises:
-            ValueError: already bound to another client (one provider per
-                client; :meth:`_unbind` first to move it).
+            ValueError: already bound to another client (:meth:`_unbind` first).
         """
         if self._post is not None and self._post != post_form:
             raise ValueError(
@@ -360,17 +301,14 @@ class OAuthTokens:
                 "client (or close the first client before giving it to another)"
             )
         self._post = post_form
-        self._emit = emit
-        self._max_wait = max_retry_wait
+        self._emit = emit or _ignore
+        self._retrying = replace(self._retrying, max_wait=max_retry_wait)
 
     def _unbind(self) -> None:
-        """Release the provider from its client (a closing client calls this).
-
-        The tokens are kept: a client bound later goes on with them. A refresh
-        in flight is cancelled.
-        """
+        """Release the provider from its closing client, keeping the tokens for the
+        next client; a refresh in flight is cancelled."""
         self._post = None
-        self._emit = None
+        self._emit = _ignore
         task, self._inflight = self._inflight, None
         if task is not None:
             task.cancel()
@@ -385,16 +323,11 @@ class OAuthTokens:
             ValueError, TypeError: ``refresh_token`` is not a valid credential.
         """
         if refresh_token is not None:
-            self._refresh_token = check_credential(
-                refresh_token, "refresh_token", max_length=_MAX_CREDENTIAL
-            )
+            self._refresh_token = _credential(refresh_token, "refresh_token")
             self._redactor.add(self._refresh_token)
             self._token = None
             self._refresh_at = -math.inf
-        self._failure = None
-        self._failure_until = -math.inf
-
-    # --- the token ------------------------------------------------------------------
+        self._refused = None
 
     async def get_token(self, *, rejected: str | None = None) -> str:
         """Return a valid access token, refreshing it first if it is due.
@@ -408,44 +341,17 @@ class OAuthTokens:
                 within ``failure_cooldown``), or its answer is not a usable token.
             ServerError, RateLimitError, TransportError: the token endpoint
                 failed (5xx, 429, no answer) and the retries are spent.
+            ClientClosedError: the client closed during the refresh.
             RuntimeError: the provider is not bound to a client yet.
         """
-        token = self._token
-        if (
-            token is not None
-            and token != rejected
-            and asyncio.get_running_loop().time() < self._refresh_at
-        ):
-            return token
-        return await self._get_slow(rejected)
-
-    async def _get_slow(self, rejected: str | None) -> str:
-        if self._post is None:
-            raise RuntimeError(
-                "OAuthTokens is not bound to a client yet: give it to an AssociationsClient"
-            )
         loop = asyncio.get_running_loop()
         while True:
+            token = self._token
+            if token is not None and token != rejected and loop.time() < self._refresh_at:
+                return token
             task = self._inflight
             if task is None:
-                now = loop.time()
-                failure = self._failure
-                if failure is not None:
-                    if now < self._failure_until:
-                        raise fresh_copy(failure)
-                    self._failure = None
-                token = self._token
-                if token is not None and token != rejected and now < self._refresh_at:
-                    return token
-                reason: Reason
-                if token is None:
-                    reason = "first" if self._refreshes == 0 else "expiry"
-                elif token == rejected:
-                    reason = "rejected"
-                else:
-                    reason = "expiry"
-                task = self._inflight = loop.create_task(self._refresh(reason))
-                task.add_done_callback(self._retrieve)
+                task = self._start(token, rejected, loop)
             try:
                 # A cancelled caller must not cancel the refresh the others wait for.
                 outcome = await asyncio.shield(task)
@@ -464,19 +370,39 @@ class OAuthTokens:
             # A refresh ahead of expiry failed and kept the token this caller
             # saw refused: go round again, which refreshes for the rejection.
 
+    def _start(
+        self, token: str | None, rejected: str | None, loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Task[str | HubSpotError]:
+        """Start the refresh every caller waits for; raise ``RuntimeError`` if unbound, or a
+        copy of a refusal still remembered."""
+        if self._post is None:
+            raise RuntimeError(
+                "OAuthTokens is not bound to a client yet: give it to an AssociationsClient"
+            )
+        if self._refused is not None:
+            if loop.time() < self._refused[1]:
+                raise fresh_copy(self._refused[0])
+            self._refused = None
+        reason: Reason
+        if token is None:
+            reason = "expiry" if self._refreshes else "first"
+        else:
+            reason = "rejected" if token == rejected else "expiry"
+        task = self._inflight = loop.create_task(self._refresh(reason))
+        task.add_done_callback(self._retrieve)
+        return task
+
     async def _refresh(self, reason: Reason) -> str | HubSpotError:
         """Refresh once (with retries); the outcome is shared by every waiter."""
         loop = asyncio.get_running_loop()
         try:
-            started = loop.time()
-            used = self._refresh_token
+            started, used = loop.time(), self._refresh_token
             logger.debug("refreshing the OAuth access token (%s, %s)", reason, self._path)
             try:
                 answer = await self._request_token(used)
             except HubSpotError as error:
                 return self._failed(error, reason, loop.time())
-            rotated = self._take_refresh_token(answer, used)
-            self._install(answer, started)
+            tokens = self._install(answer, used, started)
             seconds = loop.time() - started
             logger.debug(
                 "OAuth access token refreshed in %.3fs (%s); it expires in %.0fs (hub %s)",
@@ -485,7 +411,7 @@ class OAuthTokens:
                 answer.expires_in,
                 self._hub_id,
             )
-            self._send(
+            self._emit(
                 TokenRefreshed(
                     seconds=seconds,
                     expires_in=answer.expires_in,
@@ -493,38 +419,18 @@ class OAuthTokens:
                     reason=reason,
                 )
             )
-            if self._on_refresh is not None:
-                await self._call_on_refresh(
-                    RefreshedTokens(
-                        access_token=answer.access_token,
-                        refresh_token=self._refresh_token,
-                        refresh_token_rotated=rotated,
-                        expires_in=answer.expires_in,
-                        hub_id=self._hub_id,
-                        scopes=_scopes(answer),
-                    )
-                )
+            await self._call_on_refresh(tokens)
             return answer.access_token
         finally:
             if self._inflight is asyncio.current_task():
                 self._inflight = None
 
-    def _take_refresh_token(self, answer: _Answer, used: str) -> bool:
-        """Adopt a rotated refresh token; return whether the answer rotated it."""
-        new = answer.refresh_token
-        if new is None or new == used:
-            return False
-        self._redactor.add(new)
-        # A reset() during the request installed another refresh token: keep that one.
-        if self._refresh_token == used:
-            self._refresh_token = new
-        return True
-
-    def _install(self, answer: _Answer, started: float) -> None:
-        """Serve the answer's access token from now on, refreshed ``margin`` before expiry."""
+    def _install(self, answer: _Answer, used: str, started: float) -> RefreshedTokens:
+        """Serve the answer's token from now on, refreshed a margin before expiry, and
+        adopt a rotated refresh token; return what ``on_refresh`` is told."""
         expires_in = answer.expires_in
         margin = (
-            min(_DEFAULT_MARGIN, _DEFAULT_MARGIN_SHARE * expires_in)
+            min(60.0, 0.1 * expires_in)
             if self._margin is None
             else min(self._margin, expires_in / 2)
         )
@@ -533,29 +439,35 @@ class OAuthTokens:
         self._redactor.add(answer.access_token)
         self._expires_at = started + expires_in
         self._refresh_at = started + expires_in - margin
-        hub_id = _hub_id(answer.hub_id)
-        if hub_id is not None:
+        if (hub_id := _hub_id(answer.hub_id)) is not None:
             self._hub_id = hub_id
         self._refreshes += 1
+        new = answer.refresh_token or used
+        if new != used:
+            self._redactor.add(new)
+            # A reset() during the request installed another refresh token: keep that one.
+            if self._refresh_token == used:
+                self._refresh_token = new
+        return RefreshedTokens(
+            access_token=answer.access_token,
+            refresh_token=self._refresh_token,
+            refresh_token_rotated=new != used,
+            expires_in=answer.expires_in,
+            hub_id=self._hub_id,
+            scopes=_scopes(answer),
+        )
 
     async def _request_token(self, refresh_token: str) -> _Answer:
-        """POST the form (through the client's retry loop); the decoded success answer.
+        """POST the form through the client's retry loop; the decoded success answer.
 
         Raises:
             AuthenticationError: refused, or an unusable answer.
-            ServerError, RateLimitError, TransportError: retries spent, or a
-                wait longer than ``max_retry_wait`` asked for.
+            ServerError, RateLimitError, TransportError: the retry loop gave up.
         """
         post = self._post
         assert post is not None
-        form = {
-            "grant_type": "refresh_token",
-            "client_id": self._client_id,
-            "client_secret": self._client_secret,
-            "refresh_token": refresh_token,
-        }
-        how = Retrying(self._retry, self._max_wait, f"POST {self._path}", rand=self._rand)
-        response = await retrying(lambda number: self._attempt(post, form, number), how)
+        form = {**self._form, "refresh_token": refresh_token}
+        response = await retrying(lambda number: self._attempt(post, form, number), self._retrying)
         return self._decode(response.body, response.status)
 
     async def _attempt(self, post: PostForm, form: Mapping[str, str], number: int) -> Response:
@@ -563,8 +475,7 @@ class OAuthTokens:
 
         Raises:
             AttemptFailed: no answer, or a non-2xx one (the retry loop decides).
-            AuthenticationError: the client refused the answer itself (too
-                large, say): there is no usable token in it.
+            AuthenticationError: the client refused the answer unread (too large).
         """
         try:
             response = await post(self._path, form)
@@ -576,83 +487,59 @@ class OAuthTokens:
             )
             raise AttemptFailed(error, Failure(None), "connection") from None
         except DecodingError as refused:
-            raise AuthenticationError(
-                "the token endpoint's answer is not a usable token: "
-                f"{self._clean(refused.message)}",
-                status=refused.status,
-            ) from None
-        status = response.status
-        if 200 <= status < 300:
+            raise _unusable(self._clean(refused.message), refused.status) from None
+        if 200 <= response.status < 300:
             return response
-        failure = Failure(status, retry_after=parse_retry_after(response.headers))
-        raise AttemptFailed(self._error_from(response), failure, str(status))
+        answered = self._error_from(response)
+        failure = failure_from(response.status, response.headers, answered)
+        raise AttemptFailed(answered, failure, str(response.status))
 
     def _decode(self, body: bytes, status: int) -> _Answer:
-        def refuse(why: str) -> AuthenticationError:
-            return AuthenticationError(
-                f"the token endpoint's answer is not a usable token: {why}", status=status
-            )
-
         if len(body) > _MAX_ANSWER:
-            raise refuse(f"{len(body)} bytes (more than {_MAX_ANSWER})")
+            raise _unusable(f"{len(body)} bytes (more than {_MAX_ANSWER})", status)
         try:
             answer = _ANSWER_DECODER.decode(body)
         except msgspec.DecodeError as exc:
             # msgspec names the path and the expected type, never the value.
-            raise refuse(self._clean(str(exc))) from None
+            raise _unusable(self._clean(str(exc)), status) from None
         try:
-            # The same check as every credential handed to the client, as an answer's refusal.
-            token = check_credential(
-                answer.access_token, "access_token", max_length=_MAX_ACCESS_TOKEN
-            )
+            # The same checks as every credential handed to the client.
+            check_credential(answer.access_token, "access_token")
             if answer.refresh_token is not None:
-                check_credential(answer.refresh_token, "refresh_token", max_length=_MAX_CREDENTIAL)
+                _credential(answer.refresh_token, "refresh_token")
         except ValueError as exc:
-            raise refuse(str(exc)) from None
-        if not (0 < answer.expires_in <= _MAX_LIFETIME):
-            raise refuse(f"expires_in {answer.expires_in!r} is not in (0, {_MAX_LIFETIME:.0f}]")
-        if token == self._token:
-            raise refuse("it is the access token being replaced")
+            raise _unusable(str(exc), status) from None
+        if answer.access_token == self._token:
+            raise _unusable("it is the access token being replaced", status)
         return answer
 
     def _error_from(self, response: Response) -> HubSpotError:
-        """The error a non-2xx answer becomes, with every server text redacted.
-
-        The client's one status table decides the class, except that any
-        4xx but a 429 is a refusal of the credentials here.
-        """
-        status = response.status
-        message = category = correlation_id = None
-        parsed = _lenient_error(response.body)
-        if parsed is not None:
-            text = _first_str(parsed.message, parsed.error_description)
-            message = self._clean(text) if text is not None else None
-            status_text = parsed.status if parsed.status != "error" else None
-            category = self._label(
-                _first_str(parsed.category, status_text, parsed.error), _CATEGORY
-            )
-            correlation_id = self._label(_first_str(parsed.correlation_id), _CORRELATION_ID)
-        kwargs: dict[str, Any] = {
-            "status": status,
-            "category": category,
-            "correlation_id": correlation_id,
-        }
+        """The error a non-2xx answer becomes, every server text redacted: the client's
+        status table decides the class, except that any other 4xx than 429 is a refusal."""
+        parsed = _ErrorAnswer()
+        if len(response.body) <= _MAX_ANSWER:
+            parsed = lenient(_ERROR_DECODER.decode, response.body, parsed)
+        message = self._clean(_first_str(parsed.message, parsed.error_description) or "")
         detail = f": {message}" if message else ""
-        cls = error_type(status)
+        status_text = parsed.status if parsed.status != "error" else None
+        category = self._label(_first_str(parsed.category, status_text, parsed.error), _CATEGORY)
+        correlation_id = self._label(_first_str(parsed.correlation_id), _CORRELATION_ID)
+        cls = error_type(response.status)
+        known: dict[str, Any] = {"category": category, "correlation_id": correlation_id}
         if cls is RateLimitError or cls is ServerError:
-            retry_after = parse_retry_after(response.headers)
-            return cls(f"{_WHAT_FAILED[cls]}{detail}", retry_after=retry_after, **kwargs)
-        if category == "BAD_REFRESH_TOKEN":
-            detail += " (the refresh token is wrong or revoked: the app must be authorized again)"
-        return AuthenticationError(f"{_WHAT_FAILED[AuthenticationError]}{detail}", **kwargs)
+            known["retry_after"] = parse_retry_after(response.headers)
+        else:
+            cls = AuthenticationError
+            if category == "BAD_REFRESH_TOKEN":
+                detail += _REVOKED
+        return cls(f"{_WHAT_FAILED[cls]}{detail}", status=response.status, **known)
 
     def _failed(self, error: HubSpotError, reason: Reason, now: float) -> str | HubSpotError:
         """Record a failed refresh; return what the waiters get."""
-        self._send(TokenRefreshFailed(status=error.status, category=error.category))
+        self._emit(TokenRefreshFailed(status=error.status, category=error.category))
         if isinstance(error, AuthenticationError):
             logger.warning("OAuth token refresh refused: %s", error)
-            self._failure = error
-            self._failure_until = now + self.failure_cooldown
+            self._refused = (error, now + self.failure_cooldown)
             self._token = None
             self._refresh_at = -math.inf
             return error
@@ -670,37 +557,29 @@ class OAuthTokens:
         return error
 
     async def _call_on_refresh(self, tokens: RefreshedTokens) -> None:
-        assert self._on_refresh is not None
+        if self._on_refresh is None:
+            return
         try:
             result = self._on_refresh(tokens)
             if inspect.isawaitable(result):
                 await result
         except Exception as exc:
-            # The traceback is formatted here so that it can be redacted: a
-            # failed write may well quote the token it was writing.
-            text = "".join(traceback.format_exception(exc))
-            logger.error(
-                "on_refresh raised; the refresh itself succeeded:\n%s", self._redactor.text(text)
-            )
+            self._log_crash("on_refresh raised; the refresh itself succeeded", exc)
 
     def _retrieve(self, task: asyncio.Task[str | HubSpotError]) -> None:
-        # Outcomes are returned, not raised; a crash (a bug) is logged here even
-        # when no caller was left to see it, its text redacted.
+        # Outcomes are returned, not raised: a crash (a bug) is logged even when
+        # no caller was left to see it.
         if not task.cancelled() and (exc := task.exception()) is not None:
-            text = "".join(traceback.format_exception(exc))
-            logger.error("the OAuth refresh crashed:\n%s", self._redactor.text(text))
+            self._log_crash("the OAuth refresh crashed", exc)
 
-    def _send(self, event: Event) -> None:
-        if self._emit is not None:
-            self._emit(event)
-
-    # --- server texts -----------------------------------------------------------------
+    def _log_crash(self, what: str, exc: BaseException) -> None:
+        # Formatted here to be redacted: a failed write may quote the token it was writing.
+        text = "".join(traceback.format_exception(exc))
+        logger.error("%s:\n%s", what, self._redactor.text(text))
 
     def _clean(self, text: str) -> str:
-        """A server text fit for an error message: redacted, one line, short.
-
-        Redaction comes first: cutting first could leave half a secret.
-        """
+        """A server text fit for an error message: redacted (before it is cut, which
+        could leave half a secret), one line, short."""
         text = _UNPRINTABLE.sub(" ", self._redactor.text(text)).strip()
         if len(text) > _MAX_MESSAGE:
             text = text[:_MAX_MESSAGE] + "..."
@@ -713,6 +592,16 @@ class OAuthTokens:
         return value
 
 
+def _credential(value: object, argument: str) -> str:
+    return check_credential(value, argument, max_length=_MAX_CREDENTIAL)
+
+
+def _unusable(why: str, status: int | None) -> AuthenticationError:
+    return AuthenticationError(
+        f"the token endpoint's answer is not a usable token: {why}", status=status
+    )
+
+
 def _first_str(*values: object) -> str | None:
     for value in values:
         if isinstance(value, str) and value:
@@ -721,13 +610,9 @@ def _first_str(*values: object) -> str | None:
 
 
 def _hub_id(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and value >= 0:
-        return value
     if isinstance(value, str) and value.isdigit() and len(value) <= 20:
-        return int(value)
-    return None
+        value = int(value)
+    return value if type(value) is int and value >= 0 else None
 
 
 def _scopes(answer: _Answer) -> tuple[str, ...]:
@@ -737,13 +622,3 @@ def _scopes(answer: _Answer) -> tuple[str, ...]:
     if isinstance(value, list):
         return tuple(s for s in value if isinstance(s, str))
     return ()
-
-
-def _lenient_error(body: bytes) -> _ErrorAnswer | None:
-    """The error answer's fields, if the body is one (error pages often are not JSON)."""
-    if len(body) > _MAX_ANSWER:
-        return None
-    try:
-        return _ERROR_DECODER.decode(body)
-    except msgspec.DecodeError:
-        return None

@@ -174,19 +174,7 @@ class ClientOptions:
 
     def transport(self, pacer: Pacer) -> Transport:
         """The one transport of the client, paced by ``pacer``."""
-        transport = Transport(
-            base_url=self.url,
-            tokens=self.tokens,
-            session=self.session,
-            timeout=self.timeout,
-            retry=self.retry,
-            pacer=pacer,
-            max_retry_wait=self.max_retry_wait,
-            max_response_bytes=self.max_response_bytes,
-            connection_limit=max(self.max_concurrency, 10),
-            emit=self.emit,
-            tracer=self.tracer,
-        )
+        transport = Transport(self, pacer)
         if isinstance(self.tokens, OAuthTokens):
             # It refreshes through this client's base URL, session, timeout and
             # size cap, and reports through its events.

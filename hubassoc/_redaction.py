@@ -1,11 +1,9 @@
 """Keeping secrets out of errors: one place that knows them and scrubs what servers send.
 
-A hostile or careless server can echo the ``Authorization`` header (or the
-form it was posted) into any field of any answer. Every error built from an
-answer (whole-call or per input) passes through :meth:`Redactor.scrub` before
-anyone sees it, which replaces each known secret, as given or
-percent-encoded, in every string of every field (nested mappings and lists
-included), with ``[redacted]``.
+A server can echo the ``Authorization`` header (or the form it was posted)
+into any field of any answer: every error built from an answer passes
+:meth:`Redactor.scrub`, which replaces each known secret, as given or
+percent-encoded, in every string of every field with ``[redacted]``.
 """
 
 from __future__ import annotations
@@ -27,11 +25,6 @@ _MIN_SECRET = 8
 _MAX_ROTATING = 16
 
 E = TypeVar("E", bound=HubSpotError)
-
-
-def _forms(secret: str) -> tuple[str, ...]:
-    """The secret as given and as a form or a URL would carry it."""
-    return (secret, quote_plus(secret), quote(secret, safe=""))
 
 
 class Redactor:
@@ -58,16 +51,13 @@ class Redactor:
         return f"<Redactor secrets={len(self._kept) + len(self._rotating)}>"
 
     def add(self, secret: str, *, keep: bool = False) -> None:
-        """Remember ``secret`` (an access token, a client secret, a refresh token).
-
-        Args:
-            keep: never forget it (otherwise the oldest of the rotating
-                secrets goes once there are too many).
-        """
+        """Remember ``secret``; one added with ``keep`` is never forgotten."""
         if len(secret) < _MIN_SECRET or secret in self._kept or secret in self._rotating:
             return
         (self._kept if keep else self._rotating).append(secret)
-        forms = {form for held in (*self._kept, *self._rotating) for form in _forms(held)}
+        # Each as given and as a form or a URL would carry it.
+        held = (*self._kept, *self._rotating)
+        forms = {*held, *map(quote_plus, held), *(quote(s, safe="") for s in held)}
         # Longest first, so a secret that contains another is replaced whole.
         self._texts = tuple(sorted(forms, key=len, reverse=True))
 

@@ -1,11 +1,9 @@
-"""What the transport tells about each attempt: counters, events, spans and log lines.
+"""What the transport tells of each attempt: counters, events, spans and log lines.
 
-One :class:`Reporter` per transport (its counters are read as
-:class:`TransportStats`). :meth:`Reporter.sent` counts an attempt,
-emits :class:`~hubassoc.events.RequestSent` and opens its span, returning the
-:class:`Attempt` record that :meth:`Reporter.answered` (or
-:meth:`Reporter.abandoned`) closes. With no listener (no ``on_event``, no
-tracer, no debug logging) an answer costs nothing but the counters.
+:meth:`Reporter.sent` counts an attempt of a :class:`Call`, emits
+:class:`~hubassoc.events.RequestSent` and opens its span; :meth:`Reporter.answered`
+(or :meth:`Reporter.abandoned`) closes it. With no listener (no ``on_event``,
+no tracer, no debug logging) an answer costs nothing but the counters.
 """
 
 from __future__ import annotations
@@ -17,13 +15,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
+from yarl import URL
+
 from hubassoc._errors import HubSpotError
 from hubassoc._events import Emitter, RequestAnswered, RequestSent, RetryScheduled
 from hubassoc._pacing import Pacer
 from hubassoc._redaction import Redactor
 from hubassoc._retry import OnRetry
 
-__all__ = ["Attempt", "Reporter", "TransportStats"]
+__all__ = ["Call", "Reporter", "TransportStats"]
 
 logger = logging.getLogger("hubassoc")
 
@@ -32,9 +33,7 @@ _MAX_CORRELATION_ID = 128
 
 @dataclass(frozen=True, slots=True)
 class TransportStats:
-    """What went over the wire, as it stood when read (``client.stats``): read-only.
-
-    Read ``client.stats`` again for newer figures.
+    """What went over the wire, as it stood when read (``client.stats`` again for newer).
 
     Attributes:
         requests: attempts sent (retries included).
@@ -49,18 +48,20 @@ class TransportStats:
     by_status: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
-class Attempt:
-    """One attempt of a request, from leaving to its answer (or failure)."""
+@dataclass(slots=True, eq=False)
+class Call:
+    """One request across its attempts (one at a time): what is sent, and the attempt
+    under way (its number, 0 for the first; its token, span and start)."""
 
-    __slots__ = ("batch_size", "method", "number", "route", "span", "started")
-
-    def __init__(self, method: str, route: str, number: int, batch_size: int) -> None:
-        self.method = method
-        self.route = route
-        self.number = number  # 0 for the first attempt
-        self.batch_size = batch_size
-        self.span: Any = None
-        self.started = 0.0
+    method: str
+    url: URL
+    route: str
+    batch_size: int
+    body: bytes | None
+    number: int = 0
+    token: str = ""
+    span: Any = None
+    started: float = 0.0
 
 
 class Reporter:
@@ -77,16 +78,14 @@ class Reporter:
         "tracer",
     )
 
-    def __init__(
-        self, *, pacer: Pacer, redactor: Redactor, emit: Emitter | None, tracer: Any
-    ) -> None:
+    def __init__(self, pacer: Pacer, redactor: Redactor, emit: Emitter | None, tracer: Any) -> None:
         self._pacer = pacer
         self._redactor = redactor
         self._emit = emit
         self.tracer = tracer
-        self.requests = 0  # attempts sent
-        self.retries = 0  # attempts that were retries
-        self.rate_limited = 0  # 429 answers
+        self.requests = 0
+        self.retries = 0
+        self.rate_limited = 0
         self.by_status: dict[int, int] = {}
 
     def stats(self) -> TransportStats:
@@ -94,52 +93,45 @@ class Reporter:
         by_status = MappingProxyType(dict(self.by_status))
         return TransportStats(self.requests, self.retries, self.rate_limited, by_status)
 
-    def count(self, status: int) -> None:
-        """An answer with ``status`` arrived."""
-        self.by_status[status] = self.by_status.get(status, 0) + 1
-
-    def sent(self, method: str, route: str, number: int, batch_size: int) -> Attempt:
-        """An attempt leaves now: count it, tell of it, open its span."""
+    def sent(self, call: Call) -> None:
+        """Attempt ``call.number`` leaves now: count it, tell of it, open its span."""
         self.requests += 1
-        if number:
+        if call.number:
             self.retries += 1
-        attempt = Attempt(method, route, number, batch_size)
         if self._emit is not None:
-            pacer = self._pacer
-            limit = pacer.limit
+            limit = self._pacer.limit
             self._emit(
                 RequestSent(
-                    method=method,
-                    route=route,
-                    attempt=number + 1,
-                    batch_size=batch_size,
-                    in_window=pacer.in_window() if limit is not None else None,
+                    method=call.method,
+                    route=call.route,
+                    attempt=call.number + 1,
+                    batch_size=call.batch_size,
+                    in_window=self._pacer.in_window() if limit is not None else None,
                     limit=limit.requests if limit is not None else None,
                 )
             )
         if self.tracer is not None:
-            attempt.span = self.tracer.start(method, route, batch_size, number + 1)
-        attempt.started = time.perf_counter()
-        return attempt
+            call.span = self.tracer.start(call.method, call.route, call.batch_size, call.number + 1)
+        call.started = time.perf_counter()
 
-    def abandoned(self, attempt: Attempt, exc: BaseException) -> None:
+    def abandoned(self, call: Call, exc: BaseException) -> None:
         """The attempt ended by an exception that is no answer (a cancellation, a bug):
         its span, current in the caller's context, must not outlive it."""
-        if attempt.span is not None:
-            self.tracer.end(attempt.span, None, None, type(exc).__name__)
+        if call.span is not None:
+            self.tracer.end(call.span, None, None, type(exc).__name__)
 
     def answered(
         self,
-        attempt: Attempt,
+        call: Call,
         status: int | None,
         error: HubSpotError | None,
         headers: Mapping[str, str] | None,
     ) -> None:
         """The attempt has its answer (``status``), or failed without one (``None``)."""
         debug = logger.isEnabledFor(logging.DEBUG)
-        if self._emit is None and attempt.span is None and not debug:
+        if self._emit is None and call.span is None and not debug:
             return  # nobody listens: the common case pays for nothing
-        seconds = time.perf_counter() - attempt.started
+        seconds = time.perf_counter() - call.started
         correlation_id = None
         if error is not None:
             correlation_id = error.correlation_id
@@ -148,62 +140,37 @@ class Reporter:
             if correlation_id is not None:
                 correlation_id = self._redactor.text(correlation_id)[:_MAX_CORRELATION_ID]
         error_name = type(error).__name__ if error is not None else None
-        if attempt.span is not None:
-            self.tracer.end(attempt.span, status, correlation_id, error_name)
+        if call.span is not None:
+            self.tracer.end(call.span, status, correlation_id, error_name)
+        event = RequestAnswered(
+            method=call.method,
+            route=call.route,
+            attempt=call.number + 1,
+            batch_size=call.batch_size,
+            status=status,
+            seconds=seconds,
+            error=error_name,
+            correlation_id=correlation_id,
+        )
         if self._emit is not None:
-            self._emit(
-                RequestAnswered(
-                    method=attempt.method,
-                    route=attempt.route,
-                    attempt=attempt.number + 1,
-                    batch_size=attempt.batch_size,
-                    status=status,
-                    seconds=seconds,
-                    error=error_name,
-                    correlation_id=correlation_id,
-                )
-            )
+            self._emit(event)
         if debug:
-            _log_answered(attempt, status, error_name, seconds, correlation_id)
+            what = status if status is not None else error_name
+            # The event's fields as the record's extra=, for JSON formatters.
+            fields = {f"hubassoc_{k}": v for k, v in msgspec.structs.asdict(event).items()}
+            extra = {"hubassoc_event": "RequestAnswered", **fields}
+            message = "%s %s -> %s in %.3fs (attempt %d)"
+            logger.debug(
+                message, call.method, call.route, what, seconds, event.attempt, extra=extra
+            )
 
     def on_retry(self, method: str, route: str) -> OnRetry | None:
         """What tells of the retries of ``method route`` (``None`` without a listener)."""
         emit = self._emit
         if emit is None:
             return None
-
-        def retrying(number: int, reason: str, delay: float) -> None:
-            emit(
-                RetryScheduled(
-                    method=method, route=route, reason=reason, attempt=number + 1, delay=delay
-                )
+        return lambda number, reason, delay: emit(
+            RetryScheduled(
+                method=method, route=route, reason=reason, attempt=number + 1, delay=delay
             )
-
-        return retrying
-
-
-def _log_answered(
-    attempt: Attempt,
-    status: int | None,
-    error_name: str | None,
-    seconds: float,
-    correlation_id: str | None,
-) -> None:
-    logger.debug(
-        "%s %s -> %s in %.3fs (attempt %d)",
-        attempt.method,
-        attempt.route,
-        status if status is not None else error_name,
-        seconds,
-        attempt.number + 1,
-        extra={
-            "hubassoc_event": "RequestAnswered",
-            "hubassoc_method": attempt.method,
-            "hubassoc_route": attempt.route,
-            "hubassoc_status": status,
-            "hubassoc_attempt": attempt.number + 1,
-            "hubassoc_batch_size": attempt.batch_size,
-            "hubassoc_seconds": seconds,
-            "hubassoc_correlation_id": correlation_id,
-        },
-    )
+        )

@@ -11,15 +11,12 @@ The rules follow HubSpot's guidance (``docs/hubspot.md``):
 * connection failures and timeouts: exponential backoff with full jitter.
 * anything else (400, 401, 403, 404, ...): never.
 
-:func:`retrying` is the one retry loop: around one attempt of an API request
-(:class:`~hubassoc._transport.Transport`) and around one POST to the OAuth
-token endpoint (:class:`~hubassoc.OAuthTokens`) alike. An attempt that failed
-raises :class:`AttemptFailed`, carrying what the caller gets and what the
-policy sees; a wait longer than ``max_wait`` is never slept.
-
 A call that is not idempotent (a configuration create, which would conflict
 with itself) is retried only where HubSpot cannot have acted on it: 423, 429,
 477, 503, and a connection that failed before the request was sent.
+
+:func:`retrying` is the one retry loop, around an API request's attempts and
+the OAuth token endpoint's alike.
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
@@ -158,28 +155,22 @@ def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -
     return max(0.0, min(seconds, 3600.0))
 
 
+@dataclass(eq=False)
 class AttemptFailed(Exception):
-    """One attempt failed in a way the retry policy may answer with another.
-
-    Raised by an attempt inside :func:`retrying`, never out of it: the loop
-    raises :attr:`error` (from this exception's cause) once it gives up.
+    """An attempt inside :func:`retrying` failed; the policy may answer with another.
 
     Attributes:
-        error: what the caller gets if no retry follows.
+        error: what the caller gets if no retry follows (raised from this one's cause).
         failure: what the policy sees.
         reason: the HTTP status as text, ``"timeout"`` or ``"connection"``.
         held: the wait is already imposed elsewhere (the pacer holds every
             request after a 429), so the loop does not sleep it again.
     """
 
-    def __init__(
-        self, error: HubSpotError, failure: Failure, reason: str, *, held: bool = False
-    ) -> None:
-        super().__init__(reason)
-        self.error = error
-        self.failure = failure
-        self.reason = reason
-        self.held = held
+    error: HubSpotError
+    failure: Failure
+    reason: str
+    held: bool = field(default=False, kw_only=True)
 
 
 #: Told of each retry: ``(attempt that failed, 0 for the first; reason; delay)``.
@@ -188,17 +179,10 @@ OnRetry = Callable[[int, str, float], object]
 
 @dataclass(frozen=True, slots=True)
 class Retrying:
-    """How one request is retried: its policy, the longest wait, what is told of retries.
-
-    Attributes:
-        policy: what to retry and how long to wait.
-        max_wait: the longest wait slept; a longer one fails the call at once,
-            the error carrying ``retry_after``.
-        label: ``"METHOD route"``, for log lines.
-        idempotent: whether HubSpot may act on a request twice.
-        rand: the jitter source (tests pin it).
-        on_retry: told of each retry (events), besides the debug log.
-    """
+    """How one request is retried: ``policy``; ``max_wait``, the longest wait slept (a
+    longer one fails the call at once, carrying ``retry_after``); ``label``
+    (``"METHOD route"``) for log lines; ``idempotent``; ``rand``, the jitter source;
+    ``on_retry``, told of each retry besides the debug log."""
 
     policy: RetryPolicy
     max_wait: float

@@ -1,51 +1,77 @@
 """Requests to HubSpot, layered as httpx layers them: auth flow, retries, one exchange.
 
-:meth:`Transport.request` reads from the outside in:
+:meth:`Transport.request` reads from the outside in: the auth flow (a 401
+``EXPIRED_AUTHENTICATION`` from a token provider earns one refresh and one
+resend); the retry loop (:func:`hubassoc._retry.retrying`, shared with the
+OAuth token endpoint); one attempt: the token, the
+:class:`~hubassoc._pacing.Pacer` (which alone reads the rate-limit headers,
+so its window covers retries too), one exchange, and a non-2xx answer turned
+into an error (:mod:`hubassoc._answers`), scrubbed of every secret. The
+:class:`~hubassoc._reporting.Reporter` counts, emits, traces and logs each attempt.
 
-* the auth flow (:meth:`Transport._send_handling_auth`): each attempt is
-  signed with the current access token (the one place that puts it on the
-  wire); a 401 ``EXPIRED_AUTHENTICATION`` is answered with one refresh and
-  one resend (not a retry);
-* the retry loop (:func:`hubassoc._retry.retrying`, shared with the OAuth
-  token endpoint): the :class:`~hubassoc._retry.RetryPolicy`, a
-  ``Retry-After`` capped by ``max_retry_wait`` (a longer one is not slept:
-  the call fails at once, carrying ``retry_after``);
-* one attempt (:meth:`Transport._attempt`): wait for the
-  :class:`~hubassoc._pacing.Pacer` (which alone reads the rate-limit
-  headers, so the rolling-window guarantee covers retries too), one
-  :class:`~hubassoc._exchange.Exchange` (aiohttp's exceptions translated
-  there, once), and the answer's status turned into an error
-  (:mod:`hubassoc._answers`), scrubbed of every secret.
-
-Counters, events, spans and log lines of each attempt are the
-:class:`~hubassoc._reporting.Reporter`'s.
+One exchange (:meth:`Transport._send_single_request`) is the one place where
+aiohttp's and the operating system's exceptions become :mod:`hubassoc` errors
+(``from`` the original); a body larger than ``max_response_bytes`` is refused
+as it arrives, never held whole. The session is made lazily inside the running
+loop unless one is given; a given session is used and never closed.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
 from ipaddress import ip_address
-from typing import Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 import aiohttp
 from yarl import URL
 
 from hubassoc._answers import error_from, failure_from
-from hubassoc._auth import StaticToken, TokenProvider
-from hubassoc._errors import AuthenticationError, ClientClosedError, DailyLimitError, HubSpotError
-from hubassoc._events import Emitter
-from hubassoc._exchange import Exchange, Response, Unanswered
+from hubassoc._auth import StaticToken
+from hubassoc._errors import (
+    AuthenticationError,
+    ClientClosedError,
+    DailyLimitError,
+    HubSpotError,
+    ResponseTooLargeError,
+    TransportError,
+)
 from hubassoc._pacing import Pacer
 from hubassoc._redaction import Redactor
-from hubassoc._reporting import Attempt, Reporter, TransportStats
-from hubassoc._retry import AttemptFailed, Failure, Retrying, RetryPolicy, retrying
+from hubassoc._reporting import Call, Reporter, TransportStats
+from hubassoc._retry import AttemptFailed, Failure, Retrying, retrying
+
+if TYPE_CHECKING:
+    from hubassoc._options import ClientOptions
 
 __all__ = ["RequestFunction", "Response", "Transport", "TransportStats", "check_base_url"]
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-_EXPIRED = "EXPIRED_AUTHENTICATION"
 _CACHED_URLS = 1024
+_JSON = {"Content-Type": "application/json", "Accept": "application/json"}
+_CHUNK = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """An answer: its status, headers and raw body (a 2xx one, once out of the transport)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(eq=False)
+class Unanswered(Exception):
+    """An exchange with no answer to act on: ``error`` is what the caller may get (a
+    TransportError, or a ResponseTooLargeError for an answer refused unread, whose
+    ``status`` and ``headers`` come along); ``reason`` names it for the retry loop."""
+
+    error: HubSpotError
+    reason: str
+    request_sent: bool = True
+    status: int | None = None
+    headers: Mapping[str, str] | None = None
 
 
 class RequestFunction(Protocol):
@@ -94,78 +120,42 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class _Call:
-    """One request across its attempts: what is sent, and the token it was last sent with."""
-
-    __slots__ = ("attempt", "batch_size", "body", "method", "route", "token", "url")
-
-    def __init__(
-        self, method: str, url: URL, route: str, batch_size: int, body: bytes | None
-    ) -> None:
-        self.method = method
-        self.url = url
-        self.route = route
-        self.batch_size = batch_size
-        self.body = body
-        self.attempt = 0  # the attempt under way, 0 for the first
-        self.token = ""
-
-
 class Transport:
-    """Sends requests to HubSpot with auth, pacing and retries (see the module docstring).
-
-    Once :meth:`close_intake` is called no session is created and no attempt starts.
-    """
+    """Sends requests to HubSpot with auth, pacing and retries (see the module docstring)."""
 
     __slots__ = (
         "_base",
-        "_exchange",
-        "_headers",
-        "_rand",
+        "_connection_limit",
+        "_owns_session",
         "_report",
+        "_session",
+        "_timeout",
         "_tokens",
         "_urls",
+        "closing",
+        "max_response_bytes",
         "max_retry_wait",
         "pacer",
         "redactor",
         "retry",
     )
 
-    def __init__(
-        self,
-        *,
-        base_url: URL,
-        tokens: StaticToken | TokenProvider,
-        session: aiohttp.ClientSession | None,
-        timeout: float,
-        retry: RetryPolicy,
-        pacer: Pacer,
-        max_retry_wait: float = 60.0,
-        max_response_bytes: int = 16 * 1024 * 1024,
-        connection_limit: int = 100,
-        emit: Emitter | None = None,
-        tracer: Any = None,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
-        self._base = str(base_url)
-        self._tokens = tokens
+    def __init__(self, options: ClientOptions, pacer: Pacer) -> None:
+        self._base = str(options.url)
+        self._tokens = tokens = options.tokens
         self.redactor = Redactor()
         if isinstance(tokens, StaticToken):
             self.redactor.add(tokens.token, keep=True)
-        self._exchange = Exchange(
-            session=session,
-            timeout=timeout,
-            max_response_bytes=max_response_bytes,
-            connection_limit=connection_limit,
-            redactor=self.redactor,
-        )
-        self._report = Reporter(pacer=pacer, redactor=self.redactor, emit=emit, tracer=tracer)
-        self._rand = rand
+        self._session = options.session
+        self._owns_session = options.session is None
+        self._timeout = aiohttp.ClientTimeout(total=options.timeout)
+        self._connection_limit = max(options.max_concurrency, 10)
+        self.max_response_bytes = options.max_response_bytes
+        self.closing = False
+        self._report = Reporter(pacer, self.redactor, options.emit, options.tracer)
         self._urls: dict[str, URL] = {}
-        # The headers of the token last used: rebuilt only when the token changes.
-        self._headers: tuple[str, dict[str, str]] = ("", {})
-        self.max_retry_wait = max_retry_wait
-        self.retry = retry
+        self.max_retry_wait = options.max_retry_wait
+        self.retry = options.retry
         self.pacer = pacer
 
     def __repr__(self) -> str:
@@ -175,20 +165,16 @@ class Transport:
             f"<Transport {self._base}{state} retries={self.retry.max_retries} pacer={self.pacer!r}>"
         )
 
-    # --- lifecycle and introspection ----------------------------------------------------
-
     def close_intake(self) -> None:
-        """From now on no attempt starts and no session is created."""
-        self._exchange.close_intake()
-
-    @property
-    def closing(self) -> bool:
-        """Whether :meth:`close_intake` was called."""
-        return self._exchange.closing
+        """From now on no attempt starts and no session is made (``closing``)."""
+        self.closing = True
 
     async def aclose(self) -> None:
         """Stop intake and close the session if this transport made it (idempotent)."""
-        await self._exchange.aclose()
+        self.closing = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
 
     @property
     def stats(self) -> TransportStats:
@@ -209,45 +195,36 @@ class Transport:
     ) -> Response:
         """Send one request (with retries) and return its 2xx answer.
 
-        ``path`` must already be validated and percent-encoded; ``route`` is
-        its template (no ids), for events, spans and logs.
+        ``path`` is validated and percent-encoded; ``route``, its template (no
+        ids), names it in events, spans and logs.
 
         Raises:
-            AuthenticationError, InvalidRequestError, RateLimitError,
-            DailyLimitError, ServerError, TransportError, ResponseTooLargeError:
-            see :mod:`hubassoc._errors`.
-            ClientClosedError: the client closed before the request left.
+            HubSpotError: any of :mod:`hubassoc._errors`' (ClientClosedError:
+                the client closed before the request left).
         """
         if self.closing:
             raise ClientClosedError("the client was closed before this request was sent")
-        call = _Call(method, self._url(method, path), route, batch_size, body)
+        call = Call(method, self._url(method, path), route, batch_size, body)
         how = Retrying(
             self.retry,
             self.max_retry_wait,
             f"{method} {route}",
             idempotent=idempotent,
-            rand=self._rand,
             on_retry=self._report.on_retry(method, route),
         )
         return await self._send_handling_auth(call, how)
 
-    async def _send_handling_auth(self, call: _Call, how: Retrying) -> Response:
+    async def _send_handling_auth(self, call: Call, how: Retrying) -> Response:
         """The request with its retries; after a 401 ``EXPIRED_AUTHENTICATION`` from a
         token provider, one refresh and one resend (not a retry: same attempt number)."""
         try:
             return await retrying(lambda number: self._attempt(call, number), how)
         except AuthenticationError as error:
-            if not self._expired(error):
+            expired = (error.status, error.category) == (401, "EXPIRED_AUTHENTICATION")
+            if not expired or isinstance(self._tokens, StaticToken):
                 raise
         await self._token(rejected=call.token)
-        return await retrying(lambda number: self._attempt(call, number), how, call.attempt)
-
-    def _expired(self, error: AuthenticationError) -> bool:
-        return (
-            error.status == 401
-            and error.category == _EXPIRED
-            and not isinstance(self._tokens, StaticToken)
-        )
+        return await retrying(lambda number: self._attempt(call, number), how, call.number)
 
     async def _token(self, rejected: str | None = None) -> str:
         tokens = self._tokens
@@ -259,55 +236,44 @@ class Transport:
         self.redactor.add(token)
         return token
 
-    def _headers_for(self, token: str) -> dict[str, str]:
-        cached_token, headers = self._headers
-        if token is not cached_token:
-            headers = {
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            }
-            self._headers = (token, headers)
-        return headers
-
     # --- one attempt --------------------------------------------------------------------
 
-    async def _attempt(self, call: _Call, number: int) -> Response:
+    async def _attempt(self, call: Call, number: int) -> Response:
         """Sign, pace, exchange, and read the answer of attempt ``number``.
 
         Raises:
-            AttemptFailed: a non-2xx answer, or no answer: the retry loop decides.
+            AttemptFailed: a non-2xx answer, or none (the retry loop decides).
             ResponseTooLargeError, ClientClosedError: never retried.
         """
-        call.attempt = number
+        call.number = number
         call.token = token = await self._token()
         sent_at = await self.pacer.acquire()
         if self.closing:
             raise ClientClosedError("the client was closed before this request was sent")
-        attempt = self._report.sent(call.method, call.route, number, call.batch_size)
+        self._report.sent(call)
         try:
-            response = await self._exchange.send(
+            response = await self._send_single_request(
                 call.method,
                 call.url,
                 data=call.body,
-                headers=self._headers_for(token),
+                headers={"Authorization": f"Bearer {token}", **_JSON},
                 route=call.route,
                 attempt=number,
             )
         except Unanswered as lost:
-            self._unanswered(attempt, lost, sent_at)
+            self._unanswered(call, lost, sent_at)
         except BaseException as exc:
-            self._report.abandoned(attempt, exc)
+            self._report.abandoned(call, exc)
             raise
-        return self._answered(attempt, response, sent_at)
+        return self._answered(call, response, sent_at)
 
-    def _unanswered(self, attempt: Attempt, lost: Unanswered, sent_at: float) -> NoReturn:
+    def _unanswered(self, call: Call, lost: Unanswered, sent_at: float) -> NoReturn:
         if lost.status is None:
             self.pacer.failed(sent_at)
         else:
             assert lost.headers is not None
             self.pacer.observe(sent_at, lost.status, lost.headers)
-        self._report.answered(attempt, lost.status, lost.error, lost.headers)
+        self._report.answered(call, lost.status, lost.error, lost.headers)
         if lost.status is not None:
             raise lost.error  # an answer refused unread: asking again would be no better
         if self.closing:
@@ -318,44 +284,34 @@ class Transport:
         failure = Failure(None, request_sent=lost.request_sent)
         raise AttemptFailed(lost.error, failure, lost.reason) from lost.__cause__
 
-    def _answered(self, attempt: Attempt, response: Response, sent_at: float) -> Response:
+    def _answered(self, call: Call, response: Response, sent_at: float) -> Response:
         status, headers = response.status, response.headers
-        self._report.count(status)
+        self._report.by_status[status] = self._report.by_status.get(status, 0) + 1
         self.pacer.observe(sent_at, status, headers)
         if 200 <= status < 300:
-            self._report.answered(attempt, status, None, headers)
+            self._report.answered(call, status, None, headers)
             return response
         error = self.redactor.scrub(error_from(status, headers, response.body))
-        self._report.answered(attempt, status, error, headers)
+        self._report.answered(call, status, error, headers)
         failure = failure_from(status, headers, error)
         if status == 429:
-            self._rate_limited(error, failure, attempt.number)
-        # After a 429 the pacer already holds every request: the loop does not sleep.
+            # It holds everybody, not just this request (never longer than max_retry_wait),
+            # so the loop does not sleep.
+            self._report.rate_limited += 1
+            delay = min(self.retry.delay(failure, call.number), self.max_retry_wait)
+            daily = error if isinstance(error, DailyLimitError) else None
+            self.pacer.rate_limited(failure.policy_name, delay, daily)
         raise AttemptFailed(error, failure, str(status), held=status == 429)
 
-    def _rate_limited(self, error: HubSpotError, failure: Failure, number: int) -> None:
-        """A 429 holds everybody, not just this request; never longer than max_retry_wait."""
-        self._report.rate_limited += 1
-        delay = self.retry.delay(failure, number, self._rand)
-        daily = error if isinstance(error, DailyLimitError) else None
-        self.pacer.rate_limited(failure.policy_name, min(delay, self.max_retry_wait), daily)
-
-    # --- the token endpoint -------------------------------------------------------------
-
     async def post_form(self, path: str, form: Mapping[str, str]) -> Response:
-        """POST ``form`` (form-encoded) to ``path`` on the base URL, once: for the OAuth
-        token endpoint, which retries it with :func:`~hubassoc._retry.retrying`.
-
-        No pacing and no bearer token; the same session, timeout and size cap.
-        Returns the answer whatever its status.
+        """POST ``form`` to ``path`` once, unpaced and unsigned, and return the answer
+        whatever its status: the OAuth token endpoint's request, which it retries.
 
         Raises:
-            TransportError: no answer arrived.
-            ResponseTooLargeError: the body passed ``max_response_bytes``.
-            ClientClosedError: the client is closed.
+            TransportError, ResponseTooLargeError, ClientClosedError.
         """
         try:
-            return await self._exchange.send(
+            return await self._send_single_request(
                 "POST",
                 URL(self._base + path, encoded=True),
                 data=dict(form),
@@ -365,7 +321,81 @@ class Transport:
         except Unanswered as lost:
             raise lost.error from lost.__cause__
 
-    # --- caches -------------------------------------------------------------------------
+    # --- one exchange -------------------------------------------------------------------
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        """The session, made now if none was given or made yet (never once closing)."""
+        if self.closing:
+            raise ClientClosedError("the client was closed before this request was sent")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._connection_limit)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    async def _send_single_request(
+        self,
+        method: str,
+        url: URL,
+        *,
+        data: bytes | Mapping[str, str] | None,
+        headers: Mapping[str, str],
+        route: str,
+        attempt: int | None = None,
+    ) -> Response:
+        """Send one request (``data``: a raw body, or a form) and read its answer, whatever
+        its status; ``route`` and ``attempt`` (``None``: not counted here) name it in errors.
+
+        Raises:
+            Unanswered: no answer arrived, or its body passed ``max_response_bytes``.
+            ClientClosedError, RuntimeError: the client, or else the session, is closed.
+        """
+        try:
+            async with self._session_now().request(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as resp:
+                return Response(resp.status, resp.headers, await self._read(resp))
+        except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
+            # A RuntimeError is a closed session: ours during a close, else a bug.
+            if isinstance(exc, ClientClosedError) or (
+                isinstance(exc, RuntimeError) and not self.closing
+            ):
+                raise
+            raise self._lost(exc, f"{method} {route}", attempt) from exc
+
+    def _lost(self, exc: BaseException, request: str, attempt: int | None) -> Unanswered:
+        """The one translation of a failed exchange into a hubassoc error."""
+        timed_out = isinstance(exc, TimeoutError)
+        kind = "timed out" if timed_out else "failed"
+        detail = self.redactor.text(str(exc)) or type(exc).__name__
+        after = "" if attempt is None else f" after {attempt + 1} attempt(s)"
+        error = TransportError(f"{request} {kind}{after}: {detail}")
+        sent = not isinstance(exc, aiohttp.ClientConnectorError)
+        return Unanswered(error, "timeout" if timed_out else "connection", sent)
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The body, refused once it passes ``max_response_bytes`` (never held whole)."""
+        if resp.content_length is not None and resp.content_length > self.max_response_bytes:
+            raise self._too_large(resp, resp.content_length, "")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await resp.content.read(_CHUNK):
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise self._too_large(resp, size, "at least ")
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _too_large(self, resp: aiohttp.ClientResponse, size: int, bound: str) -> Unanswered:
+        resp.close()
+        cap = self.max_response_bytes
+        message = f"the response body is {bound}{size} bytes, more than max_response_bytes={cap}"
+        error = ResponseTooLargeError(message, status=resp.status, size=size)
+        return Unanswered(error, "too large", True, resp.status, resp.headers)
 
     def _url(self, method: str, path: str) -> URL:
         url = self._urls.get(path)

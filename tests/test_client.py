@@ -450,7 +450,7 @@ async def test_an_own_session_is_closed_and_the_client_stays_closed(sandbox: San
     client = AssociationsClient(sandbox.token, base_url=sandbox.url, rate_limit=False)
     async with client:
         await client.put_default("contacts", 1, "companies", 2)
-        session = client._transport._exchange._session
+        session = client._transport._session
         assert session is not None
     assert session.closed
     await client.aclose()  # closing twice is harmless

@@ -166,7 +166,7 @@ async def test_a_cancelled_close_leaks_nothing_and_every_caller_gets_a_hubspot_e
     assert len(never_sent) > 5000
     # A second close finishes the job (and no session was made after close began).
     await client.aclose()
-    assert client._transport._exchange._session is None
+    assert client._transport._session is None
     with pytest.raises(ClientClosedError):
         await client.associate_default("contacts", 1, "companies", 2)
     del futures, outcomes

@@ -34,9 +34,9 @@ from hubassoc import (
     TransportError,
 )
 from hubassoc._events import Event, TokenRefreshed, TokenRefreshFailed
-from hubassoc._exchange import Response
 from hubassoc._oauth import OAuthTokens, RefreshedTokens, TokenProvider
 from hubassoc._retry import RetryPolicy
+from hubassoc._transport import Response
 from hubassoc.sandbox import Sandbox
 
 from .conftest import SandboxFactory
