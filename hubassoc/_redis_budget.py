@@ -5,31 +5,20 @@ seconds may hold at most ``requests`` of them, whichever process sent them.
 :class:`RedisBudget` keeps the window in one Redis sorted set of reservation
 times, so every process pacing on the same key shares one window.
 
-One call to :meth:`RedisBudget._reserve` is one atomic Lua script that:
+Each reservation is one atomic Lua script: it reads the time from Redis
+(hosts whose clocks disagree still agree on the window), registers the caller
+as a participant, and reserves the earliest slot ``t >= now`` such that
+``(t - (per + margin), t]`` holds at most ``requests`` reservations. Slots are
+non-decreasing, so that slot is ``max(now, paused_until, last, s[n + 1 -
+requests] + per + margin)``: one ``ZRANGE`` by rank. Each caller sleeps until
+its own slot; slots stop :data:`HORIZON_WINDOWS` windows ahead (beyond, the
+caller is told when to ask again), which bounds the set. Every key written
+gets an expiry, so an abandoned budget disappears; all keys share one hash
+tag, ``{hubassoc:<key>}``, for Redis Cluster.
 
-* reads the time from Redis (``TIME``), never from the host, so hosts whose
-  clocks disagree still agree on the window;
-* registers the caller as a participant (seen now);
-* reserves the earliest send slot ``t >= now`` such that the window
-  ``(t - (per + margin), t]`` then holds at most ``requests`` reservations.
-  Slots form a non-decreasing sequence, so that slot is
-  ``max(now, paused_until, last, s[n + 1 - requests] + per + margin)``: one
-  ``ZRANGE`` by rank, O(log n).
-
-Slots may lie in the future: each caller gets its own slot and sleeps until
-it, instead of every caller polling at the window's edge. Reservations stop
-:data:`HORIZON_WINDOWS` windows ahead; beyond that nothing is reserved and the
-caller is told when to ask again, so the set never holds more than about
-``(HORIZON_WINDOWS + 1) * requests`` entries. Every key the scripts write gets
-an expiry on every call, so an abandoned budget disappears from Redis.
-
-All keys of one budget share one hash tag, ``{hubassoc:<key>}``, so the
-budget works on Redis Cluster (a script may only touch keys of one slot).
-
-Shared state besides the window: a pause (a rolling-window 429 holds every
-process), a daily stop (a DAILY 429 stops every process until midnight in the
-account's time zone), and a learned limit (an adaptive process that read the
-limit from HubSpot's headers publishes it to the others).
+Also shared: the pause after a rolling-window 429, the daily stop after a
+DAILY 429 (until midnight in the account's time zone), the daily budget left,
+and the limit an adaptive process learned from HubSpot's headers.
 
 :class:`BudgetHealth` is the pure logic the pacer uses when Redis is lost:
 when to ask Redis again, and what share of the limit to use locally meanwhile.
@@ -40,13 +29,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hubassoc._validation import check_seconds
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -280,24 +270,13 @@ class BudgetUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """What :meth:`RedisBudget._reserve` answered; all times in Redis time.
+    """What :meth:`RedisBudget._reserve` answered.
 
-    Attributes:
-        reserved: whether a slot was reserved. ``False`` when the earliest
-            slot lies beyond the horizon, the day's budget is all in flight,
-            or the budget is stopped for the day: nothing was reserved, ask
-            again after ``wait``.
-        wait: seconds from ``server_time`` to the reserved slot (0: send now);
-            when not reserved, seconds to wait before asking again (until the
-            daily reset when ``daily_stopped``).
-        requests: the window's request count in force (the learned one in
-            adaptive mode, once published).
-        per: the window in force, in seconds.
-        participants: distinct participants seen on the key in the last
-            two windows, the caller included.
-        daily_stopped: every participant is stopped until the daily reset.
-        server_time: Redis's clock when the script ran, in epoch seconds; the
-            caller estimates its own clock's offset from it.
+    ``wait`` is seconds from ``server_time`` (Redis's clock, epoch seconds) to
+    the slot, or, when not ``reserved`` (slot beyond the horizon, the day's
+    budget in flight, or ``daily_stopped``), before asking again. ``requests``
+    and ``per`` are the limit in force (the published one when adaptive);
+    ``participants`` those seen on the key in the last two windows.
     """
 
     reserved: bool
@@ -312,23 +291,16 @@ class Reservation:
 class BudgetHealth:
     """Whether the shared budget is reachable, and when to ask Redis again.
 
-    Pure logic: the caller passes its loop clock (``loop.time()``). After a
-    failure the budget is *unavailable*: :meth:`should_try` answers ``True``
-    only once every ``retry_interval`` seconds (doubling on each failure in a
-    row, at most ``max_retry_interval``), so a lost Redis is not asked on
-    every request. One warning is logged when Redis is lost and one info line
-    when it is back.
-
-    Attributes:
-        available: the last call to Redis succeeded (or none was made yet).
-        last_participants: the most participants counted by recent
-            reservations (1 before any): counts taken at different moments
-            differ, and undercounting would overfill the window. The pacer's
-            local share is :meth:`fallback_share`.
+    Pure logic on the caller's loop clock. After a failure :meth:`should_try`
+    answers ``True`` once every ``retry_interval`` seconds (doubling on each
+    failure in a row, at most ``max_retry_interval``). One warning is logged
+    when Redis is lost, one info line when it is back. ``last_participants``
+    is the most participants recent reservations counted (undercounting would
+    overfill the window).
 
     Raises:
-        ValueError: an interval is not a positive number of seconds, or
-            ``max_retry_interval < retry_interval``.
+        TypeError, ValueError: an interval is not a positive number of
+            seconds, or ``max_retry_interval < retry_interval``.
     """
 
     __slots__ = (
@@ -347,35 +319,18 @@ class BudgetHealth:
     def __init__(
         self, *, name: str = "redis", retry_interval: float = 1.0, max_retry_interval: float = 10.0
     ) -> None:
-        for label, value in (
-            ("retry_interval", retry_interval),
-            ("max_retry_interval", max_retry_interval),
-        ):
-            if not (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-                and value > 0
-            ):
-                raise ValueError(f"{label} must be a positive number of seconds, not {value!r}")
+        self.retry_interval = check_seconds(retry_interval, "retry_interval", positive=True)
+        self.max_retry_interval = check_seconds(max_retry_interval, "max_retry_interval")
         if max_retry_interval < retry_interval:
             raise ValueError("max_retry_interval must be >= retry_interval")
         self._name = name
-        self.retry_interval = float(retry_interval)
-        self.max_retry_interval = float(max_retry_interval)
         self.available = True
-        #: Redis has answered at least once.
-        self.answered = False
-        #: The loop time the current outage began (``None`` while available).
-        self.lost_at: float | None = None
+        self.answered = False  # Redis has answered at least once
+        self.lost_at: float | None = None  # the loop time the outage began
         self.last_participants = 1
         self._recent: deque[int] = deque(maxlen=_RECENT_RESERVATIONS)
         self._failures = 0
         self._next_try = 0.0
-
-    def __repr__(self) -> str:
-        state = "available" if self.available else f"unavailable, retry at {self._next_try:.3f}"
-        return f"<BudgetHealth {self._name} [{state}, participants={self.last_participants}]>"
 
     def should_try(self, now: float) -> bool:
         """Whether to ask Redis at loop time ``now`` (always, unless it was lost)."""
@@ -393,12 +348,8 @@ class BudgetHealth:
         return max(1, requests // self.fallback_divisor())
 
     def record_success(self, participants: int | None = None) -> bool:
-        """Note that Redis answered; return whether that ends an outage.
-
-        ``participants`` is what the reservation counted (``None`` for calls
-        that count nobody). On ``True`` the pacer should hand Redis its local
-        sends (:meth:`RedisBudget.record_sends`).
-        """
+        """Note that Redis answered (a reservation counted ``participants``);
+        return whether that ends an outage."""
         if participants is not None and participants >= 1:
             self._recent.append(participants)
             self.last_participants = max(self._recent)
@@ -415,10 +366,7 @@ class BudgetHealth:
         self, now: float, error: object = None, *, requests: int | None = None
     ) -> None:
         """Note that Redis failed at loop time ``now``; schedule the next try.
-
-        ``error`` (an exception or a reason) and ``requests`` (the limit in
-        force) only feed the log lines.
-        """
+        ``error`` and ``requests`` (the limit in force) feed the log line."""
         self._failures += 1
         interval = min(self.max_retry_interval, self.retry_interval * 2 ** (self._failures - 1))
         self._next_try = now + interval
@@ -427,23 +375,18 @@ class BudgetHealth:
             return
         self.available = False
         self.lost_at = now
-        if requests is not None:
-            logger.warning(
-                "Redis budget %s unavailable (%s): pacing locally at a safe share of %d/%d "
-                "requests until Redis is back",
-                self._name,
-                error,
-                self.fallback_share(requests),
-                requests,
-            )
-        else:
-            logger.warning(
-                "Redis budget %s unavailable (%s): pacing locally at a safe share "
-                "(1/%d of the limit) until Redis is back",
-                self._name,
-                error,
-                self.fallback_divisor(),
-            )
+        share = (
+            f"{self.fallback_share(requests)}/{requests} requests"
+            if requests is not None
+            else f"1/{self.fallback_divisor()} of the limit"
+        )
+        logger.warning(
+            "Redis budget %s unavailable (%s): pacing locally at a safe share of %s "
+            "until Redis is back",
+            self._name,
+            error,
+            share,
+        )
 
 
 def _check_name(label: str, value: object) -> str:
@@ -457,15 +400,6 @@ def _check_name(label: str, value: object) -> str:
             f"{label} must be printable ASCII without spaces or braces ('{{', '}}'), not {value!r}"
         )
     return value
-
-
-def _check_seconds(label: str, value: object, *, positive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{label} must be a number of seconds, not {value!r}")
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        kind = "positive" if positive else "non-negative"
-        raise ValueError(f"{label} must be a finite {kind} number of seconds, not {value!r}")
-    return float(value)
 
 
 def _us(seconds: float) -> int:
@@ -579,7 +513,7 @@ class RedisBudget:
         timeout: float = 0.25,
         daily_reset_timezone: str = "UTC",
     ) -> None:
-        self._timeout = _check_seconds("timeout", timeout, positive=True)
+        self._timeout = check_seconds(timeout, "timeout", positive=True)
         self._zone = _zone(daily_reset_timezone)
         self._key: str | None = None
         self._keys: tuple[str, str, str, str] = ("", "", "", "")
@@ -648,73 +582,46 @@ class RedisBudget:
     def _health_name(self) -> str:
         return f"{self._key!r} at {self._display}"
 
-    # -- calls (the pacer's wiring: its arguments are the pacer's own) ------------------
+    # -- the pacer's wiring: each call raises BudgetUnavailable when Redis fails ---------
 
     async def _reserve(
         self, *, requests: int, per: float, margin: float, participant: str, adaptive: bool
     ) -> Reservation:
-        """Reserve the earliest send slot in the shared window (one atomic script):
-        at most ``requests`` in any ``per + margin`` seconds; ``adaptive`` adopts
-        the limit another process published. When ``reserved``, sleep ``wait``
-        and send.
+        """Reserve the earliest slot with at most ``requests`` in any ``per + margin``
+        seconds (``adaptive``: the published limit, if any).
 
         Raises:
-            BudgetUnavailable: Redis failed or did not answer in time.
             RuntimeError: the key is not resolved, or the budget is closed.
         """
-        answer = await self._run(
-            "reserve",
-            list(self._keys),
-            [requests, _us(per), _us(margin), participant, "1" if adaptive else "0"],
-            requests=requests,
+        args = [requests, _us(per), _us(margin), participant, "1" if adaptive else "0"]
+        answer = await self._run("reserve", list(self._keys), args, requests=requests)
+        reserved, wait, in_force, per_in_force, seen, stopped, now = answer
+        self._health.record_success(int(seen))
+        return Reservation(
+            reserved=bool(reserved),
+            wait=max(0, int(wait)) / 1e6,
+            requests=int(in_force),
+            per=int(per_in_force) / 1e6,
+            participants=int(seen),
+            daily_stopped=bool(stopped),
+            server_time=int(now) / 1e6,
         )
-        try:
-            reserved, wait, in_force, per_in_force, seen, stopped, now = answer
-            reservation = Reservation(
-                reserved=bool(reserved),
-                wait=max(0, int(wait)) / 1e6,
-                requests=int(in_force),
-                per=int(per_in_force) / 1e6,
-                participants=int(seen),
-                daily_stopped=bool(stopped),
-                server_time=int(now) / 1e6,
-            )
-        except (TypeError, ValueError) as exc:
-            self._fail("an unexpected answer from the reserve script", exc)
-        self._health.record_success(reservation.participants)
-        return reservation
 
     async def _publish_limit(self, requests: int, per: float) -> None:
-        """Publish the limit an adaptive process learned from HubSpot's headers;
-        every process reserving with ``adaptive=True`` on this key adopts it.
-
-        Raises:
-            BudgetUnavailable: Redis failed or did not answer in time.
-        """
+        """Publish the limit learned from HubSpot's headers to adaptive reservations."""
         await self._run("publish_limit", [self._keys[1]], [requests, _us(per)])
         self._health.record_success()
 
     async def _pause(self, seconds: float) -> float:
-        """Hold every process on the key until Redis-now + ``seconds`` (after a
-        rolling-window 429); an existing longer pause stays. Return the
-        seconds of pause now in force. Slots reserved before the pause are not
-        recalled: their holders give them up.
-
-        Raises:
-            BudgetUnavailable: Redis failed or did not answer in time.
-        """
+        """Hold every process until Redis-now + ``seconds`` (a longer pause stays);
+        return the seconds of pause in force."""
         answer = await self._run("pause", [self._keys[1]], [_us(seconds), _DEFAULT_SPAN_US])
         self._health.record_success()
         return int(answer[0]) / 1e6
 
     async def _stop_for_the_day(self) -> float:
-        """Stop every process on the key until the daily reset (after a DAILY
-        429): the next midnight, by Redis's clock, in ``daily_reset_timezone``.
-        Return the seconds until the reset.
-
-        Raises:
-            BudgetUnavailable: Redis failed or did not answer in time.
-        """
+        """Stop every process until the next midnight (Redis's clock) in
+        ``daily_reset_timezone``; return the seconds until then."""
         candidates = _next_midnights(self._zone, dt.datetime.now(dt.UTC))
         answer = await self._run("stop_for_the_day", [self._keys[3]], candidates)
         self._health.record_success()
@@ -722,14 +629,9 @@ class RedisBudget:
         return max(0.0, reset_ms / 1e3 - now_us / 1e6)
 
     async def _report_daily(self, remaining: int, since: float) -> int:
-        """Note what ``X-HubSpot-RateLimit-Daily-Remaining`` said for a request
-        reserved at ``since`` (Redis epoch seconds): the day's budget left is
-        that, less every reservation made after it. Reservations stop while it
-        is spent. Return the budget left.
-
-        Raises:
-            BudgetUnavailable: Redis failed or did not answer in time.
-        """
+        """Note ``-Daily-Remaining`` for a request reserved at ``since`` (Redis
+        epoch seconds): what is left is that less every later reservation
+        (reservations stop at 0). Return what is left."""
         answer = await self._run(
             "report_daily", [self._keys[0], self._keys[1]], [remaining, _us(since)]
         )
@@ -737,15 +639,9 @@ class RedisBudget:
         return int(answer)
 
     async def _record_sends(self, ages: Sequence[float], participant: str) -> int:
-        """Count sends made while Redis was lost into the shared window.
-
-        ``ages`` are seconds before Redis-now, none negative. At most the
-        :data:`MAX_RECORDED_SENDS` most recent are kept; those older than the
-        window are dropped. Return how many were added.
-
-        Raises:
-            BudgetUnavailable: Redis failed or did not answer in time.
-        """
+        """Count sends made while Redis was lost (``ages``: seconds before Redis-now)
+        into the window: the :data:`MAX_RECORDED_SENDS` most recent within it.
+        Return how many were added."""
         recent = sorted(ages)[:MAX_RECORDED_SENDS]
         sent, state, participants, _ = self._keys
         answer = await self._run(
