@@ -16,8 +16,7 @@ rate-limit headers. It is built from small parts chosen at construction:
   fallback);
 * :class:`~hubassoc._holds.Holds`: the pause after a rolling-window 429, the
   daily stop (a DAILY 429, ``X-HubSpot-RateLimit-Daily-Remaining`` spent),
-  and the daily budget (:mod:`hubassoc._daily`: never more requests in
-  flight than the day has left).
+  and the daily budget (never more requests in flight than the day has left).
 
 All time comes from the running loop, so tests drive the pacer on a virtual
 clock.
@@ -31,10 +30,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from hubassoc._adaptive import AdaptivePacing
-from hubassoc._daily import daily_remaining
 from hubassoc._errors import DailyLimitError
 from hubassoc._events import Emitter, RateLimited
-from hubassoc._holds import Holds, seconds_to_midnight
+from hubassoc._holds import Holds, daily_remaining, seconds_to_midnight
 from hubassoc._local_pacing import LocalPacing, Unpaced
 from hubassoc._shared_pacing import SharedPacing
 from hubassoc._window import FREE_TIER, MIN_MARGIN, RateLimit
@@ -91,16 +89,82 @@ def _build_policy(
     return SharedPacing(local, budget, holds, adaptive=adaptive, default_key=default_key)
 
 
-class Pacer:
+class PacingView:
+    """A read-only look at a client's pacing: the limit in force, the window, pauses.
+
+    Returned by :attr:`AssociationsClient.pacing`; it changes as the client
+    learns, and changing it is not possible.
+    """
+
+    __slots__ = ("_pacer",)
+
+    def __init__(self, pacer: Pacer) -> None:
+        self._pacer = pacer
+
+    def __repr__(self) -> str:
+        pacer = self._pacer
+        state = pacer._policy.describe()
+        if self.daily_limit_reached:
+            state += ", daily limit reached"
+        mode = "adaptive" if self.adaptive else "fixed"
+        return f"<{type(self).__name__} {mode} [{state}]>"
+
+    @property
+    def limit(self) -> RateLimit | None:
+        """The rolling-window limit in force, or ``None`` when not pacing."""
+        return self._pacer._policy.limit
+
+    @property
+    def share(self) -> int:
+        """Requests this client lets out per window (less than the limit when others
+        use the same window)."""
+        return self._pacer._policy.share
+
+    @property
+    def margin(self) -> float:
+        """Seconds added to the window for arrival jitter (see :mod:`hubassoc._window`)."""
+        return self._pacer._policy.margin
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the limit follows HubSpot's headers."""
+        return self._pacer._adaptive
+
+    @property
+    def shared(self) -> bool:
+        """Whether a shared budget (Redis) paces this client with others."""
+        return self._pacer._zone is not None
+
+    @property
+    def pauses(self) -> int:
+        """How many times a 429 paused this client."""
+        return self._pacer._holds.pauses
+
+    @property
+    def daily_limit_reached(self) -> bool:
+        """Whether the daily limit stopped this client."""
+        return self._pacer._holds.daily_error is not None
+
+    def in_window(self) -> int:
+        """Requests this client sent in the current window (call it inside the loop)."""
+        return self._pacer._policy.in_window(asyncio.get_running_loop().time())
+
+    def paused_for(self) -> float:
+        """Seconds still to wait after a 429 (call it inside the loop)."""
+        return max(0.0, self._pacer._holds.paused_until - asyncio.get_running_loop().time())
+
+
+class Pacer(PacingView):
     """Decides when each request may leave; see the module docstring.
 
     ``Pacer(None)`` does not pace at all (it still honours pauses and stops at
     the daily limit); ``Pacer(limit)`` holds to ``limit``;
     ``Pacer(None, adaptive=True)`` starts at :data:`FREE_TIER` and follows the
-    server's headers. ``budget`` shares the window with other clients.
+    server's headers. ``budget`` shares the window with other clients. What it
+    shows of itself is its :class:`PacingView`'s.
     """
 
-    __slots__ = ("_holds", "_policy", "_zone", "adaptive")
+    __slots__ = ("_adaptive", "_holds", "_policy", "_zone")
 
     def __init__(
         self,
@@ -111,20 +175,11 @@ class Pacer:
         default_key: Callable[[], str] | None = None,
         emit: Emitter | None = None,
     ) -> None:
+        super().__init__(self)
         self._holds = Holds(emit)
-        #: Whether the limit follows HubSpot's headers.
-        self.adaptive = adaptive
+        self._adaptive = adaptive
         self._zone = ZoneInfo(budget.daily_reset_timezone) if budget is not None else None
         self._policy = _build_policy(limit, adaptive, self._holds, budget, default_key)
-
-    def __repr__(self) -> str:
-        state = self._policy.describe()
-        if self.daily_error is not None:
-            state += ", daily limit reached"
-        mode = "adaptive" if self.adaptive else "fixed"
-        return f"<Pacer {mode} [{state}]>"
-
-    # --- what it holds to -------------------------------------------------------------
 
     @property
     def daily_error(self) -> DailyLimitError | None:
@@ -135,39 +190,6 @@ class Pacer:
     @daily_error.setter
     def daily_error(self, error: DailyLimitError | None) -> None:
         self._holds.daily_error = error
-
-    @property
-    def pauses(self) -> int:
-        """How many times a 429 paused the pacer."""
-        return self._holds.pauses
-
-    @property
-    def limit(self) -> RateLimit | None:
-        """The rate limit in force, or ``None`` when not pacing."""
-        return self._policy.limit
-
-    @property
-    def share(self) -> int:
-        """Requests this pacer lets out per window (the limit, less others' use)."""
-        return self._policy.share
-
-    @property
-    def shared(self) -> bool:
-        """Whether a shared budget paces this client with others."""
-        return self._zone is not None
-
-    @property
-    def margin(self) -> float:
-        """Seconds added to the window for arrival jitter (see :mod:`hubassoc._window`)."""
-        return self._policy.margin
-
-    def in_window(self) -> int:
-        """Requests this pacer sent in the current window (``per + margin`` seconds)."""
-        return self._policy.in_window(asyncio.get_running_loop().time())
-
-    def paused_for(self) -> float:
-        """Seconds every request is still held for after a 429."""
-        return max(0.0, self._holds.paused_until - asyncio.get_running_loop().time())
 
     # --- acquiring a slot -------------------------------------------------------------
 
@@ -251,63 +273,3 @@ class Pacer:
         if remaining == 0 and 200 <= status < 300 and self.daily_error is None:
             self._stop(_daily_from_header(status), "header")
         self._policy.observe(sent_at, headers)
-
-
-class PacingView:
-    """A read-only look at a client's pacing: the limit in force, the window, pauses.
-
-    Returned by :attr:`AssociationsClient.pacing`; it changes as the client
-    learns, and changing it is not possible.
-    """
-
-    __slots__ = ("_pacer",)
-
-    def __init__(self, pacer: Pacer) -> None:
-        self._pacer = pacer
-
-    def __repr__(self) -> str:
-        return repr(self._pacer).replace("<Pacer", "<PacingView", 1)
-
-    @property
-    def limit(self) -> RateLimit | None:
-        """The rolling-window limit in force, or ``None`` when not pacing."""
-        return self._pacer.limit
-
-    @property
-    def share(self) -> int:
-        """Requests this client lets out per window (less than the limit when others
-        use the same window)."""
-        return self._pacer.share
-
-    @property
-    def margin(self) -> float:
-        """Seconds added to the window for arrival jitter."""
-        return self._pacer.margin
-
-    @property
-    def adaptive(self) -> bool:
-        """Whether the limit follows HubSpot's headers."""
-        return self._pacer.adaptive
-
-    @property
-    def shared(self) -> bool:
-        """Whether a shared budget (Redis) paces this client with others."""
-        return self._pacer.shared
-
-    @property
-    def pauses(self) -> int:
-        """How many times a 429 paused this client."""
-        return self._pacer.pauses
-
-    @property
-    def daily_limit_reached(self) -> bool:
-        """Whether the daily limit stopped this client."""
-        return self._pacer.daily_error is not None
-
-    def in_window(self) -> int:
-        """Requests this client sent in the current window (call it inside the loop)."""
-        return self._pacer.in_window()
-
-    def paused_for(self) -> float:
-        """Seconds still to wait after a 429 (call it inside the loop)."""
-        return self._pacer.paused_for()

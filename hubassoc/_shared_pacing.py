@@ -26,9 +26,8 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from hubassoc._daily import daily_remaining
 from hubassoc._errors import DailyLimitError
-from hubassoc._holds import Holds
+from hubassoc._holds import Holds, daily_remaining
 from hubassoc._local_pacing import LocalPacing
 from hubassoc._redis_budget import BudgetUnavailable, RedisBudget, Reservation
 from hubassoc._window import RateLimit
