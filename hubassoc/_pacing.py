@@ -9,7 +9,7 @@ rate-limit headers. It is built from small parts chosen at construction:
   log, the margin, the aiolimiter token bucket);
 * a policy deciding when a request may leave: :class:`Unpaced` (no limit),
   :class:`LocalPacing` (a fixed :class:`RateLimit`),
-  :class:`~hubassoc._adaptive.AdaptivePacing` (limits learned from HubSpot's
+  :class:`~hubassoc._local_pacing.AdaptivePacing` (limits learned from HubSpot's
   headers, ``rate_limit=None``) or
   :class:`~hubassoc._shared_pacing.SharedPacing` (one window for every process
   on a :class:`hubassoc.RedisBudget`, with either of the former as its local
@@ -29,11 +29,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from hubassoc._adaptive import AdaptivePacing
 from hubassoc._errors import DailyLimitError
 from hubassoc._events import Emitter, RateLimited
 from hubassoc._holds import Holds, daily_remaining, seconds_to_midnight
-from hubassoc._local_pacing import LocalPacing, Unpaced
+from hubassoc._local_pacing import AdaptivePacing, LocalPacing, Unpaced
 from hubassoc._shared_pacing import SharedPacing
 from hubassoc._window import FREE_TIER, MIN_MARGIN, RateLimit
 

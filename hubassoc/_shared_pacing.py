@@ -154,7 +154,7 @@ class SharedPacing:
         if wait > 0:
             # Then they are sent (sleepers on a slot wake first) and logged.
             await asyncio.sleep(wait + 1e-6)
-        sent_at = await self._local.take()
+        sent_at = await self._local.acquire()
         if self._up:
             # The budget answered again as this request left: the shared
             # window must count it too.
@@ -173,7 +173,7 @@ class SharedPacing:
         waited_from = loop.time()
         # The bucket before the slot: a request held after its slot could
         # arrive within a window of later slots.
-        await self._local.window.take_token()
+        await self._local.window.bucket.acquire()
         while True:
             try:
                 if self._budget._health.lost_at is not None:
