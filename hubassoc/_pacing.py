@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from hubassoc._errors import DailyLimitError
@@ -39,27 +39,7 @@ from hubassoc._window import FREE_TIER, MIN_MARGIN, RateLimit
 if TYPE_CHECKING:
     from hubassoc._redis_budget import RedisBudget
 
-__all__ = ["FREE_TIER", "MIN_MARGIN", "Pacer", "PacingView", "Policy", "RateLimit"]
-
-
-class Policy(Protocol):
-    """When a request may leave; one of the policies below, chosen at construction."""
-
-    @property
-    def limit(self) -> RateLimit | None: ...
-    @property
-    def share(self) -> int: ...
-    @property
-    def margin(self) -> float: ...
-    def in_window(self, now: float) -> int: ...
-    def describe(self) -> str: ...
-    async def ready(self) -> None: ...
-    async def acquire(self) -> float: ...
-    def observe(self, sent_at: float, headers: Mapping[str, str]) -> None: ...
-    def failed(self, sent_at: float) -> None: ...
-    def paused(self, seconds: float) -> None: ...
-    def stopped(self) -> None: ...
-    async def aclose(self) -> None: ...
+__all__ = ["FREE_TIER", "MIN_MARGIN", "Pacer", "PacingView", "RateLimit"]
 
 
 def _daily_from_header(status: int) -> DailyLimitError:
@@ -69,23 +49,6 @@ def _daily_from_header(status: int) -> DailyLimitError:
         status=status,
         policy_name="DAILY",
     )
-
-
-def _build_policy(
-    limit: RateLimit | None,
-    adaptive: bool,
-    holds: Holds,
-    budget: RedisBudget | None,
-    default_key: Callable[[], str] | None,
-) -> Policy:
-    if limit is None and adaptive:
-        limit = FREE_TIER
-    if limit is None:
-        return Unpaced(holds)
-    local = AdaptivePacing(limit, holds) if adaptive else LocalPacing(limit, holds)
-    if budget is None:
-        return local
-    return SharedPacing(local, budget, holds, adaptive=adaptive, default_key=default_key)
 
 
 class PacingView:
@@ -111,18 +74,18 @@ class PacingView:
     @property
     def limit(self) -> RateLimit | None:
         """The rolling-window limit in force, or ``None`` when not pacing."""
-        return self._pacer._policy.limit
+        return self._pacer._local.limit
 
     @property
     def share(self) -> int:
         """Requests this client lets out per window (less than the limit when others
         use the same window)."""
-        return self._pacer._policy.share
+        return self._pacer._local.share
 
     @property
     def margin(self) -> float:
         """Seconds added to the window for arrival jitter (see :mod:`hubassoc._window`)."""
-        return self._pacer._policy.margin
+        return self._pacer._local.margin
 
     @property
     def adaptive(self) -> bool:
@@ -146,7 +109,7 @@ class PacingView:
 
     def in_window(self) -> int:
         """Requests this client sent in the current window (call it inside the loop)."""
-        return self._pacer._policy.in_window(asyncio.get_running_loop().time())
+        return self._pacer._local.in_window(asyncio.get_running_loop().time())
 
     def paused_for(self) -> float:
         """Seconds still to wait after a 429 (call it inside the loop)."""
@@ -163,7 +126,7 @@ class Pacer(PacingView):
     shows of itself is its :class:`PacingView`'s.
     """
 
-    __slots__ = ("_adaptive", "_holds", "_policy", "_zone")
+    __slots__ = ("_adaptive", "_holds", "_local", "_policy", "_zone")
 
     def __init__(
         self,
@@ -178,7 +141,21 @@ class Pacer(PacingView):
         self._holds = Holds(emit)
         self._adaptive = adaptive
         self._zone = ZoneInfo(budget.daily_reset_timezone) if budget is not None else None
-        self._policy = _build_policy(limit, adaptive, self._holds, budget, default_key)
+        holds = self._holds
+        if limit is None and adaptive:
+            limit = FREE_TIER
+        #: What the view reads: the limit, the share, the margin, the window.
+        self._local: Unpaced | LocalPacing = (
+            Unpaced(holds)
+            if limit is None
+            else (AdaptivePacing if adaptive else LocalPacing)(limit, holds)
+        )
+        #: What decides when a request leaves: the local policy, or a shared window.
+        self._policy: Unpaced | LocalPacing | SharedPacing = self._local
+        if budget is not None and isinstance(self._local, LocalPacing):
+            self._policy = SharedPacing(
+                self._local, budget, holds, adaptive=adaptive, default_key=default_key
+            )
 
     @property
     def daily_error(self) -> DailyLimitError | None:
@@ -203,7 +180,7 @@ class Pacer(PacingView):
         holds.check()
         # Adaptive pacing's probe first: its answer may say how much of the
         # day is left before anyone else is let through.
-        await self._policy.ready()
+        await self._local.ready()
         budget = holds.budget
         if not await budget.admit(holds.check):
             # Nothing left today and nothing in flight: as after a DAILY 429,

@@ -1,17 +1,12 @@
 """One rolling window for every process on a :class:`hubassoc.RedisBudget`, with a local fallback.
 
-Each request reserves its slot in the shared window (one Lua script in Redis,
-see :mod:`hubassoc._redis_budget`), sleeps until it and leaves. The learned
-limit (adaptive pacing), the pause after a rolling-window 429 and the daily
-stop are shared the same way.
-
-The reserved slots also go into this process's own :class:`~hubassoc._window.Window`
-log, so that what the process knew of the shared window survives losing
-Redis: while Redis is unreachable (or slower than the budget's ``timeout``),
-the local policy paces on from that log, at the limit last seen divided by
-the participants last seen, and never before this process's own last
-reserved slot. Redis is asked again now and then (see
-:class:`~hubassoc._redis_budget.BudgetHealth`); when it is back, what was
+Each request reserves its slot in the shared window (see
+:mod:`hubassoc._redis_budget`), sleeps until it and leaves; the learned
+limit, the pause and the daily stop are shared too. The slots also go into
+this process's own :class:`~hubassoc._window.Window` log, so that while Redis
+is unreachable the local policy paces on from what it knew: at the limit over
+the participants last seen, once the window last seen has rolled by. When
+Redis is back (see :class:`~hubassoc._redis_budget.BudgetHealth`), what was
 sent meanwhile is handed over and the shared window takes over again.
 """
 
@@ -99,29 +94,17 @@ class SharedPacing:
         self._id = f"{os.getpid()}-{secrets.token_hex(4)}"
         local.recheck = self._back
 
-    @property
-    def limit(self) -> RateLimit:
-        return self._local.limit
-
-    @property
-    def share(self) -> int:
-        return self._local.share
-
-    @property
-    def margin(self) -> float:
-        return self._local.margin
-
-    def in_window(self, now: float) -> int:
-        return self._local.in_window(now)
-
-    async def ready(self) -> None:
-        await self._local.ready()
-
     def describe(self) -> str:
         state = f"{self._local.describe()}, shared={self._budget!r}"
         if not self._up:
             state += " (unreachable: pacing locally)"
         return state
+
+    @property
+    def _margin(self) -> float:
+        """The margin for slots: where one falls on this clock is known to within a
+        Redis round trip, which is arrival jitter too."""
+        return self._local.margin + max(self._redis_rtts, default=0.0)
 
     @property
     def _up(self) -> bool:
@@ -206,10 +189,10 @@ class SharedPacing:
         local.hold_until = seen + local.window.span
 
     async def _reserve(self) -> Reservation:
-        limit = self.limit
+        limit = self._local.limit
         # Where a slot falls on this clock is known to within a Redis round
         # trip: that is arrival jitter too.
-        margin = self.margin + max(self._redis_rtts, default=0.0)
+        margin = self._margin
         requests = limit.requests
         rejoined_at, before = self._rejoined
         if (
@@ -270,7 +253,7 @@ class SharedPacing:
         self._holds.check()
         if not reservation.reserved:
             return None
-        if loop.time() - slot > 0.75 * (self.margin + max(self._redis_rtts, default=0.0)):
+        if loop.time() - slot > 0.75 * self._margin:
             # Woken too late (a busy loop, a long garbage collection): sent
             # now, this request could arrive within a window of one a later
             # slot sends on time. The slot is given up and a new one asked
@@ -296,9 +279,9 @@ class SharedPacing:
     # --- what HubSpot said ------------------------------------------------------------
 
     def observe(self, sent_at: float, headers: Mapping[str, str]) -> None:
-        before = self.limit
+        before = self._local.limit
         self._local.observe(sent_at, headers)
-        limit = self.limit
+        limit = self._local.limit
         if limit is not before and self._up:
             self._in_background(self._budget._publish_limit(limit.requests, limit.per))
         remaining = daily_remaining(headers)
