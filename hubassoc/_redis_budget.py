@@ -247,6 +247,7 @@ return left
 
 # Stands in for a window that no reservation has stored yet (10 s, HubSpot's).
 _DEFAULT_SPAN_US = 10_000_000
+_SCRIPTS = (_RESERVE, _PUBLISH_LIMIT, _PAUSE, _STOP_FOR_THE_DAY, _RECORD_SENDS, _REPORT_DAILY)
 
 
 class BudgetUnavailable(Exception):
@@ -389,15 +390,15 @@ class BudgetHealth:
         )
 
 
-def _check_name(label: str, value: object) -> str:
+def _check_name(value: object) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{label} must be a str, not {type(value).__name__}")
+        raise TypeError(f"key must be a str, not {type(value).__name__}")
     if not 1 <= len(value) <= _MAX_KEY_LENGTH:
-        raise ValueError(f"{label} must be 1 to {_MAX_KEY_LENGTH} characters long")
+        raise ValueError(f"key must be 1 to {_MAX_KEY_LENGTH} characters long")
     # Printable ASCII without spaces; braces would break the Redis Cluster hash tag.
     if not all("!" <= c <= "~" for c in value) or "{" in value or "}" in value:
         raise ValueError(
-            f"{label} must be printable ASCII without spaces or braces ('{{', '}}'), not {value!r}"
+            f"key must be printable ASCII without spaces or braces ('{{', '}}'), not {value!r}"
         )
     return value
 
@@ -515,26 +516,17 @@ class RedisBudget:
     ) -> None:
         self._timeout = check_seconds(timeout, "timeout", positive=True)
         self._zone = _zone(daily_reset_timezone)
+        key = None if key is None else _check_name(key)
+        self._client, self._owned, self._display, self._secrets = _connect(redis, self._timeout)
+        self._scripts: dict[str, AsyncScript] = {
+            source: self._client.register_script(source) for source in _SCRIPTS
+        }
+        self._closed = False
+        self._health = BudgetHealth(name=f"None at {self._display}")
         self._key: str | None = None
         self._keys: tuple[str, str, str, str] = ("", "", "", "")
         if key is not None:
             self._set_key(key)
-        self._client, self._owned, self._display, self._secrets = _connect(redis, self._timeout)
-        client = self._client
-        self._scripts: dict[str, AsyncScript] = {
-            name: client.register_script(source)
-            for name, source in (
-                ("reserve", _RESERVE),
-                ("publish_limit", _PUBLISH_LIMIT),
-                ("pause", _PAUSE),
-                ("stop_for_the_day", _STOP_FOR_THE_DAY),
-                ("record_sends", _RECORD_SENDS),
-                ("report_daily", _REPORT_DAILY),
-            )
-        }
-        self._closed = False
-        # Outage bookkeeping for the pacer (see BudgetHealth).
-        self._health = BudgetHealth(name=self._health_name())
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("available" if self._health.available else "lost")
@@ -567,20 +559,15 @@ class RedisBudget:
             ValueError, TypeError: ``default`` is not a valid key.
         """
         if self._key is None:
-            self._set_key(default)
+            self._set_key(_check_name(default))
         assert self._key is not None
         return self._key
 
     def _set_key(self, key: str) -> None:
-        key = _check_name("key", key)
         tag = f"{{hubassoc:{key}}}"
         self._key = key
         self._keys = (f"{tag}:sent", f"{tag}:state", f"{tag}:participants", f"{tag}:daily")
-        if hasattr(self, "_health"):
-            self._health._name = self._health_name()
-
-    def _health_name(self) -> str:
-        return f"{self._key!r} at {self._display}"
+        self._health._name = f"{key!r} at {self._display}"
 
     # -- the pacer's wiring: each call raises BudgetUnavailable when Redis fails ---------
 
@@ -594,9 +581,9 @@ class RedisBudget:
             RuntimeError: the key is not resolved, or the budget is closed.
         """
         args = [requests, _us(per), _us(margin), participant, "1" if adaptive else "0"]
-        answer = await self._run("reserve", list(self._keys), args, requests=requests)
+        answer = await self._run(_RESERVE, list(self._keys), args, requests=requests)
         reserved, wait, in_force, per_in_force, seen, stopped, now = answer
-        self._health.record_success(int(seen))
+        self._health.record_success(int(seen))  # counts the participants
         return Reservation(
             reserved=bool(reserved),
             wait=max(0, int(wait)) / 1e6,
@@ -609,22 +596,19 @@ class RedisBudget:
 
     async def _publish_limit(self, requests: int, per: float) -> None:
         """Publish the limit learned from HubSpot's headers to adaptive reservations."""
-        await self._run("publish_limit", [self._keys[1]], [requests, _us(per)])
-        self._health.record_success()
+        await self._run(_PUBLISH_LIMIT, [self._keys[1]], [requests, _us(per)])
 
     async def _pause(self, seconds: float) -> float:
         """Hold every process until Redis-now + ``seconds`` (a longer pause stays);
         return the seconds of pause in force."""
-        answer = await self._run("pause", [self._keys[1]], [_us(seconds), _DEFAULT_SPAN_US])
-        self._health.record_success()
+        answer = await self._run(_PAUSE, [self._keys[1]], [_us(seconds), _DEFAULT_SPAN_US])
         return int(answer[0]) / 1e6
 
     async def _stop_for_the_day(self) -> float:
         """Stop every process until the next midnight (Redis's clock) in
         ``daily_reset_timezone``; return the seconds until then."""
         candidates = _next_midnights(self._zone, dt.datetime.now(dt.UTC))
-        answer = await self._run("stop_for_the_day", [self._keys[3]], candidates)
-        self._health.record_success()
+        answer = await self._run(_STOP_FOR_THE_DAY, [self._keys[3]], candidates)
         reset_ms, now_us = int(answer[0]), int(answer[1])
         return max(0.0, reset_ms / 1e3 - now_us / 1e6)
 
@@ -632,10 +616,7 @@ class RedisBudget:
         """Note ``-Daily-Remaining`` for a request reserved at ``since`` (Redis
         epoch seconds): what is left is that less every later reservation
         (reservations stop at 0). Return what is left."""
-        answer = await self._run(
-            "report_daily", [self._keys[0], self._keys[1]], [remaining, _us(since)]
-        )
-        self._health.record_success()
+        answer = await self._run(_REPORT_DAILY, list(self._keys[:2]), [remaining, _us(since)])
         return int(answer)
 
     async def _record_sends(self, ages: Sequence[float], participant: str) -> int:
@@ -645,11 +626,10 @@ class RedisBudget:
         recent = sorted(ages)[:MAX_RECORDED_SENDS]
         sent, state, participants, _ = self._keys
         answer = await self._run(
-            "record_sends",
+            _RECORD_SENDS,
             [sent, state, participants],
             [participant, _DEFAULT_SPAN_US, *(_us(max(0.0, age)) for age in recent)],
         )
-        self._health.record_success()
         return int(answer)
 
     async def aclose(self) -> None:
@@ -677,11 +657,13 @@ class RedisBudget:
             # on a busy host is not an outage.
             timeout = self._timeout if self._health.answered else max(self._timeout, _FIRST_CALL)
             async with asyncio.timeout(timeout):
-                return await self._scripts[script](keys=keys, args=args)
+                answer = await self._scripts[script](keys=keys, args=args)
         except TimeoutError as exc:
             self._fail(f"no answer within {self._timeout:g}s", exc, requests=requests)
         except (RedisError, OSError) as exc:
             self._fail(f"{type(exc).__name__}: {exc}", exc, requests=requests)
+        self._health.record_success()
+        return answer
 
     def _fail(self, reason: str, exc: BaseException, *, requests: int | None = None) -> NoReturn:
         reason = _redact(reason, self._secrets)
