@@ -60,7 +60,7 @@ class DailyBudget:
     when it comes back.
     """
 
-    __slots__ = ("_changed", "_in_flight", "_starting", "left")
+    __slots__ = ("_in_flight", "_starting", "changed", "left")
 
     def __init__(self) -> None:
         #: Requests that may still start: the last count reported less what
@@ -68,7 +68,8 @@ class DailyBudget:
         self.left: int | None = None
         self._in_flight: dict[float, int] = {}
         self._starting = 0
-        self._changed = Signal()
+        #: Fired when whoever waits should look again (a count came, a stop began).
+        self.changed = Signal()
 
     def __repr__(self) -> str:
         return f"<DailyBudget left={self.left} in_flight={self.in_flight}>"
@@ -88,7 +89,8 @@ class DailyBudget:
             check()
             if self.in_flight == 0:
                 return False
-            await self._wait_for_change()
+            if not await self.changed.wait(_IN_FLIGHT_LIMIT):
+                self._forget_lost(asyncio.get_running_loop().time())
         if self.left is not None:
             self.left -= 1
         self._starting += 1
@@ -113,30 +115,22 @@ class DailyBudget:
         if remaining is not None:
             # Whatever is still in flight may not have been counted yet.
             self.left = remaining - self.in_flight
-        self.wake()
+        self.changed.fire()
 
     def failed(self, sent_at: float) -> None:
         """The request sent at ``sent_at`` got no answer: it may not have counted."""
         self._forget(sent_at)
         self._give_back()
 
-    def wake(self) -> None:
-        """Let whoever waits look again (a count came, a stop began)."""
-        self._changed.fire()
-
     def _give_back(self) -> None:
         if self.left is not None:
             self.left += 1
-        self.wake()
+        self.changed.fire()
 
     def _forget(self, sent_at: float) -> None:
         count = self._in_flight.pop(sent_at, 0)
         if count > 1:
             self._in_flight[sent_at] = count - 1
-
-    async def _wait_for_change(self) -> None:
-        if not await self._changed.wait(_IN_FLIGHT_LIMIT):
-            self._forget_lost(asyncio.get_running_loop().time())
 
     def _forget_lost(self, now: float) -> None:
         """Forget requests in flight for longer than anyone waits for an answer."""
@@ -228,7 +222,7 @@ class Holds:
             )
             if self.emit is not None:
                 self.emit(DailyLimitReached(source=source))
-        self.budget.wake()
+        self.budget.changed.fire()
         return first
 
     def _end_stop(self) -> None:
