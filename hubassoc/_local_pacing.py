@@ -331,24 +331,19 @@ class AdaptivePacing(LocalPacing):
         """Set the share and the report from ``-Remaining`` of the request sent at
         ``sent_at`` (the latest-sent answered one)."""
         limit = self.limit
-        # What the server had counted when our request arrived is our own sends
-        # of the window before it plus everybody else's. Requests of one burst
-        # leave within microseconds and arrive in any order, so ours sent just
-        # after this one may have been counted too: they count as ours, or a
-        # burst would look like another process using the window.
+        # The server had counted our sends of the window before this one, and
+        # maybe those just after it (a burst arrives in any order), plus others'.
         own = self.window.count(sent_at - limit.per, sent_at + MIN_MARGIN)
         others = limit.requests - remaining - own
-        # A request in a hundred is timing noise (an arrival a few milliseconds
-        # late is still counted), not another process; taken for one, it would
-        # hold the end of a window for the next.
+        # A request in a hundred is timing noise (a late arrival still counted),
+        # not another process that would hold the end of a window for the next.
         if others <= limit.requests // 100:
             # Alone in the window: the whole of it is ours, no gating.
             self._share = limit.requests
             self._report = None
             return
-        # Others use the window: what remains is shared with them, so take
-        # half of it (they see the same number), and never more than our own
-        # count plus what remains.
+        # Others use the window: take half of what remains (they see the same
+        # number), and never more than our own count plus what remains.
         if remaining <= limit.requests * _LOW_REMAINING:
             self._share = max(1, min(limit.requests, own + remaining))
         else:
@@ -356,40 +351,33 @@ class AdaptivePacing(LocalPacing):
         self._report = (sent_at, max(0, remaining) // 2)
 
     def _may_go(self, now: float) -> float | None:
-        may_go = super()._may_go(now)
-        if self._report is None or may_go is None:
-            return may_go
-        contended = self._contended_wait(now)
-        return None if contended is None else max(may_go, contended)
-
-    def _contended_wait(self, now: float) -> float | None:
-        """When others use the window too: the time a request may leave by what
-        HubSpot last said remains, ``now``, or ``None`` to wait for the next answer.
+        """While others use the window, also by what HubSpot last said remains.
 
         The latest report says ``remaining`` (our half of it) were left when
         our request sent at ``sent_r`` arrived. Since then we may use those,
         plus the slots of our own requests it counted that have left the
-        window since; other clients' slots that free up are unknown, so not
-        counted. Once a whole window has passed the report says nothing: one
-        request goes to ask again, the others wait for its answer.
+        window since (others' are unknown). Once a whole window has passed the
+        report says nothing: one request goes to ask again (``None`` for the
+        others: wait for its answer).
         """
-        report = self._report
-        assert report is not None
-        sent_r, remaining = report
+        may_go = super()._may_go(now)
+        if self._report is None or may_go is None:
+            return may_go
+        sent_r, remaining = self._report
         window = self.window
         span = window.span
         stale_at = sent_r + span
         used_since = window.count(sent_r, float("inf"))
         if now >= stale_at:
-            return now if used_since == 0 else None
+            return max(may_go, now) if used_since == 0 else None
         # Ours the report counted, oldest first: each frees a slot a span after it.
         counted_start = sent_r - window.limit.per
         freed = window.count(counted_start, now - span)
         if used_since < remaining + freed:
-            return now
+            return max(may_go, now)
         # The log is sorted: the first of them not yet freed frees the next slot.
         after = max(counted_start, now - span)
-        return next((t + span for t in window.sent if after < t <= sent_r), stale_at)
+        return max(may_go, next((t + span for t in window.sent if after < t <= sent_r), stale_at))
 
     async def _hear_next(self, within: float, *, forget: bool) -> None:
         """Wait at most ``within`` seconds for the next answer (or failure) to tell

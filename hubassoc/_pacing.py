@@ -1,25 +1,16 @@
 """Pacing requests under HubSpot's rate limits, so that HubSpot never answers 429.
 
-The :class:`Pacer` is what the transport talks to: :meth:`~Pacer.acquire`
-before each request, :meth:`~Pacer.observe` or :meth:`~Pacer.failed` after
-it, :meth:`~Pacer.rate_limited` on a 429. It alone reads HubSpot's
-rate-limit headers. It is built from small parts chosen at construction:
-
-* :class:`~hubassoc._window.Window`, the rolling-window primitive (the send
-  log, the margin, the aiolimiter token bucket);
-* a policy deciding when a request may leave: :class:`Unpaced` (no limit),
-  :class:`LocalPacing` (a fixed :class:`RateLimit`),
-  :class:`~hubassoc._local_pacing.AdaptivePacing` (limits learned from HubSpot's
-  headers, ``rate_limit=None``) or
-  :class:`~hubassoc._shared_pacing.SharedPacing` (one window for every process
-  on a :class:`hubassoc.RedisBudget`, with either of the former as its local
-  fallback);
-* :class:`~hubassoc._holds.Holds`: the pause after a rolling-window 429, the
-  daily stop (a DAILY 429, ``X-HubSpot-RateLimit-Daily-Remaining`` spent),
-  and the daily budget (never more requests in flight than the day has left).
-
-All time comes from the running loop, so tests drive the pacer on a virtual
-clock.
+The :class:`Pacer` is what the transport talks to (:meth:`~Pacer.acquire`
+before each request; :meth:`~Pacer.observe`, :meth:`~Pacer.failed` or
+:meth:`~Pacer.rate_limited` after it) and alone reads the rate-limit headers.
+It is built at construction from :class:`~hubassoc._window.Window` (the
+rolling-window primitive), a local policy (:class:`Unpaced`,
+:class:`LocalPacing` for a fixed :class:`RateLimit`, or
+:class:`~hubassoc._local_pacing.AdaptivePacing` for limits learned from the
+headers), optionally :class:`~hubassoc._shared_pacing.SharedPacing` around it
+(one window for every process on a :class:`hubassoc.RedisBudget`), and
+:class:`~hubassoc._holds.Holds` (the pause, the daily stop, the daily budget).
+All time comes from the running loop, so tests drive it on a virtual clock.
 """
 
 from __future__ import annotations

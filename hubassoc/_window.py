@@ -1,28 +1,19 @@
 """The rolling-window primitive: one client's own send log, its margin and its token bucket.
 
-HubSpot's ten-second limit is a *rolling* window: any span of ``per`` seconds
-may hold at most ``requests`` requests, counted when they arrive
-(docs/hubspot.md, "Rate limits"). A :class:`Window` keeps the log of its last
-``requests`` send times, and that log is the guarantee: a request may leave
-once fewer than ``share`` were sent in the last ``per + margin`` seconds, so
-no span of ``per`` seconds ever holds more than ``share``.
+HubSpot's limit is a *rolling* window: any span of ``per`` seconds may hold at
+most ``requests`` requests, counted when they arrive (docs/hubspot.md, "Rate
+limits"). A :class:`Window` logs its last ``requests`` send times, and that
+log is the guarantee: a request may leave once fewer than ``share`` were sent
+in the last ``per + margin`` seconds. In front of it stands an
+:class:`aiolimiter.AsyncLimiter`, a token bucket of capacity ``burst``
+refilling at ``requests / per``: by default the whole window (it never holds
+what the log admits); smaller, it spreads the traffic. A bucket alone would
+let twice the limit into one rolling window; the log bounds every window.
 
-In front of the log stands an :class:`aiolimiter.AsyncLimiter`, the token
-bucket: capacity ``burst``, refilling at ``requests / per``. With the default
-``burst`` (the whole window) it lets a whole window go at once, as the log
-does, and never holds what the log admits; a smaller ``burst`` spreads the
-traffic (``RateLimit(100, 1.0, burst=10)``: 10 at once, then one every 10 ms).
-A plain bucket alone would let twice the limit into one rolling window; the
-log still bounds every window, whatever the bucket allows.
-
-``margin`` allows for network jitter: two requests sent exactly one window
-apart may *arrive* up to the spread of their one-way trips less than a window
-apart. Unless a :class:`RateLimit` gives one, the margin is the spread
-(largest less smallest) of recent round-trip times, which bounds the spread
-of one-way trips, plus a small floor; before anything is observed it is the
-conservative 2.5 % of the window (at most 0.25 s).
-
-All time comes from the running loop.
+``margin`` allows for network jitter: two requests sent one window apart may
+*arrive* less than a window apart by the spread of their one-way trips. Unless
+a :class:`RateLimit` gives one, it is the spread of recent round trips (which
+bounds that) plus a small floor; before any, 2.5 % of the window (<= 0.25 s).
 """
 
 from __future__ import annotations
