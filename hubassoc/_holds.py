@@ -27,12 +27,11 @@ from hubassoc._errors import DailyLimitError, fresh_copy
 from hubassoc._events import DailyLimitReached, DailyLimitReset, Emitter, PacerWaited
 from hubassoc._window import Signal
 
-__all__ = ["DAILY_REMAINING", "DailyBudget", "Holds", "daily_remaining", "seconds_to_midnight"]
+__all__ = ["DailyBudget", "Holds", "daily_remaining", "daily_spent", "seconds_to_midnight"]
 
 logger = logging.getLogger("hubassoc")
 
 _UTC = ZoneInfo("UTC")
-DAILY_REMAINING = "X-HubSpot-RateLimit-Daily-Remaining"
 
 #: A request in flight this long is taken as lost (its answer or failure was
 #: never reported, e.g. a cancelled caller): it no longer holds others back.
@@ -43,7 +42,7 @@ _IN_FLIGHT_KEPT = 1024
 
 def daily_remaining(headers: Mapping[str, str]) -> int | None:
     """``X-HubSpot-RateLimit-Daily-Remaining`` as an int, or ``None`` (absent, malformed)."""
-    text = headers.get(DAILY_REMAINING)
+    text = headers.get("X-HubSpot-RateLimit-Daily-Remaining")
     if text is None:
         return None
     try:
@@ -137,6 +136,16 @@ class DailyBudget:
         oldest = now - _IN_FLIGHT_LIMIT
         for sent_at in [t for t in self._in_flight if t <= oldest]:
             del self._in_flight[sent_at]
+
+
+def daily_spent(why: str, status: int) -> DailyLimitError:
+    """The error for a daily limit found spent (``why``) before HubSpot answered 429."""
+    return DailyLimitError(
+        f"HubSpot's daily request limit is spent ({why}); it resets at midnight in the "
+        "account's time zone",
+        status=status,
+        policy_name="DAILY",
+    )
 
 
 def seconds_to_midnight(zone: ZoneInfo | None = None, now: dt.datetime | None = None) -> float:

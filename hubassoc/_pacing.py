@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from hubassoc._errors import DailyLimitError
 from hubassoc._events import Emitter, RateLimited
-from hubassoc._holds import Holds, daily_remaining, seconds_to_midnight
+from hubassoc._holds import Holds, daily_remaining, daily_spent, seconds_to_midnight
 from hubassoc._local_pacing import AdaptivePacing, LocalPacing, Unpaced
 from hubassoc._shared_pacing import SharedPacing
 from hubassoc._window import FREE_TIER, MIN_MARGIN, RateLimit
@@ -32,14 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FREE_TIER", "MIN_MARGIN", "Pacer", "PacingView", "RateLimit"]
 
-
-def _daily_from_header(status: int) -> DailyLimitError:
-    return DailyLimitError(
-        "HubSpot's daily request limit is spent (X-HubSpot-RateLimit-Daily-Remaining: 0); "
-        "it resets at midnight in the account's time zone",
-        status=status,
-        policy_name="DAILY",
-    )
+_HEADER_SAYS = "X-HubSpot-RateLimit-Daily-Remaining: 0"
 
 
 class PacingView:
@@ -176,7 +169,7 @@ class Pacer(PacingView):
         if not await budget.admit(holds.check):
             # Nothing left today and nothing in flight: as after a DAILY 429,
             # without spending a request on one.
-            self._stop(_daily_from_header(200), "header")
+            self._stop(daily_spent(_HEADER_SAYS, 200), "header")
             holds.check()
         try:
             sent_at = await self._policy.acquire()
@@ -238,5 +231,5 @@ class Pacer(PacingView):
         remaining = daily_remaining(headers)
         self._holds.budget.answered(sent_at, remaining)
         if remaining == 0 and 200 <= status < 300 and self.daily_error is None:
-            self._stop(_daily_from_header(status), "header")
+            self._stop(daily_spent(_HEADER_SAYS, status), "header")
         self._policy.observe(sent_at, headers)

@@ -21,8 +21,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from hubassoc._errors import DailyLimitError
-from hubassoc._holds import Holds, daily_remaining
+from hubassoc._holds import Holds, daily_remaining, daily_spent
 from hubassoc._local_pacing import LocalPacing
 from hubassoc._redis_budget import BudgetUnavailable, RedisBudget, Reservation
 from hubassoc._window import RateLimit
@@ -34,15 +33,6 @@ logger = logging.getLogger("hubassoc")
 #: Daily-Remaining is told to the shared budget once it is at most this many
 #: windows' worth of requests.
 _DAILY_WATCH = 4
-
-
-def _daily_shared() -> DailyLimitError:
-    return DailyLimitError(
-        "HubSpot's daily request limit is spent (reached by another client on the shared "
-        "budget); it resets at midnight in the account's time zone",
-        status=429,
-        policy_name="DAILY",
-    )
 
 
 class _BudgetBack(Exception):
@@ -214,7 +204,11 @@ class SharedPacing:
         if reservation.participants >= before:
             self._rejoined = (float("-inf"), 1)  # everybody is back
         if reservation.daily_stopped:
-            self._holds.stop(_daily_shared(), "shared", reservation.wait)
+            self._holds.stop(
+                daily_spent("reached by another client on the shared budget", 429),
+                "shared",
+                reservation.wait,
+            )
             self._local.stopped()
             self._holds.check()
         learned = (reservation.requests, reservation.per)
