@@ -32,7 +32,7 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -251,16 +251,10 @@ _SCRIPTS = (_RESERVE, _PUBLISH_LIMIT, _PAUSE, _STOP_FOR_THE_DAY, _RECORD_SENDS, 
 
 
 class BudgetUnavailable(Exception):
-    """Redis did not serve the shared budget: unreachable, an error, or no
-    answer within the budget's ``timeout``.
+    """Redis did not serve the shared budget (unreachable, an error, too slow).
 
-    Not a :class:`~hubassoc.HubSpotError`: the pacer catches it and paces
-    locally at a safe share until Redis is back (see :class:`BudgetHealth`).
-    The message never holds the Redis password.
-
-    Attributes:
-        key: the budget's key.
-        reason: what went wrong, in a few words.
+    The pacer catches it and paces locally until Redis is back. ``key`` is
+    the budget's, ``reason`` what went wrong; neither holds the password.
     """
 
     def __init__(self, message: str, *, key: str | None, reason: str) -> None:
@@ -480,10 +474,8 @@ class RedisBudget:
         daily_reset_timezone: the IANA time zone whose midnight resets
             HubSpot's daily limit (the HubSpot account's time zone).
 
-    The calls to Redis never hang: each raises :exc:`BudgetUnavailable` when
-    Redis is unreachable, answers with an error, or does not answer within
-    ``timeout``, and records its outcome in its :class:`BudgetHealth` (on the
-    running loop's clock).
+    Calls to Redis never hang: each raises :exc:`BudgetUnavailable` when Redis
+    fails or is slower than ``timeout``, and notes it in its :class:`BudgetHealth`.
 
     Raises:
         TypeError: ``redis`` is neither a str nor a ``redis.asyncio.Redis``.
@@ -658,24 +650,24 @@ class RedisBudget:
             timeout = self._timeout if self._health.answered else max(self._timeout, _FIRST_CALL)
             async with asyncio.timeout(timeout):
                 answer = await self._scripts[script](keys=keys, args=args)
-        except TimeoutError as exc:
-            self._fail(f"no answer within {self._timeout:g}s", exc, requests=requests)
-        except (RedisError, OSError) as exc:
-            self._fail(f"{type(exc).__name__}: {exc}", exc, requests=requests)
+        except (RedisError, OSError) as exc:  # TimeoutError included
+            reason = _redact(
+                f"no answer within {self._timeout:g}s"
+                if isinstance(exc, TimeoutError)
+                else f"{type(exc).__name__}: {exc}",
+                self._secrets,
+            )
+            now = asyncio.get_running_loop().time()
+            self._health.record_failure(now, reason, requests=requests)
+            # The cause is chained for debugging; redis-py's messages name the
+            # host and port, never the password.
+            raise BudgetUnavailable(
+                f"the Redis budget {self._key!r} at {self._display} is unavailable: {reason}",
+                key=self._key,
+                reason=reason,
+            ) from exc
         self._health.record_success()
         return answer
-
-    def _fail(self, reason: str, exc: BaseException, *, requests: int | None = None) -> NoReturn:
-        reason = _redact(reason, self._secrets)
-        error = BudgetUnavailable(
-            f"the Redis budget {self._key!r} at {self._display} is unavailable: {reason}",
-            key=self._key,
-            reason=reason,
-        )
-        self._health.record_failure(asyncio.get_running_loop().time(), reason, requests=requests)
-        # The cause is chained for debugging; redis-py's messages name the
-        # host and port, never the password.
-        raise error from exc
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:
