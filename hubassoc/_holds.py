@@ -200,17 +200,6 @@ class Holds:
         self.pauses += 1
         return True
 
-    async def wait_pause(self) -> float:
-        """Sleep out the pause in force; return the loop time after it."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        started = now
-        while self.paused_until > now:
-            await asyncio.sleep(self.paused_until - now)
-            now = loop.time()
-        self.waited(now - started, "pause")
-        return now
-
     def waited(self, seconds: float, reason: Any) -> None:
         """Tell the listener the pacer held a request for ``seconds``."""
         if self.emit is not None and seconds > 0:

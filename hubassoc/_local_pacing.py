@@ -76,11 +76,15 @@ class Unpaced(_Hooks):
         """Nothing to wait for before pacing."""
 
     async def acquire(self) -> float:
-        if self._holds.paused_until > asyncio.get_running_loop().time():
-            now = await self._holds.wait_pause()
-            self._holds.check()
-            return now
-        return asyncio.get_running_loop().time()
+        holds, loop = self._holds, asyncio.get_running_loop()
+        started = now = loop.time()
+        while holds.paused_until > now:
+            await asyncio.sleep(holds.paused_until - now)
+            now = loop.time()
+        if now > started:
+            holds.waited(now - started, "pause")
+            holds.check()
+        return now
 
 
 class LocalPacing(_Hooks):

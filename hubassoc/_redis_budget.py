@@ -54,15 +54,13 @@ _KEEP_WINDOWS = 4
 _PARTICIPANT_WINDOWS = 2
 #: :meth:`RedisBudget._record_sends` keeps at most this many (the most recent) sends.
 MAX_RECORDED_SENDS = 1000
-#: Longest key name accepted.
 _MAX_KEY_LENGTH = 200
 _URL_SCHEMES = ("redis", "rediss", "unix")
 #: Reservations whose participant counts make "recent" (a window or two of them).
 _RECENT_RESERVATIONS = 64
 #: Seconds the first call to Redis may take (it connects and loads the script).
 _FIRST_CALL = 1.0
-#: Connections in the pool a budget makes from a URL.
-_MAX_CONNECTIONS = 8
+_MAX_CONNECTIONS = 8  # in the pool a budget makes from a URL
 
 # Times inside the scripts are integer microseconds of Redis time: exact in a
 # double (epoch microseconds < 2**53) and returned to Python as integers (Redis
@@ -402,12 +400,10 @@ def _us(seconds: float) -> int:
 
 
 def _safe_url(url: str) -> tuple[str, list[str]]:
-    """The URL as shown in reprs and errors (no credentials, no query), and
-    the secrets to redact from any text that reaches an error.
+    """The URL as shown (no credentials, no query) and the secrets to redact.
 
     Raises:
-        ValueError: not a ``redis://``, ``rediss://`` or ``unix://`` URL (the
-            message does not echo the URL, which may hold a password).
+        ValueError: not a Redis URL (the message never echoes it: a password).
     """
     try:
         parts = urlsplit(url)
@@ -686,11 +682,7 @@ def _zone(name: object) -> ZoneInfo:
 
 
 def _connect(redis: object, timeout: float) -> tuple[redis.asyncio.Redis, bool, str, list[str]]:
-    """The client to use, whether the budget owns it, how to show it, its secrets.
-
-    Raises:
-        TypeError, ValueError, ModuleNotFoundError: as :class:`RedisBudget`.
-    """
+    """The client to use, whether the budget owns it, how to show it, its secrets."""
     try:
         import redis.asyncio as aioredis
     except ModuleNotFoundError as exc:

@@ -180,9 +180,6 @@ class SharedPacing:
 
     async def _reserve(self) -> Reservation:
         limit = self._local.limit
-        # Where a slot falls on this clock is known to within a Redis round
-        # trip: that is arrival jitter too.
-        margin = self._margin
         requests = limit.requests
         rejoined_at, before = self._rejoined
         if (
@@ -197,7 +194,7 @@ class SharedPacing:
         reservation = await self._budget._reserve(
             requests=requests,
             per=limit.per,
-            margin=margin,
+            margin=self._margin,
             participant=self._id,
             adaptive=self._adaptive,
         )
