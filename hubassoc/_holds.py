@@ -205,9 +205,8 @@ class Holds:
         if self.emit is not None and seconds > 0:
             self.emit(PacerWaited(seconds=seconds, reason=reason))
 
-    def stop(self, error: DailyLimitError, source: Any, seconds: float) -> bool:
-        """Stop every request with ``error`` for ``seconds`` (until the daily reset);
-        return whether this began the stop (it was running)."""
+    def stop(self, error: DailyLimitError, source: Any, seconds: float) -> None:
+        """Stop every request with ``error`` for ``seconds`` (until the daily reset)."""
         first = self.daily_error is None
         self.daily_error = error
         if self._reset is not None:
@@ -221,7 +220,6 @@ class Holds:
             if self.emit is not None:
                 self.emit(DailyLimitReached(source=source))
         self.budget.changed.fire()
-        return first
 
     def _end_stop(self) -> None:
         self._reset = None

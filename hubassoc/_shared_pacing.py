@@ -273,7 +273,7 @@ class SharedPacing:
         before = self._local.limit
         self._local.observe(sent_at, headers)
         limit = self._local.limit
-        if limit is not before and self._up:
+        if limit is not before:
             self._in_background(self._budget._publish_limit(limit.requests, limit.per))
         remaining = daily_remaining(headers)
         # Only near the day's end, where reservations (at most a few windows
@@ -281,7 +281,6 @@ class SharedPacing:
         if (
             remaining is not None
             and remaining <= _DAILY_WATCH * limit.requests
-            and self._up
             and self._clock_offsets
         ):
             # The reported request's slot in Redis time: what was reserved
@@ -293,22 +292,22 @@ class SharedPacing:
         self._local.failed(sent_at)
 
     def paused(self, seconds: float) -> None:
-        if self._up:
-            self._in_background(self._budget._pause(seconds))
+        self._in_background(self._budget._pause(seconds))
 
     def stopped(self) -> None:
         self._local.stopped()
-        if self._up:
-            self._in_background(self._budget._stop_for_the_day())
+        self._in_background(self._budget._stop_for_the_day())
 
     # --- telling the budget in the background -----------------------------------------
 
     def _in_background(self, coroutine: Coroutine[Any, Any, object]) -> None:
-        """Tell the shared budget something without holding anyone up; failures are
-        the budget's to log (the local pacer already acted)."""
+        """Tell the shared budget something, if it is reachable, without holding
+        anyone up; failures are the budget's to log (the local pacer already acted)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            loop = None
+        if loop is None or not self._up:
             coroutine.close()
             return
         task = loop.create_task(coroutine)
