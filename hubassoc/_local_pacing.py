@@ -154,9 +154,22 @@ class LocalPacing(_Hooks):
 
     async def acquire(self) -> float:
         """Wait for a slot in the local window; return the send time."""
-        # A free lock, room in the window and a token: nothing suspends.
+        loop = asyncio.get_running_loop()
+        window = self.window
+        now = loop.time()
+        # Fast path: nobody waiting, no pause, room in the window and the bucket.
+        may_go = self._may_go(now)
+        if (
+            may_go is not None
+            and may_go <= now
+            and not self._fifo.locked()
+            and self._holds.paused_until <= now
+            and window.bucket.has_capacity()
+        ):
+            await window.bucket.acquire()  # does not suspend: it has a token
+            return window.record(now)
         async with self._fifo:
-            return await self._wait_turn(asyncio.get_running_loop())
+            return await self._wait_turn(loop)
 
     async def _wait_turn(self, loop: asyncio.AbstractEventLoop) -> float:
         holds = self._holds
