@@ -1,106 +1,116 @@
 """Pacing requests under HubSpot's rate limits, so that HubSpot never answers 429.
 
-The :class:`Pacer` is what the transport talks to: :meth:`~Pacer.acquire`
-before each request, :meth:`~Pacer.observe` or :meth:`~Pacer.failed` after
-it, :meth:`~Pacer.rate_limited` on a 429. It alone reads HubSpot's
-rate-limit headers. It is built from small parts chosen at construction:
-
-* :class:`~hubassoc._window.Window`, the rolling-window primitive (the send
-  log, the margin, the aiolimiter token bucket);
-* a policy deciding when a request may leave: :class:`Unpaced` (no limit),
-  :class:`LocalPacing` (a fixed :class:`RateLimit`),
-  :class:`~hubassoc._adaptive.AdaptivePacing` (limits learned from HubSpot's
-  headers, ``rate_limit=None``) or
-  :class:`~hubassoc._shared_pacing.SharedPacing` (one window for every process
-  on a :class:`hubassoc.RedisBudget`, with either of the former as its local
-  fallback);
-* :class:`~hubassoc._holds.Holds`: the pause after a rolling-window 429, the
-  daily stop (a DAILY 429, ``X-HubSpot-RateLimit-Daily-Remaining`` spent),
-  and the daily budget (:mod:`hubassoc._daily`: never more requests in
-  flight than the day has left).
-
-All time comes from the running loop, so tests drive the pacer on a virtual
-clock.
+The :class:`Pacer` is what the transport talks to (:meth:`~Pacer.acquire`
+before each request; :meth:`~Pacer.observe`, :meth:`~Pacer.failed` or
+:meth:`~Pacer.rate_limited` after it) and alone reads the rate-limit headers.
+It is built at construction from :class:`~hubassoc._window.Window` (the
+rolling-window primitive), a local policy (:class:`Unpaced`,
+:class:`LocalPacing` for a fixed :class:`RateLimit`, or
+:class:`~hubassoc._local_pacing.AdaptivePacing` for limits learned from the
+headers), optionally :class:`~hubassoc._shared_pacing.SharedPacing` around it
+(one window for every process on a :class:`hubassoc.RedisBudget`), and
+:class:`~hubassoc._holds.Holds` (the pause, the daily stop, the daily budget).
+All time comes from the running loop, so tests drive it on a virtual clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from hubassoc._adaptive import AdaptivePacing
-from hubassoc._daily import daily_remaining
 from hubassoc._errors import DailyLimitError
 from hubassoc._events import Emitter, RateLimited
-from hubassoc._holds import Holds, seconds_to_midnight
-from hubassoc._local_pacing import LocalPacing, Unpaced
+from hubassoc._holds import Holds, daily_remaining, daily_spent, seconds_to_midnight
+from hubassoc._local_pacing import AdaptivePacing, LocalPacing, Unpaced
 from hubassoc._shared_pacing import SharedPacing
 from hubassoc._window import FREE_TIER, MIN_MARGIN, RateLimit
 
 if TYPE_CHECKING:
     from hubassoc._redis_budget import RedisBudget
 
-__all__ = ["FREE_TIER", "MIN_MARGIN", "Pacer", "PacingView", "Policy", "RateLimit"]
+__all__ = ["FREE_TIER", "MIN_MARGIN", "Pacer", "PacingView", "RateLimit"]
+
+_HEADER_SAYS = "X-HubSpot-RateLimit-Daily-Remaining: 0"
 
 
-class Policy(Protocol):
-    """When a request may leave; one of the policies below, chosen at construction."""
+class PacingView:
+    """A read-only look at a client's pacing: the limit in force, the window, pauses.
+
+    Returned by :attr:`AssociationsClient.pacing`; it changes as the client
+    learns, and changing it is not possible.
+    """
+
+    __slots__ = ("_pacer",)
+
+    def __init__(self, pacer: Pacer) -> None:
+        self._pacer = pacer
+
+    def __repr__(self) -> str:
+        pacer = self._pacer
+        state = pacer._policy.describe()
+        if self.daily_limit_reached:
+            state += ", daily limit reached"
+        mode = "adaptive" if self.adaptive else "fixed"
+        return f"<{type(self).__name__} {mode} [{state}]>"
 
     @property
-    def limit(self) -> RateLimit | None: ...
+    def limit(self) -> RateLimit | None:
+        """The rolling-window limit in force, or ``None`` when not pacing."""
+        return self._pacer._local.limit
+
     @property
-    def share(self) -> int: ...
+    def share(self) -> int:
+        """Requests this client lets out per window (less than the limit when others
+        use the same window)."""
+        return self._pacer._local.share
+
     @property
-    def margin(self) -> float: ...
-    def in_window(self, now: float) -> int: ...
-    def describe(self) -> str: ...
-    async def ready(self) -> None: ...
-    async def acquire(self) -> float: ...
-    def observe(self, sent_at: float, headers: Mapping[str, str]) -> None: ...
-    def failed(self, sent_at: float) -> None: ...
-    def paused(self, seconds: float) -> None: ...
-    def stopped(self) -> None: ...
-    async def aclose(self) -> None: ...
+    def margin(self) -> float:
+        """Seconds added to the window for arrival jitter (see :mod:`hubassoc._window`)."""
+        return self._pacer._local.margin
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the limit follows HubSpot's headers."""
+        return self._pacer._adaptive
+
+    @property
+    def shared(self) -> bool:
+        """Whether a shared budget (Redis) paces this client with others."""
+        return self._pacer._zone is not None
+
+    @property
+    def pauses(self) -> int:
+        """How many times a 429 paused this client."""
+        return self._pacer._holds.pauses
+
+    @property
+    def daily_limit_reached(self) -> bool:
+        """Whether the daily limit stopped this client."""
+        return self._pacer._holds.daily_error is not None
+
+    def in_window(self) -> int:
+        """Requests this client sent in the current window (call it inside the loop)."""
+        return self._pacer._local.in_window(asyncio.get_running_loop().time())
+
+    def paused_for(self) -> float:
+        """Seconds still to wait after a 429 (call it inside the loop)."""
+        return max(0.0, self._pacer._holds.paused_until - asyncio.get_running_loop().time())
 
 
-def _daily_from_header(status: int) -> DailyLimitError:
-    return DailyLimitError(
-        "HubSpot's daily request limit is spent (X-HubSpot-RateLimit-Daily-Remaining: 0); "
-        "it resets at midnight in the account's time zone",
-        status=status,
-        policy_name="DAILY",
-    )
-
-
-def _build_policy(
-    limit: RateLimit | None,
-    adaptive: bool,
-    holds: Holds,
-    budget: RedisBudget | None,
-    default_key: Callable[[], str] | None,
-) -> Policy:
-    if limit is None and adaptive:
-        limit = FREE_TIER
-    if limit is None:
-        return Unpaced(holds)
-    local = AdaptivePacing(limit, holds) if adaptive else LocalPacing(limit, holds)
-    if budget is None:
-        return local
-    return SharedPacing(local, budget, holds, adaptive=adaptive, default_key=default_key)
-
-
-class Pacer:
+class Pacer(PacingView):
     """Decides when each request may leave; see the module docstring.
 
     ``Pacer(None)`` does not pace at all (it still honours pauses and stops at
     the daily limit); ``Pacer(limit)`` holds to ``limit``;
     ``Pacer(None, adaptive=True)`` starts at :data:`FREE_TIER` and follows the
-    server's headers. ``budget`` shares the window with other clients.
+    server's headers. ``budget`` shares the window with other clients. What it
+    shows of itself is its :class:`PacingView`'s.
     """
 
-    __slots__ = ("_holds", "_policy", "_zone", "adaptive")
+    __slots__ = ("_adaptive", "_holds", "_local", "_policy", "_zone")
 
     def __init__(
         self,
@@ -111,20 +121,25 @@ class Pacer:
         default_key: Callable[[], str] | None = None,
         emit: Emitter | None = None,
     ) -> None:
+        super().__init__(self)
         self._holds = Holds(emit)
-        #: Whether the limit follows HubSpot's headers.
-        self.adaptive = adaptive
+        self._adaptive = adaptive
         self._zone = ZoneInfo(budget.daily_reset_timezone) if budget is not None else None
-        self._policy = _build_policy(limit, adaptive, self._holds, budget, default_key)
-
-    def __repr__(self) -> str:
-        state = self._policy.describe()
-        if self.daily_error is not None:
-            state += ", daily limit reached"
-        mode = "adaptive" if self.adaptive else "fixed"
-        return f"<Pacer {mode} [{state}]>"
-
-    # --- what it holds to -------------------------------------------------------------
+        holds = self._holds
+        if limit is None and adaptive:
+            limit = FREE_TIER
+        #: What the view reads: the limit, the share, the margin, the window.
+        self._local: Unpaced | LocalPacing = (
+            Unpaced(holds)
+            if limit is None
+            else (AdaptivePacing if adaptive else LocalPacing)(limit, holds)
+        )
+        #: What decides when a request leaves: the local policy, or a shared window.
+        self._policy: Unpaced | LocalPacing | SharedPacing = self._local
+        if budget is not None and isinstance(self._local, LocalPacing):
+            self._policy = SharedPacing(
+                self._local, budget, holds, adaptive=adaptive, default_key=default_key
+            )
 
     @property
     def daily_error(self) -> DailyLimitError | None:
@@ -135,39 +150,6 @@ class Pacer:
     @daily_error.setter
     def daily_error(self, error: DailyLimitError | None) -> None:
         self._holds.daily_error = error
-
-    @property
-    def pauses(self) -> int:
-        """How many times a 429 paused the pacer."""
-        return self._holds.pauses
-
-    @property
-    def limit(self) -> RateLimit | None:
-        """The rate limit in force, or ``None`` when not pacing."""
-        return self._policy.limit
-
-    @property
-    def share(self) -> int:
-        """Requests this pacer lets out per window (the limit, less others' use)."""
-        return self._policy.share
-
-    @property
-    def shared(self) -> bool:
-        """Whether a shared budget paces this client with others."""
-        return self._zone is not None
-
-    @property
-    def margin(self) -> float:
-        """Seconds added to the window for arrival jitter (see :mod:`hubassoc._window`)."""
-        return self._policy.margin
-
-    def in_window(self) -> int:
-        """Requests this pacer sent in the current window (``per + margin`` seconds)."""
-        return self._policy.in_window(asyncio.get_running_loop().time())
-
-    def paused_for(self) -> float:
-        """Seconds every request is still held for after a 429."""
-        return max(0.0, self._holds.paused_until - asyncio.get_running_loop().time())
 
     # --- acquiring a slot -------------------------------------------------------------
 
@@ -182,12 +164,12 @@ class Pacer:
         holds.check()
         # Adaptive pacing's probe first: its answer may say how much of the
         # day is left before anyone else is let through.
-        await self._policy.ready()
+        await self._local.ready()
         budget = holds.budget
         if not await budget.admit(holds.check):
             # Nothing left today and nothing in flight: as after a DAILY 429,
             # without spending a request on one.
-            self._stop(_daily_from_header(200), "header")
+            self._stop(daily_spent(_HEADER_SAYS, 200), "header")
             holds.check()
         try:
             sent_at = await self._policy.acquire()
@@ -249,65 +231,5 @@ class Pacer:
         remaining = daily_remaining(headers)
         self._holds.budget.answered(sent_at, remaining)
         if remaining == 0 and 200 <= status < 300 and self.daily_error is None:
-            self._stop(_daily_from_header(status), "header")
+            self._stop(daily_spent(_HEADER_SAYS, status), "header")
         self._policy.observe(sent_at, headers)
-
-
-class PacingView:
-    """A read-only look at a client's pacing: the limit in force, the window, pauses.
-
-    Returned by :attr:`AssociationsClient.pacing`; it changes as the client
-    learns, and changing it is not possible.
-    """
-
-    __slots__ = ("_pacer",)
-
-    def __init__(self, pacer: Pacer) -> None:
-        self._pacer = pacer
-
-    def __repr__(self) -> str:
-        return repr(self._pacer).replace("<Pacer", "<PacingView", 1)
-
-    @property
-    def limit(self) -> RateLimit | None:
-        """The rolling-window limit in force, or ``None`` when not pacing."""
-        return self._pacer.limit
-
-    @property
-    def share(self) -> int:
-        """Requests this client lets out per window (less than the limit when others
-        use the same window)."""
-        return self._pacer.share
-
-    @property
-    def margin(self) -> float:
-        """Seconds added to the window for arrival jitter."""
-        return self._pacer.margin
-
-    @property
-    def adaptive(self) -> bool:
-        """Whether the limit follows HubSpot's headers."""
-        return self._pacer.adaptive
-
-    @property
-    def shared(self) -> bool:
-        """Whether a shared budget (Redis) paces this client with others."""
-        return self._pacer.shared
-
-    @property
-    def pauses(self) -> int:
-        """How many times a 429 paused this client."""
-        return self._pacer.pauses
-
-    @property
-    def daily_limit_reached(self) -> bool:
-        """Whether the daily limit stopped this client."""
-        return self._pacer.daily_error is not None
-
-    def in_window(self) -> int:
-        """Requests this client sent in the current window (call it inside the loop)."""
-        return self._pacer.in_window()
-
-    def paused_for(self) -> float:
-        """Seconds still to wait after a 429 (call it inside the loop)."""
-        return self._pacer.paused_for()

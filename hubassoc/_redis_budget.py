@@ -5,31 +5,20 @@ seconds may hold at most ``requests`` of them, whichever process sent them.
 :class:`RedisBudget` keeps the window in one Redis sorted set of reservation
 times, so every process pacing on the same key shares one window.
 
-One call to :meth:`RedisBudget._reserve` is one atomic Lua script that:
+Each reservation is one atomic Lua script: it reads the time from Redis
+(hosts whose clocks disagree still agree on the window), registers the caller
+as a participant, and reserves the earliest slot ``t >= now`` such that
+``(t - (per + margin), t]`` holds at most ``requests`` reservations. Slots are
+non-decreasing, so that slot is ``max(now, paused_until, last, s[n + 1 -
+requests] + per + margin)``: one ``ZRANGE`` by rank. Each caller sleeps until
+its own slot; slots stop :data:`HORIZON_WINDOWS` windows ahead (beyond, the
+caller is told when to ask again), which bounds the set. Every key written
+gets an expiry, so an abandoned budget disappears; all keys share one hash
+tag, ``{hubassoc:<key>}``, for Redis Cluster.
 
-* reads the time from Redis (``TIME``), never from the host, so hosts whose
-  clocks disagree still agree on the window;
-* registers the caller as a participant (seen now);
-* reserves the earliest send slot ``t >= now`` such that the window
-  ``(t - (per + margin), t]`` then holds at most ``requests`` reservations.
-  Slots form a non-decreasing sequence, so that slot is
-  ``max(now, paused_until, last, s[n + 1 - requests] + per + margin)``: one
-  ``ZRANGE`` by rank, O(log n).
-
-Slots may lie in the future: each caller gets its own slot and sleeps until
-it, instead of every caller polling at the window's edge. Reservations stop
-:data:`HORIZON_WINDOWS` windows ahead; beyond that nothing is reserved and the
-caller is told when to ask again, so the set never holds more than about
-``(HORIZON_WINDOWS + 1) * requests`` entries. Every key the scripts write gets
-an expiry on every call, so an abandoned budget disappears from Redis.
-
-All keys of one budget share one hash tag, ``{hubassoc:<key>}``, so the
-budget works on Redis Cluster (a script may only touch keys of one slot).
-
-Shared state besides the window: a pause (a rolling-window 429 holds every
-process), a daily stop (a DAILY 429 stops every process until midnight in the
-account's time zone), and a learned limit (an adaptive process that read the
-limit from HubSpot's headers publishes it to the others).
+Also shared: the pause after a rolling-window 429, the daily stop after a
+DAILY 429 (until midnight in the account's time zone), the daily budget left,
+and the limit an adaptive process learned from HubSpot's headers.
 
 :class:`BudgetHealth` is the pure logic the pacer uses when Redis is lost:
 when to ask Redis again, and what share of the limit to use locally meanwhile.
@@ -40,13 +29,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hubassoc._validation import check_seconds
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -64,15 +54,13 @@ _KEEP_WINDOWS = 4
 _PARTICIPANT_WINDOWS = 2
 #: :meth:`RedisBudget._record_sends` keeps at most this many (the most recent) sends.
 MAX_RECORDED_SENDS = 1000
-#: Longest key name accepted.
 _MAX_KEY_LENGTH = 200
 _URL_SCHEMES = ("redis", "rediss", "unix")
 #: Reservations whose participant counts make "recent" (a window or two of them).
 _RECENT_RESERVATIONS = 64
 #: Seconds the first call to Redis may take (it connects and loads the script).
 _FIRST_CALL = 1.0
-#: Connections in the pool a budget makes from a URL.
-_MAX_CONNECTIONS = 8
+_MAX_CONNECTIONS = 8  # in the pool a budget makes from a URL
 
 # Times inside the scripts are integer microseconds of Redis time: exact in a
 # double (epoch microseconds < 2**53) and returned to Python as integers (Redis
@@ -257,19 +245,14 @@ return left
 
 # Stands in for a window that no reservation has stored yet (10 s, HubSpot's).
 _DEFAULT_SPAN_US = 10_000_000
+_SCRIPTS = (_RESERVE, _PUBLISH_LIMIT, _PAUSE, _STOP_FOR_THE_DAY, _RECORD_SENDS, _REPORT_DAILY)
 
 
 class BudgetUnavailable(Exception):
-    """Redis did not serve the shared budget: unreachable, an error, or no
-    answer within the budget's ``timeout``.
+    """Redis did not serve the shared budget (unreachable, an error, too slow).
 
-    Not a :class:`~hubassoc.HubSpotError`: the pacer catches it and paces
-    locally at a safe share until Redis is back (see :class:`BudgetHealth`).
-    The message never holds the Redis password.
-
-    Attributes:
-        key: the budget's key.
-        reason: what went wrong, in a few words.
+    The pacer catches it and paces locally until Redis is back. ``key`` is
+    the budget's, ``reason`` what went wrong; neither holds the password.
     """
 
     def __init__(self, message: str, *, key: str | None, reason: str) -> None:
@@ -280,24 +263,13 @@ class BudgetUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """What :meth:`RedisBudget._reserve` answered; all times in Redis time.
+    """What :meth:`RedisBudget._reserve` answered.
 
-    Attributes:
-        reserved: whether a slot was reserved. ``False`` when the earliest
-            slot lies beyond the horizon, the day's budget is all in flight,
-            or the budget is stopped for the day: nothing was reserved, ask
-            again after ``wait``.
-        wait: seconds from ``server_time`` to the reserved slot (0: send now);
-            when not reserved, seconds to wait before asking again (until the
-            daily reset when ``daily_stopped``).
-        requests: the window's request count in force (the learned one in
-            adaptive mode, once published).
-        per: the window in force, in seconds.
-        participants: distinct participants seen on the key in the last
-            two windows, the caller included.
-        daily_stopped: every participant is stopped until the daily reset.
-        server_time: Redis's clock when the script ran, in epoch seconds; the
-            caller estimates its own clock's offset from it.
+    ``wait`` is seconds from ``server_time`` (Redis's clock, epoch seconds) to
+    the slot, or, when not ``reserved`` (slot beyond the horizon, the day's
+    budget in flight, or ``daily_stopped``), before asking again. ``requests``
+    and ``per`` are the limit in force (the published one when adaptive);
+    ``participants`` those seen on the key in the last two windows.
     """
 
     reserved: bool
@@ -312,23 +284,16 @@ class Reservation:
 class BudgetHealth:
     """Whether the shared budget is reachable, and when to ask Redis again.
 
-    Pure logic: the caller passes its loop clock (``loop.time()``). After a
-    failure the budget is *unavailable*: :meth:`should_try` answers ``True``
-    only once every ``retry_interval`` seconds (doubling on each failure in a
-    row, at most ``max_retry_interval``), so a lost Redis is not asked on
-    every request. One warning is logged when Redis is lost and one info line
-    when it is back.
-
-    Attributes:
-        available: the last call to Redis succeeded (or none was made yet).
-        last_participants: the most participants counted by recent
-            reservations (1 before any): counts taken at different moments
-            differ, and undercounting would overfill the window. The pacer's
-            local share is :meth:`fallback_share`.
+    Pure logic on the caller's loop clock. After a failure :meth:`should_try`
+    answers ``True`` once every ``retry_interval`` seconds (doubling on each
+    failure in a row, at most ``max_retry_interval``). One warning is logged
+    when Redis is lost, one info line when it is back. ``last_participants``
+    is the most participants recent reservations counted (undercounting would
+    overfill the window).
 
     Raises:
-        ValueError: an interval is not a positive number of seconds, or
-            ``max_retry_interval < retry_interval``.
+        TypeError, ValueError: an interval is not a positive number of
+            seconds, or ``max_retry_interval < retry_interval``.
     """
 
     __slots__ = (
@@ -347,35 +312,18 @@ class BudgetHealth:
     def __init__(
         self, *, name: str = "redis", retry_interval: float = 1.0, max_retry_interval: float = 10.0
     ) -> None:
-        for label, value in (
-            ("retry_interval", retry_interval),
-            ("max_retry_interval", max_retry_interval),
-        ):
-            if not (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-                and value > 0
-            ):
-                raise ValueError(f"{label} must be a positive number of seconds, not {value!r}")
+        self.retry_interval = check_seconds(retry_interval, "retry_interval", positive=True)
+        self.max_retry_interval = check_seconds(max_retry_interval, "max_retry_interval")
         if max_retry_interval < retry_interval:
             raise ValueError("max_retry_interval must be >= retry_interval")
         self._name = name
-        self.retry_interval = float(retry_interval)
-        self.max_retry_interval = float(max_retry_interval)
         self.available = True
-        #: Redis has answered at least once.
-        self.answered = False
-        #: The loop time the current outage began (``None`` while available).
-        self.lost_at: float | None = None
+        self.answered = False  # Redis has answered at least once
+        self.lost_at: float | None = None  # the loop time the outage began
         self.last_participants = 1
         self._recent: deque[int] = deque(maxlen=_RECENT_RESERVATIONS)
         self._failures = 0
         self._next_try = 0.0
-
-    def __repr__(self) -> str:
-        state = "available" if self.available else f"unavailable, retry at {self._next_try:.3f}"
-        return f"<BudgetHealth {self._name} [{state}, participants={self.last_participants}]>"
 
     def should_try(self, now: float) -> bool:
         """Whether to ask Redis at loop time ``now`` (always, unless it was lost)."""
@@ -393,12 +341,8 @@ class BudgetHealth:
         return max(1, requests // self.fallback_divisor())
 
     def record_success(self, participants: int | None = None) -> bool:
-        """Note that Redis answered; return whether that ends an outage.
-
-        ``participants`` is what the reservation counted (``None`` for calls
-        that count nobody). On ``True`` the pacer should hand Redis its local
-        sends (:meth:`RedisBudget.record_sends`).
-        """
+        """Note that Redis answered (a reservation counted ``participants``);
+        return whether that ends an outage."""
         if participants is not None and participants >= 1:
             self._recent.append(participants)
             self.last_participants = max(self._recent)
@@ -415,10 +359,7 @@ class BudgetHealth:
         self, now: float, error: object = None, *, requests: int | None = None
     ) -> None:
         """Note that Redis failed at loop time ``now``; schedule the next try.
-
-        ``error`` (an exception or a reason) and ``requests`` (the limit in
-        force) only feed the log lines.
-        """
+        ``error`` and ``requests`` (the limit in force) feed the log line."""
         self._failures += 1
         interval = min(self.max_retry_interval, self.retry_interval * 2 ** (self._failures - 1))
         self._next_try = now + interval
@@ -427,45 +368,31 @@ class BudgetHealth:
             return
         self.available = False
         self.lost_at = now
-        if requests is not None:
-            logger.warning(
-                "Redis budget %s unavailable (%s): pacing locally at a safe share of %d/%d "
-                "requests until Redis is back",
-                self._name,
-                error,
-                self.fallback_share(requests),
-                requests,
-            )
-        else:
-            logger.warning(
-                "Redis budget %s unavailable (%s): pacing locally at a safe share "
-                "(1/%d of the limit) until Redis is back",
-                self._name,
-                error,
-                self.fallback_divisor(),
-            )
+        share = (
+            f"{self.fallback_share(requests)}/{requests} requests"
+            if requests is not None
+            else f"1/{self.fallback_divisor()} of the limit"
+        )
+        logger.warning(
+            "Redis budget %s unavailable (%s): pacing locally at a safe share of %s "
+            "until Redis is back",
+            self._name,
+            error,
+            share,
+        )
 
 
-def _check_name(label: str, value: object) -> str:
+def _check_name(value: object) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{label} must be a str, not {type(value).__name__}")
+        raise TypeError(f"key must be a str, not {type(value).__name__}")
     if not 1 <= len(value) <= _MAX_KEY_LENGTH:
-        raise ValueError(f"{label} must be 1 to {_MAX_KEY_LENGTH} characters long")
+        raise ValueError(f"key must be 1 to {_MAX_KEY_LENGTH} characters long")
     # Printable ASCII without spaces; braces would break the Redis Cluster hash tag.
     if not all("!" <= c <= "~" for c in value) or "{" in value or "}" in value:
         raise ValueError(
-            f"{label} must be printable ASCII without spaces or braces ('{{', '}}'), not {value!r}"
+            f"key must be printable ASCII without spaces or braces ('{{', '}}'), not {value!r}"
         )
     return value
-
-
-def _check_seconds(label: str, value: object, *, positive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{label} must be a number of seconds, not {value!r}")
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        kind = "positive" if positive else "non-negative"
-        raise ValueError(f"{label} must be a finite {kind} number of seconds, not {value!r}")
-    return float(value)
 
 
 def _us(seconds: float) -> int:
@@ -473,12 +400,10 @@ def _us(seconds: float) -> int:
 
 
 def _safe_url(url: str) -> tuple[str, list[str]]:
-    """The URL as shown in reprs and errors (no credentials, no query), and
-    the secrets to redact from any text that reaches an error.
+    """The URL as shown (no credentials, no query) and the secrets to redact.
 
     Raises:
-        ValueError: not a ``redis://``, ``rediss://`` or ``unix://`` URL (the
-            message does not echo the URL, which may hold a password).
+        ValueError: not a Redis URL (the message never echoes it: a password).
     """
     try:
         parts = urlsplit(url)
@@ -545,10 +470,8 @@ class RedisBudget:
         daily_reset_timezone: the IANA time zone whose midnight resets
             HubSpot's daily limit (the HubSpot account's time zone).
 
-    The calls to Redis never hang: each raises :exc:`BudgetUnavailable` when
-    Redis is unreachable, answers with an error, or does not answer within
-    ``timeout``, and records its outcome in its :class:`BudgetHealth` (on the
-    running loop's clock).
+    Calls to Redis never hang: each raises :exc:`BudgetUnavailable` when Redis
+    fails or is slower than ``timeout``, and notes it in its :class:`BudgetHealth`.
 
     Raises:
         TypeError: ``redis`` is neither a str nor a ``redis.asyncio.Redis``.
@@ -579,28 +502,19 @@ class RedisBudget:
         timeout: float = 0.25,
         daily_reset_timezone: str = "UTC",
     ) -> None:
-        self._timeout = _check_seconds("timeout", timeout, positive=True)
+        self._timeout = check_seconds(timeout, "timeout", positive=True)
         self._zone = _zone(daily_reset_timezone)
+        key = None if key is None else _check_name(key)
+        self._client, self._owned, self._display, self._secrets = _connect(redis, self._timeout)
+        self._scripts: dict[str, AsyncScript] = {
+            source: self._client.register_script(source) for source in _SCRIPTS
+        }
+        self._closed = False
+        self._health = BudgetHealth(name=f"None at {self._display}")
         self._key: str | None = None
         self._keys: tuple[str, str, str, str] = ("", "", "", "")
         if key is not None:
             self._set_key(key)
-        self._client, self._owned, self._display, self._secrets = _connect(redis, self._timeout)
-        client = self._client
-        self._scripts: dict[str, AsyncScript] = {
-            name: client.register_script(source)
-            for name, source in (
-                ("reserve", _RESERVE),
-                ("publish_limit", _PUBLISH_LIMIT),
-                ("pause", _PAUSE),
-                ("stop_for_the_day", _STOP_FOR_THE_DAY),
-                ("record_sends", _RECORD_SENDS),
-                ("report_daily", _REPORT_DAILY),
-            )
-        }
-        self._closed = False
-        # Outage bookkeeping for the pacer (see BudgetHealth).
-        self._health = BudgetHealth(name=self._health_name())
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("available" if self._health.available else "lost")
@@ -633,127 +547,77 @@ class RedisBudget:
             ValueError, TypeError: ``default`` is not a valid key.
         """
         if self._key is None:
-            self._set_key(default)
+            self._set_key(_check_name(default))
         assert self._key is not None
         return self._key
 
     def _set_key(self, key: str) -> None:
-        key = _check_name("key", key)
         tag = f"{{hubassoc:{key}}}"
         self._key = key
         self._keys = (f"{tag}:sent", f"{tag}:state", f"{tag}:participants", f"{tag}:daily")
-        if hasattr(self, "_health"):
-            self._health._name = self._health_name()
+        self._health._name = f"{key!r} at {self._display}"
 
-    def _health_name(self) -> str:
-        return f"{self._key!r} at {self._display}"
-
-    # -- calls (the pacer's wiring: its arguments are the pacer's own) ------------------
+    # -- the pacer's wiring: each call raises BudgetUnavailable when Redis fails ---------
 
     async def _reserve(
         self, *, requests: int, per: float, margin: float, participant: str, adaptive: bool
     ) -> Reservation:
-        """Reserve the earliest send slot in the shared window (one atomic script):
-        at most ``requests`` in any ``per + margin`` seconds; ``adaptive`` adopts
-        the limit another process published. When ``reserved``, sleep ``wait``
-        and send.
+        """Reserve the earliest slot with at most ``requests`` in any ``per + margin``
+        seconds (``adaptive``: the published limit, if any).
 
         Raises:
-            BudgetUnavailable: Redis failed or did not answer in time.
             RuntimeError: the key is not resolved, or the budget is closed.
         """
-        answer = await self._run(
-            "reserve",
-            list(self._keys),
-            [requests, _us(per), _us(margin), participant, "1" if adaptive else "0"],
-            requests=requests,
+        args = [requests, _us(per), _us(margin), participant, "1" if adaptive else "0"]
+        answer = await self._run(_RESERVE, list(self._keys), args, requests=requests)
+        reserved, wait, in_force, per_in_force, seen, stopped, now = answer
+        self._health.record_success(int(seen))  # counts the participants
+        return Reservation(
+            reserved=bool(reserved),
+            wait=max(0, int(wait)) / 1e6,
+            requests=int(in_force),
+            per=int(per_in_force) / 1e6,
+            participants=int(seen),
+            daily_stopped=bool(stopped),
+            server_time=int(now) / 1e6,
         )
-        try:
-            reserved, wait, in_force, per_in_force, seen, stopped, now = answer
-            reservation = Reservation(
-                reserved=bool(reserved),
-                wait=max(0, int(wait)) / 1e6,
-                requests=int(in_force),
-                per=int(per_in_force) / 1e6,
-                participants=int(seen),
-                daily_stopped=bool(stopped),
-                server_time=int(now) / 1e6,
-            )
-        except (TypeError, ValueError) as exc:
-            self._fail("an unexpected answer from the reserve script", exc)
-        self._health.record_success(reservation.participants)
-        return reservation
 
     async def _publish_limit(self, requests: int, per: float) -> None:
-        """Publish the limit an adaptive process learned from HubSpot's headers;
-        every process reserving with ``adaptive=True`` on this key adopts it.
-
-        Raises:
-            BudgetUnavailable: Redis failed or did not answer in time.
-        """
-        await self._run("publish_limit", [self._keys[1]], [requests, _us(per)])
-        self._health.record_success()
+        """Publish the limit learned from HubSpot's headers to adaptive reservations."""
+        await self._run(_PUBLISH_LIMIT, [self._keys[1]], [requests, _us(per)])
 
     async def _pause(self, seconds: float) -> float:
-        """Hold every process on the key until Redis-now + ``seconds`` (after a
-        rolling-window 429); an existing longer pause stays. Return the
-        seconds of pause now in force. Slots reserved before the pause are not
-        recalled: their holders give them up.
-
-        Raises:
-            BudgetUnavailable: Redis failed or did not answer in time.
-        """
-        answer = await self._run("pause", [self._keys[1]], [_us(seconds), _DEFAULT_SPAN_US])
-        self._health.record_success()
+        """Hold every process until Redis-now + ``seconds`` (a longer pause stays);
+        return the seconds of pause in force."""
+        answer = await self._run(_PAUSE, [self._keys[1]], [_us(seconds), _DEFAULT_SPAN_US])
         return int(answer[0]) / 1e6
 
     async def _stop_for_the_day(self) -> float:
-        """Stop every process on the key until the daily reset (after a DAILY
-        429): the next midnight, by Redis's clock, in ``daily_reset_timezone``.
-        Return the seconds until the reset.
-
-        Raises:
-            BudgetUnavailable: Redis failed or did not answer in time.
-        """
+        """Stop every process until the next midnight (Redis's clock) in
+        ``daily_reset_timezone``; return the seconds until then."""
         candidates = _next_midnights(self._zone, dt.datetime.now(dt.UTC))
-        answer = await self._run("stop_for_the_day", [self._keys[3]], candidates)
-        self._health.record_success()
+        answer = await self._run(_STOP_FOR_THE_DAY, [self._keys[3]], candidates)
         reset_ms, now_us = int(answer[0]), int(answer[1])
         return max(0.0, reset_ms / 1e3 - now_us / 1e6)
 
     async def _report_daily(self, remaining: int, since: float) -> int:
-        """Note what ``X-HubSpot-RateLimit-Daily-Remaining`` said for a request
-        reserved at ``since`` (Redis epoch seconds): the day's budget left is
-        that, less every reservation made after it. Reservations stop while it
-        is spent. Return the budget left.
-
-        Raises:
-            BudgetUnavailable: Redis failed or did not answer in time.
-        """
-        answer = await self._run(
-            "report_daily", [self._keys[0], self._keys[1]], [remaining, _us(since)]
-        )
-        self._health.record_success()
+        """Note ``-Daily-Remaining`` for a request reserved at ``since`` (Redis
+        epoch seconds): what is left is that less every later reservation
+        (reservations stop at 0). Return what is left."""
+        answer = await self._run(_REPORT_DAILY, list(self._keys[:2]), [remaining, _us(since)])
         return int(answer)
 
     async def _record_sends(self, ages: Sequence[float], participant: str) -> int:
-        """Count sends made while Redis was lost into the shared window.
-
-        ``ages`` are seconds before Redis-now, none negative. At most the
-        :data:`MAX_RECORDED_SENDS` most recent are kept; those older than the
-        window are dropped. Return how many were added.
-
-        Raises:
-            BudgetUnavailable: Redis failed or did not answer in time.
-        """
+        """Count sends made while Redis was lost (``ages``: seconds before Redis-now)
+        into the window: the :data:`MAX_RECORDED_SENDS` most recent within it.
+        Return how many were added."""
         recent = sorted(ages)[:MAX_RECORDED_SENDS]
         sent, state, participants, _ = self._keys
         answer = await self._run(
-            "record_sends",
+            _RECORD_SENDS,
             [sent, state, participants],
             [participant, _DEFAULT_SPAN_US, *(_us(max(0.0, age)) for age in recent)],
         )
-        self._health.record_success()
         return int(answer)
 
     async def aclose(self) -> None:
@@ -781,23 +645,25 @@ class RedisBudget:
             # on a busy host is not an outage.
             timeout = self._timeout if self._health.answered else max(self._timeout, _FIRST_CALL)
             async with asyncio.timeout(timeout):
-                return await self._scripts[script](keys=keys, args=args)
-        except TimeoutError as exc:
-            self._fail(f"no answer within {self._timeout:g}s", exc, requests=requests)
-        except (RedisError, OSError) as exc:
-            self._fail(f"{type(exc).__name__}: {exc}", exc, requests=requests)
-
-    def _fail(self, reason: str, exc: BaseException, *, requests: int | None = None) -> NoReturn:
-        reason = _redact(reason, self._secrets)
-        error = BudgetUnavailable(
-            f"the Redis budget {self._key!r} at {self._display} is unavailable: {reason}",
-            key=self._key,
-            reason=reason,
-        )
-        self._health.record_failure(asyncio.get_running_loop().time(), reason, requests=requests)
-        # The cause is chained for debugging; redis-py's messages name the
-        # host and port, never the password.
-        raise error from exc
+                answer = await self._scripts[script](keys=keys, args=args)
+        except (RedisError, OSError) as exc:  # TimeoutError included
+            reason = _redact(
+                f"no answer within {self._timeout:g}s"
+                if isinstance(exc, TimeoutError)
+                else f"{type(exc).__name__}: {exc}",
+                self._secrets,
+            )
+            now = asyncio.get_running_loop().time()
+            self._health.record_failure(now, reason, requests=requests)
+            # The cause is chained for debugging; redis-py's messages name the
+            # host and port, never the password.
+            raise BudgetUnavailable(
+                f"the Redis budget {self._key!r} at {self._display} is unavailable: {reason}",
+                key=self._key,
+                reason=reason,
+            ) from exc
+        self._health.record_success()
+        return answer
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:
@@ -816,11 +682,7 @@ def _zone(name: object) -> ZoneInfo:
 
 
 def _connect(redis: object, timeout: float) -> tuple[redis.asyncio.Redis, bool, str, list[str]]:
-    """The client to use, whether the budget owns it, how to show it, its secrets.
-
-    Raises:
-        TypeError, ValueError, ModuleNotFoundError: as :class:`RedisBudget`.
-    """
+    """The client to use, whether the budget owns it, how to show it, its secrets."""
     try:
         import redis.asyncio as aioredis
     except ModuleNotFoundError as exc:

@@ -1,17 +1,12 @@
 """One rolling window for every process on a :class:`hubassoc.RedisBudget`, with a local fallback.
 
-Each request reserves its slot in the shared window (one Lua script in Redis,
-see :mod:`hubassoc._redis_budget`), sleeps until it and leaves. The learned
-limit (adaptive pacing), the pause after a rolling-window 429 and the daily
-stop are shared the same way.
-
-The reserved slots also go into this process's own :class:`~hubassoc._window.Window`
-log, so that what the process knew of the shared window survives losing
-Redis: while Redis is unreachable (or slower than the budget's ``timeout``),
-the local policy paces on from that log, at the limit last seen divided by
-the participants last seen, and never before this process's own last
-reserved slot. Redis is asked again now and then (see
-:class:`~hubassoc._redis_budget.BudgetHealth`); when it is back, what was
+Each request reserves its slot in the shared window (see
+:mod:`hubassoc._redis_budget`), sleeps until it and leaves; the learned
+limit, the pause and the daily stop are shared too. The slots also go into
+this process's own :class:`~hubassoc._window.Window` log, so that while Redis
+is unreachable the local policy paces on from what it knew: at the limit over
+the participants last seen, once the window last seen has rolled by. When
+Redis is back (see :class:`~hubassoc._redis_budget.BudgetHealth`), what was
 sent meanwhile is handed over and the shared window takes over again.
 """
 
@@ -26,9 +21,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from hubassoc._daily import daily_remaining
-from hubassoc._errors import DailyLimitError
-from hubassoc._holds import Holds
+from hubassoc._holds import Holds, daily_remaining, daily_spent
 from hubassoc._local_pacing import LocalPacing
 from hubassoc._redis_budget import BudgetUnavailable, RedisBudget, Reservation
 from hubassoc._window import RateLimit
@@ -40,15 +33,6 @@ logger = logging.getLogger("hubassoc")
 #: Daily-Remaining is told to the shared budget once it is at most this many
 #: windows' worth of requests.
 _DAILY_WATCH = 4
-
-
-def _daily_shared() -> DailyLimitError:
-    return DailyLimitError(
-        "HubSpot's daily request limit is spent (reached by another client on the shared "
-        "budget); it resets at midnight in the account's time zone",
-        status=429,
-        policy_name="DAILY",
-    )
 
 
 class _BudgetBack(Exception):
@@ -100,29 +84,17 @@ class SharedPacing:
         self._id = f"{os.getpid()}-{secrets.token_hex(4)}"
         local.recheck = self._back
 
-    @property
-    def limit(self) -> RateLimit:
-        return self._local.limit
-
-    @property
-    def share(self) -> int:
-        return self._local.share
-
-    @property
-    def margin(self) -> float:
-        return self._local.margin
-
-    def in_window(self, now: float) -> int:
-        return self._local.in_window(now)
-
-    async def ready(self) -> None:
-        await self._local.ready()
-
     def describe(self) -> str:
         state = f"{self._local.describe()}, shared={self._budget!r}"
         if not self._up:
             state += " (unreachable: pacing locally)"
         return state
+
+    @property
+    def _margin(self) -> float:
+        """The margin for slots: where one falls on this clock is known to within a
+        Redis round trip, which is arrival jitter too."""
+        return self._local.margin + max(self._redis_rtts, default=0.0)
 
     @property
     def _up(self) -> bool:
@@ -155,7 +127,7 @@ class SharedPacing:
         if wait > 0:
             # Then they are sent (sleepers on a slot wake first) and logged.
             await asyncio.sleep(wait + 1e-6)
-        sent_at = await self._local.take()
+        sent_at = await self._local.acquire()
         if self._up:
             # The budget answered again as this request left: the shared
             # window must count it too.
@@ -174,7 +146,7 @@ class SharedPacing:
         waited_from = loop.time()
         # The bucket before the slot: a request held after its slot could
         # arrive within a window of later slots.
-        await self._local.window.take_token()
+        await self._local.window.bucket.acquire()
         while True:
             try:
                 if self._budget._health.lost_at is not None:
@@ -207,10 +179,7 @@ class SharedPacing:
         local.hold_until = seen + local.window.span
 
     async def _reserve(self) -> Reservation:
-        limit = self.limit
-        # Where a slot falls on this clock is known to within a Redis round
-        # trip: that is arrival jitter too.
-        margin = self.margin + max(self._redis_rtts, default=0.0)
+        limit = self._local.limit
         requests = limit.requests
         rejoined_at, before = self._rejoined
         if (
@@ -225,14 +194,18 @@ class SharedPacing:
         reservation = await self._budget._reserve(
             requests=requests,
             per=limit.per,
-            margin=margin,
+            margin=self._margin,
             participant=self._id,
             adaptive=self._adaptive,
         )
         if reservation.participants >= before:
             self._rejoined = (float("-inf"), 1)  # everybody is back
         if reservation.daily_stopped:
-            self._holds.stop(_daily_shared(), "shared", reservation.wait)
+            self._holds.stop(
+                daily_spent("reached by another client on the shared budget", 429),
+                "shared",
+                reservation.wait,
+            )
             self._local.stopped()
             self._holds.check()
         learned = (reservation.requests, reservation.per)
@@ -271,7 +244,7 @@ class SharedPacing:
         self._holds.check()
         if not reservation.reserved:
             return None
-        if loop.time() - slot > 0.75 * (self.margin + max(self._redis_rtts, default=0.0)):
+        if loop.time() - slot > 0.75 * self._margin:
             # Woken too late (a busy loop, a long garbage collection): sent
             # now, this request could arrive within a window of one a later
             # slot sends on time. The slot is given up and a new one asked
@@ -297,10 +270,10 @@ class SharedPacing:
     # --- what HubSpot said ------------------------------------------------------------
 
     def observe(self, sent_at: float, headers: Mapping[str, str]) -> None:
-        before = self.limit
+        before = self._local.limit
         self._local.observe(sent_at, headers)
-        limit = self.limit
-        if limit is not before and self._up:
+        limit = self._local.limit
+        if limit is not before:
             self._in_background(self._budget._publish_limit(limit.requests, limit.per))
         remaining = daily_remaining(headers)
         # Only near the day's end, where reservations (at most a few windows
@@ -308,7 +281,6 @@ class SharedPacing:
         if (
             remaining is not None
             and remaining <= _DAILY_WATCH * limit.requests
-            and self._up
             and self._clock_offsets
         ):
             # The reported request's slot in Redis time: what was reserved
@@ -320,22 +292,22 @@ class SharedPacing:
         self._local.failed(sent_at)
 
     def paused(self, seconds: float) -> None:
-        if self._up:
-            self._in_background(self._budget._pause(seconds))
+        self._in_background(self._budget._pause(seconds))
 
     def stopped(self) -> None:
         self._local.stopped()
-        if self._up:
-            self._in_background(self._budget._stop_for_the_day())
+        self._in_background(self._budget._stop_for_the_day())
 
     # --- telling the budget in the background -----------------------------------------
 
     def _in_background(self, coroutine: Coroutine[Any, Any, object]) -> None:
-        """Tell the shared budget something without holding anyone up; failures are
-        the budget's to log (the local pacer already acted)."""
+        """Tell the shared budget something, if it is reachable, without holding
+        anyone up; failures are the budget's to log (the local pacer already acted)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            loop = None
+        if loop is None or not self._up:
             coroutine.close()
             return
         task = loop.create_task(coroutine)

@@ -1,28 +1,19 @@
 """The rolling-window primitive: one client's own send log, its margin and its token bucket.
 
-HubSpot's ten-second limit is a *rolling* window: any span of ``per`` seconds
-may hold at most ``requests`` requests, counted when they arrive
-(docs/hubspot.md, "Rate limits"). A :class:`Window` keeps the log of its last
-``requests`` send times, and that log is the guarantee: a request may leave
-once fewer than ``share`` were sent in the last ``per + margin`` seconds, so
-no span of ``per`` seconds ever holds more than ``share``.
+HubSpot's limit is a *rolling* window: any span of ``per`` seconds may hold at
+most ``requests`` requests, counted when they arrive (docs/hubspot.md, "Rate
+limits"). A :class:`Window` logs its last ``requests`` send times, and that
+log is the guarantee: a request may leave once fewer than ``share`` were sent
+in the last ``per + margin`` seconds. In front of it stands an
+:class:`aiolimiter.AsyncLimiter`, a token bucket of capacity ``burst``
+refilling at ``requests / per``: by default the whole window (it never holds
+what the log admits); smaller, it spreads the traffic. A bucket alone would
+let twice the limit into one rolling window; the log bounds every window.
 
-In front of the log stands an :class:`aiolimiter.AsyncLimiter`, the token
-bucket: capacity ``burst``, refilling at ``requests / per``. With the default
-``burst`` (the whole window) it lets a whole window go at once, as the log
-does, and never holds what the log admits; a smaller ``burst`` spreads the
-traffic (``RateLimit(100, 1.0, burst=10)``: 10 at once, then one every 10 ms).
-A plain bucket alone would let twice the limit into one rolling window; the
-log still bounds every window, whatever the bucket allows.
-
-``margin`` allows for network jitter: two requests sent exactly one window
-apart may *arrive* up to the spread of their one-way trips less than a window
-apart. Unless a :class:`RateLimit` gives one, the margin is the spread
-(largest less smallest) of recent round-trip times, which bounds the spread
-of one-way trips, plus a small floor; before anything is observed it is the
-conservative 2.5 % of the window (at most 0.25 s).
-
-All time comes from the running loop.
+``margin`` allows for network jitter: two requests sent one window apart may
+*arrive* less than a window apart by the spread of their one-way trips. Unless
+a :class:`RateLimit` gives one, it is the spread of recent round trips (which
+bounds that) plus a small floor; before any, 2.5 % of the window (<= 0.25 s).
 """
 
 from __future__ import annotations
@@ -35,6 +26,8 @@ from dataclasses import dataclass
 
 from aiolimiter import AsyncLimiter
 
+from hubassoc._validation import check_seconds
+
 __all__ = ["FREE_TIER", "MIN_MARGIN", "RateLimit", "Signal", "Window"]
 
 #: The smallest derived margin: covers timer granularity and scheduling noise.
@@ -42,15 +35,6 @@ MIN_MARGIN = 0.005
 #: Round-trip samples the derived margin is computed from (several windows' worth,
 #: so that one calm window does not shrink it below what a burst needs).
 _RTT_SAMPLES = 512
-
-
-def _positive_number(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +53,8 @@ class RateLimit:
             worth at once; a smaller burst spreads the traffic.
 
     Raises:
-        TypeError: ``requests`` or ``burst`` is not an int.
+        TypeError: ``requests`` or ``burst`` is not an int, ``per`` or
+            ``margin`` not a number.
         ValueError: ``requests`` < 1, ``per`` <= 0, ``margin`` < 0, or
             ``burst`` not between 1 and ``requests``.
     """
@@ -84,12 +69,9 @@ class RateLimit:
             raise TypeError(f"requests must be an int, not {self.requests!r}")
         if self.requests < 1:
             raise ValueError(f"requests must be >= 1, not {self.requests!r}")
-        if not _positive_number(self.per):
-            raise ValueError(f"per must be a positive number of seconds, not {self.per!r}")
-        if self.margin is not None and not (
-            isinstance(self.margin, int | float) and math.isfinite(self.margin) and self.margin >= 0
-        ):
-            raise ValueError(f"margin must be a finite number >= 0, not {self.margin!r}")
+        check_seconds(self.per, "per", positive=True)
+        if self.margin is not None:
+            check_seconds(self.margin, "margin")
         if self.burst is not None:
             if isinstance(self.burst, bool) or not isinstance(self.burst, int):
                 raise TypeError(f"burst must be an int, not {self.burst!r}")
@@ -135,14 +117,15 @@ class Window:
     (a shared budget's).
     """
 
-    __slots__ = ("_bucket", "_margin", "_rtts", "limit", "sent")
+    __slots__ = ("_margin", "_rtts", "bucket", "limit", "sent")
 
     def __init__(self, limit: RateLimit, previous: Window | None = None) -> None:
         self.limit = limit
         burst = limit.burst or limit.requests
         # Capacity `burst`, refilling at requests/per (aiolimiter's rate is
         # max_rate / time_period).
-        self._bucket = AsyncLimiter(burst, burst * limit.per / limit.requests)
+        #: The token bucket; ``has_capacity()`` is whether a token is ready.
+        self.bucket = AsyncLimiter(burst, burst * limit.per / limit.requests)
         old_sent = previous.sent if previous is not None else ()
         #: Send times, oldest first.
         self.sent: deque[float] = deque(old_sent, maxlen=limit.requests)
@@ -202,14 +185,6 @@ class Window:
         if len(sent) < share:
             return 0.0
         return sent[-share] + self.span
-
-    def bucket_ready(self) -> bool:
-        """Whether the token bucket lets one request go without waiting."""
-        return self._bucket.has_capacity()
-
-    async def take_token(self) -> None:
-        """Take one token from the bucket, waiting for it if the bucket is empty."""
-        await self._bucket.acquire()
 
     def record(self, at: float) -> float:
         """Log a send at ``at``; return the logged time (distinct from the last)."""
