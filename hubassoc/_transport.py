@@ -42,7 +42,10 @@ from hubassoc._reporting import Call, Reporter, TransportStats
 from hubassoc._retry import AttemptFailed, Failure, Retrying, retrying
 
 if TYPE_CHECKING:
-    from hubassoc._options import ClientOptions
+    from hubassoc._auth import TokenProvider
+    from hubassoc._events import Emitter
+    from hubassoc._retry import RetryPolicy
+    from hubassoc._tracing import RequestTracer
 
 __all__ = ["RequestFunction", "Response", "Transport", "TransportStats", "check_base_url"]
 
@@ -50,6 +53,31 @@ _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 _CACHED_URLS = 1024
 _JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 _CHUNK = 65536
+
+
+class TransportSettings(Protocol):
+    """What the transport reads of the client's checked options (``ClientOptions``)."""
+
+    @property
+    def url(self) -> URL: ...
+    @property
+    def tokens(self) -> StaticToken | TokenProvider: ...
+    @property
+    def session(self) -> aiohttp.ClientSession | None: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def max_concurrency(self) -> int: ...
+    @property
+    def max_response_bytes(self) -> int: ...
+    @property
+    def max_retry_wait(self) -> float: ...
+    @property
+    def retry(self) -> RetryPolicy: ...
+    @property
+    def emit(self) -> Emitter | None: ...
+    @property
+    def tracer(self) -> RequestTracer | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +168,7 @@ class Transport:
         "retry",
     )
 
-    def __init__(self, options: ClientOptions, pacer: Pacer) -> None:
+    def __init__(self, options: TransportSettings, pacer: Pacer) -> None:
         self._base = str(options.url)
         self._tokens = tokens = options.tokens
         self.redactor = Redactor()
