@@ -665,6 +665,23 @@ class InputReader:
         self, line: int, values: list[Any], raw: bytes, type_id: object, category: object
     ) -> Row | BadRow:
         """Check the ids with the client's rules, then the type; the first problem is a bad row."""
+        if not type_id and len(values) == 2:
+            # The common row: two canonical decimal ids and no type (the same test as
+            # check_record_id's own fast path, done once here for both ids).
+            from_id, to_id = values
+            if (
+                type(from_id) is str
+                and type(to_id) is str
+                and 0 < len(from_id) < 19
+                and 0 < len(to_id) < 19
+                and from_id.isdigit()
+                and to_id.isdigit()
+                and from_id.isascii()
+                and to_id.isascii()
+                and (from_id[0] != "0" or len(from_id) == 1)
+                and (to_id[0] != "0" or len(to_id) == 1)
+            ):
+                return Row(line, from_id, to_id, raw, None)
         ids: list[str] = []
         for name, value in zip((self.from_column, self.to_column), values, strict=False):
             if type(value) is str:
