@@ -60,7 +60,7 @@ from hubassoc._pacing import PacingView, RateLimit
 from hubassoc._retry import RetryPolicy
 from hubassoc._sender import BatchSender
 from hubassoc._transport import Response, TransportStats
-from hubassoc._validation import check_object_type, check_record_id, check_types
+from hubassoc._validation import check_pair, check_record_id, check_type_pair, check_types
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -373,13 +373,11 @@ class AssociationsClient:
         try:
             key = self._type_pairs[from_type, to_type]
         except (KeyError, TypeError):  # not seen yet, or not even hashable
-            types = (
-                check_object_type(from_type, "from_type"),
-                check_object_type(to_type, "to_type"),
-            )
+            types = check_type_pair(from_type, to_type)
             key = (DEFAULT_ASSOCIATE, *types)
             if len(self._type_pairs) < 1024:
                 self._type_pairs[types] = key
+        # check_pair written out: the hot path saves the call.
         pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
         return self._coalescer.enqueue(key, pair)
 
@@ -388,11 +386,7 @@ class AssociationsClient:
         try:
             return self._keys[op, from_type, to_type]
         except (KeyError, TypeError):  # not seen yet, or not even hashable
-            key = (
-                op,
-                check_object_type(from_type, "from_type"),
-                check_object_type(to_type, "to_type"),
-            )
+            key = (op, *check_type_pair(from_type, to_type))
             if len(self._keys) < 4096:
                 self._keys[key] = key
             return key
@@ -445,9 +439,9 @@ class AssociationsClient:
         self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId
     ) -> asyncio.Future[None]:
         """:meth:`archive` as a future, like :meth:`submit_default` (same errors at once)."""
-        key = self._key(ARCHIVE, from_type, to_type)
-        pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
-        return self._coalescer.enqueue(key, pair)
+        return self._coalescer.enqueue(
+            self._key(ARCHIVE, from_type, to_type), check_pair(from_id, to_id)
+        )
 
     async def archive_labels(
         self, from_type: str, from_id: RecordId, to_type: str, to_id: RecordId, types: Types
@@ -472,7 +466,7 @@ class AssociationsClient:
     ) -> asyncio.Future[R]:
         from_type, from_id, to_type, to_id = pair
         key = self._key(op, from_type, to_type)
-        item = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
+        item = check_pair(from_id, to_id)
         return self._coalescer.enqueue(key, (*item, check_types(types)))
 
     async def get_associations(
@@ -522,9 +516,8 @@ class AssociationsClient:
                 has no result for the pair.
             HubSpotError: the call failed (see the error tree in the README).
         """
-        from_type = check_object_type(from_type, "from_type")
-        to_type = check_object_type(to_type, "to_type")
-        pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
+        from_type, to_type = check_type_pair(from_type, to_type)
+        pair = check_pair(from_id, to_id)
         path = self._routes.put_default(from_type, pair[0], to_type, pair[1])
         response = await self._request(
             "PUT", path, route=self._routes.templates.put_default, batch_size=1
@@ -572,9 +565,8 @@ class AssociationsClient:
             HubSpotError: the call failed, e.g. ``InvalidRequestError`` for an
                 unknown type id or record.
         """
-        from_type = check_object_type(from_type, "from_type")
-        to_type = check_object_type(to_type, "to_type")
-        pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
+        from_type, to_type = check_type_pair(from_type, to_type)
+        pair = check_pair(from_id, to_id)
         body = ENCODER.encode(list(check_types(types)))
         response = await self._request(
             "PUT",
@@ -604,11 +596,9 @@ class AssociationsClient:
             ValueError, TypeError: an object type or id is invalid (nothing is sent).
             HubSpotError: the call failed.
         """
-        from_type = check_object_type(from_type, "from_type")
-        to_type = check_object_type(to_type, "to_type")
-        path = self._routes.delete(
-            from_type, check_record_id(from_id, "from_id"), to_type, check_record_id(to_id, "to_id")
-        )
+        from_type, to_type = check_type_pair(from_type, to_type)
+        pair = check_pair(from_id, to_id)
+        path = self._routes.delete(from_type, pair[0], to_type, pair[1])
         await self._request("DELETE", path, route=self._routes.templates.delete, batch_size=1)
 
     def iter_associations(
@@ -642,12 +632,8 @@ class AssociationsClient:
             )
         if not 1 <= page_size <= 500:
             raise ValueError(f"page_size {page_size!r} is not from 1 to 500")
-        return self._pages(
-            check_object_type(from_type, "from_type"),
-            check_record_id(from_id, "from_id"),
-            check_object_type(to_type, "to_type"),
-            page_size,
-        )
+        from_type, to_type = check_type_pair(from_type, to_type)
+        return self._pages(from_type, check_record_id(from_id, "from_id"), to_type, page_size)
 
     async def _pages(
         self, from_type: str, from_id: str, to_type: str, page_size: int

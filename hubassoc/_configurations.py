@@ -30,7 +30,7 @@ from hubassoc._models import (
     decode,
 )
 from hubassoc._outcome import BatchOutcome, attribute, item_error
-from hubassoc._validation import check_object_type
+from hubassoc._validation import check_type_pair
 
 __all__ = ["ConfigurationKey", "Configurations"]
 
@@ -123,8 +123,7 @@ class Configurations(CallGroup):
             ValueError, TypeError: an object type is invalid (nothing is sent).
             HubSpotError: see :mod:`hubassoc._errors`.
         """
-        from_type = check_object_type(from_type, "from_type")
-        to_type = check_object_type(to_type, "to_type")
+        from_type, to_type = check_type_pair(from_type, to_type)
         response = await self._request(
             "GET",
             self._routes.configurations(from_type, to_type),
@@ -192,8 +191,7 @@ class Configurations(CallGroup):
         response = await self._request(
             "POST",
             self._routes.configurations_batch(
-                check_object_type(from_type, "from_type"),
-                check_object_type(to_type, "to_type"),
+                *check_type_pair(from_type, to_type),
                 "purge",
             ),
             route=self._routes.templates.configurations_batch,
@@ -235,9 +233,7 @@ class Configurations(CallGroup):
         """Send a create or update of limits and give each input its result or error."""
         checked = _check_limit_inputs(inputs)
         keys = [(i.category, i.type_id) for i in checked]
-        path = self._routes.configurations_batch(
-            check_object_type(from_type, "from_type"), check_object_type(to_type, "to_type"), action
-        )
+        path = self._routes.configurations_batch(*check_type_pair(from_type, to_type), action)
         response = await self._request(
             "POST",
             path,

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from hubassoc._models import AssociationSpec
 from hubassoc._operations import Pair
-from hubassoc._validation import check_record_id, check_types
+from hubassoc._validation import check_pair, check_record_id, check_types
 
 __all__ = ["check_ids", "check_labelled", "check_pairs"]
 
@@ -79,8 +79,7 @@ def _labelled(value: object) -> tuple[Pair, tuple[AssociationSpec, ...]]:
     if isinstance(value, str | bytes) or not isinstance(value, tuple | list) or len(value) != 3:
         raise ValueError(f"expected a (from_id, to_id, types) triple, not {value!r}")
     from_id, to_id, types = value
-    pair = (check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id"))
-    return pair, check_types(types)
+    return check_pair(from_id, to_id), check_types(types)
 
 
 def check_labelled(inputs: object) -> dict[Pair, tuple[AssociationSpec, ...]]:

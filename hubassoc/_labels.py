@@ -22,7 +22,7 @@ from hubassoc._models import (
     decode,
 )
 from hubassoc._transport import Response
-from hubassoc._validation import check_object_type
+from hubassoc._validation import check_type_pair
 
 __all__ = ["Labels"]
 
@@ -55,9 +55,7 @@ class Labels(CallGroup):
     __slots__ = ()
 
     def _path(self, from_type: object, to_type: object) -> str:
-        return self._routes.labels(
-            check_object_type(from_type, "from_type"), check_object_type(to_type, "to_type")
-        )
+        return self._routes.labels(*check_type_pair(from_type, to_type))
 
     def _decode(self, response: Response) -> builtins.list[AssociationSpecWithLabel]:
         try:
@@ -153,8 +151,7 @@ class Labels(CallGroup):
                 unknown type id.
         """
         path = self._routes.label(
-            check_object_type(from_type, "from_type"),
-            check_object_type(to_type, "to_type"),
+            *check_type_pair(from_type, to_type),
             _type_id(type_id),
         )
         await self._request("DELETE", path, route=self._routes.templates.label)

@@ -23,8 +23,10 @@ __all__ = [
     "INT64_MAX",
     "check_api_version",
     "check_object_type",
+    "check_pair",
     "check_record_id",
     "check_seconds",
+    "check_type_pair",
     "check_types",
     "path_segment",
 ]
@@ -95,6 +97,24 @@ def check_record_id(value: object, argument: str = "record id") -> str:
     if isinstance(value, str):  # a str subclass: check its plain text
         return check_record_id(str(value), argument)
     raise TypeError(f"{argument} must be a str or int, not {type(value).__name__}: {value!r}")
+
+
+def check_type_pair(from_type: object, to_type: object) -> tuple[str, str]:
+    """Both object types of a call, checked (see :func:`check_object_type`).
+
+    Raises:
+        TypeError, ValueError: either type is invalid; the message names which.
+    """
+    return check_object_type(from_type, "from_type"), check_object_type(to_type, "to_type")
+
+
+def check_pair(from_id: object, to_id: object) -> tuple[str, str]:
+    """Both record ids of a pair, canonical (see :func:`check_record_id`).
+
+    Raises:
+        TypeError, ValueError: either id is invalid; the message names which.
+    """
+    return check_record_id(from_id, "from_id"), check_record_id(to_id, "to_id")
 
 
 def check_api_version(value: object) -> str:
